@@ -1,0 +1,70 @@
+# One entry point for people and CI. `make up` and `make test` work on a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+ENV ?= dev
+OPS := $(VENV)/bin/llmproxy-ops
+PY := $(VENV)/bin/python
+# Start-up must not wait on GitHub for LiteLLM's cost map (no internet on these machines).
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+
+.PHONY: help install up down status logs validate render smoke test test-quick lint schema bench clean
+
+help:
+	@echo "make up [ENV=dev]      install, create .env, validate, render and start the proxy"
+	@echo "make down|status|logs  stop / inspect the running proxy"
+	@echo "make validate|render   check / render configs/environments/\$$ENV.yaml"
+	@echo "make smoke             smoke-test the running proxy"
+	@echo "make test              the whole test suite (what CI runs)"
+	@echo "make test-quick        unit and CLI tests only (no litellm process)"
+	@echo "make lint              ruff + mypy"
+	@echo "make bench             benchmarks (slow; not part of the tests)"
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+up: install
+	$(OPS) init
+	$(OPS) up --env $(ENV)
+
+down: install
+	$(OPS) down --env $(ENV)
+
+status: install
+	$(OPS) status --env $(ENV)
+
+logs: install
+	$(OPS) logs --env $(ENV)
+
+validate: install
+	$(OPS) validate config --env $(ENV)
+
+render: install
+	$(OPS) render --env $(ENV)
+
+smoke: install
+	$(OPS) smoke-test --env $(ENV)
+
+test: install
+	$(PY) -m pytest
+
+test-quick: install
+	$(PY) -m pytest tests/unit tests/cli
+
+lint: install
+	$(VENV)/bin/ruff check llmproxy_ops tests benchmarks
+	$(VENV)/bin/mypy llmproxy_ops
+
+schema: install
+	$(PY) -m llmproxy_ops.validate.schema_gen
+
+bench: install
+	$(PY) benchmarks/validate_render.py
+	$(PY) benchmarks/time_to_healthy.py
+
+clean:
+	rm -rf build .run .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from llmproxy_ops.cli.main import main
+
+main()

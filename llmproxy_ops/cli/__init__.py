@@ -1,0 +1,1 @@
+"""Thin typer layer: parse options → one library call → report."""

@@ -1,0 +1,43 @@
+"""The `llmproxy-ops` command: every verb registered here, each a thin layer over the library."""
+
+from __future__ import annotations
+
+import typer
+
+from llmproxy_ops import __version__
+from llmproxy_ops.cli import config_cmd, init_cmd, render_cmd, runtime_cmd, smoke_cmd, validate_cmd
+
+# Local-variable tracebacks would print keys held in frames: never show them.
+app = typer.Typer(
+    help="Validated, layered configuration and operations for the stock LiteLLM proxy.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+app.add_typer(validate_cmd.app, name="validate")
+app.add_typer(config_cmd.app, name="config")
+app.command("init")(init_cmd.init)
+app.command("render")(render_cmd.render)
+app.command("up")(runtime_cmd.up)
+app.command("down")(runtime_cmd.down)
+app.command("status")(runtime_cmd.status)
+app.command("logs")(runtime_cmd.logs)
+app.command("smoke-test")(smoke_cmd.smoke_test)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"llmproxy-ops {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="print the version"),
+) -> None:
+    """Validated, layered configuration and operations for the stock LiteLLM proxy."""
+
+
+def main() -> None:
+    app()

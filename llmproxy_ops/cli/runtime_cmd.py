@@ -1,0 +1,115 @@
+"""`llmproxy-ops up|down|status|logs`: the proxy of an environment, on its runtime."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from llmproxy_ops.cli.boundary import run
+from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, target
+from llmproxy_ops.cli.output import console, print_findings
+from llmproxy_ops.ops.smoke_plan import master_key_variable
+from llmproxy_ops.pipeline import DEFAULT_CONFIGS, env_file_of, runtime_for, start_target
+from llmproxy_ops.runtime.local import RuntimeStatus
+
+EnvName = Annotated[str, typer.Option("--env", "-e", help="environment (configs/environments/NAME.yaml)")]
+
+
+def up(env: EnvName = "dev", configs: ConfigsOpt = DEFAULT_CONFIGS, env_file: EnvFileOpt = None) -> None:
+    """Validate, render and start an environment's proxy in the background.
+
+    Example: llmproxy-ops up --env dev
+    """
+    tgt = target(env, configs, env_file)
+    validated, rendered, status = run(lambda: start_target(tgt))
+    print_findings(validated.result.warnings, console)
+    spec = validated.spec
+    key_var = master_key_variable(spec) or "LITELLM_MASTER_KEY"
+    key_file = env_file_of(spec, tgt)
+    model = (spec.model_groups() or ["MODEL"])[0]
+    console.print(f"[green]up[/green]: {env} proxy (pid {status.pid}) healthy in {status.time_to_healthy_s:.1f}s")
+    console.print(f"  url:    {status.url}")
+    console.print(f"  key:    {key_var} in {key_file} (never printed)")
+    console.print(f"  config: {rendered.out_dir}/config.yaml   logs: llmproxy-ops logs --env {env}")
+    console.print("  try it:")
+    console.out(_curl(status.url or "", key_var, str(key_file), model), highlight=False)
+    console.print(
+        "  add a real provider: add its fragment (e.g. ../providers/anthropic.yaml) to the layers in "
+        f"{configs}/environments/{env}.yaml, put its key (ANTHROPIC_API_KEY=...) in {key_file}, "
+        "then `make up` again (see README)."
+    )
+
+
+def _curl(url: str, key_var: str, key_file: str, model: str) -> str:
+    body = json.dumps({"model": model, "messages": [{"role": "user", "content": "Hello!"}]})
+    return (
+        f"    curl {url}/v1/chat/completions \\\n"
+        f"      -H \"Authorization: Bearer $(sed -n 's/^{key_var}=//p' {key_file})\" \\\n"
+        f"      -H 'Content-Type: application/json' \\\n"
+        f"      -d '{body}'\n"
+    )
+
+
+def down(
+    env: EnvName = "dev",
+    configs: ConfigsOpt = DEFAULT_CONFIGS,
+    grace: Annotated[float, typer.Option(help="seconds between SIGTERM and SIGKILL")] = 10.0,
+) -> None:
+    """Stop an environment's proxy (SIGTERM, then SIGKILL after the grace period).
+
+    Example: llmproxy-ops down --env dev
+    """
+    _, runtime = run(lambda: runtime_for(target(env, configs)))
+    result = run(lambda: runtime.down(grace=grace))
+    console.print(result.message)
+
+
+def status(
+    env: EnvName = "dev",
+    configs: ConfigsOpt = DEFAULT_CONFIGS,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Show pid, url, health and uptime; exit 1 when not running or not healthy.
+
+    Example: llmproxy-ops status --env dev
+    """
+    _, runtime = run(lambda: runtime_for(target(env, configs)))
+    st = run(runtime.status)
+    if as_json:
+        print(json.dumps(_status_dict(st), indent=2, sort_keys=True))
+    else:
+        console.print(_status_text(env, st))
+    raise typer.Exit(0 if st.running and st.healthy else 1)
+
+
+def _status_dict(st: RuntimeStatus) -> dict[str, object]:
+    return {
+        "running": st.running, "healthy": st.healthy, "pid": st.pid, "url": st.url,
+        "uptime_s": st.uptime_s, "started_at": st.started_at, "log": str(st.log_path),
+        "server": st.server, "workers": st.workers, "note": st.note,
+    }
+
+
+def _status_text(env: str, st: RuntimeStatus) -> str:
+    if not st.running:
+        return f"{env}: not running" + (f" ({st.note})" if st.note else "")
+    health = "[green]healthy[/green]" if st.healthy else "[red]not answering /health/liveliness[/red]"
+    uptime = f"{st.uptime_s:.0f}s" if st.uptime_s is not None else "?"
+    return (f"{env}: running, {health}\n  pid {st.pid}  url {st.url}  up {uptime}  "
+            f"{st.server} x{st.workers}\n  log {st.log_path}")
+
+
+def logs(
+    env: EnvName = "dev",
+    configs: ConfigsOpt = DEFAULT_CONFIGS,
+    lines: Annotated[int, typer.Option("--lines", "-n", help="how many lines from the end")] = 50,
+) -> None:
+    """Print the last lines of an environment's proxy log.
+
+    Example: llmproxy-ops logs --env dev -n 100
+    """
+    _, runtime = run(lambda: runtime_for(target(env, configs)))
+    for line in run(lambda: runtime.logs(lines)):
+        console.out(line, highlight=False)

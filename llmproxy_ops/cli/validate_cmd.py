@@ -1,0 +1,46 @@
+"""`llmproxy-ops validate config`: shape and meaning checks, compiler-style output."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from llmproxy_ops.cli.boundary import run
+from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, EnvOpt, target
+from llmproxy_ops.cli.output import console, findings_json, print_findings, print_summary
+from llmproxy_ops.pipeline import DEFAULT_CONFIGS, validate_target
+
+app = typer.Typer(help="Check configuration before it ships.", no_args_is_help=True)
+
+
+class Format(str, enum.Enum):
+    text = "text"
+    json = "json"
+
+
+@app.command("config")
+def validate_config(
+    files: Annotated[list[Path] | None, typer.Argument(help="layer files, merged in order")] = None,
+    env: EnvOpt = None,
+    configs: ConfigsOpt = DEFAULT_CONFIGS,
+    env_file: EnvFileOpt = None,
+    fmt: Annotated[Format, typer.Option("--format", help="text (one line per finding) or json")] = Format.text,
+    no_env: Annotated[bool, typer.Option("--no-env", help="skip checks that need the target environment (env vars, .env.example)")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="warnings fail too")] = False,
+) -> None:
+    """Validate an environment or layer files; exit 1 on errors (on warnings too with --strict).
+
+    Example: llmproxy-ops validate config --env dev
+    """
+    tgt = target(env, configs, env_file, files)
+    validated = run(lambda: validate_target(tgt, use_env=not no_env))
+    result, ok = validated.result, validated.result.ok(strict=strict)
+    if fmt is Format.json:
+        print(findings_json(result, tgt.describe(), ok=ok))
+    else:
+        print_findings(result.sorted, console)
+        print_summary(result, tgt.describe(), console)
+    raise typer.Exit(0 if ok else 1)

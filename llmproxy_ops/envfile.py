@@ -1,0 +1,78 @@
+"""The env file: where secret values live (never in layers, never in build output)."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import tempfile
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from llmproxy_ops.errors import EnvFileError
+
+_NAME = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
+MASTER_KEY_VAR = "LITELLM_MASTER_KEY"
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Variables in `path` (dotenv syntax); an absent file is empty, not an error."""
+    if not path.exists():
+        return {}
+    try:
+        values = dotenv_values(path, interpolate=False)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EnvFileError(f"cannot read env file {path}: {exc}") from None
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def example_names(path: Path) -> frozenset[str]:
+    """Variable names documented in .env.example (values there are placeholders)."""
+    if not path.exists():
+        return frozenset()
+    names = (_NAME.match(line) for line in path.read_text(encoding="utf-8").splitlines())
+    return frozenset(m.group(1) for m in names if m)
+
+
+def generate_master_key() -> str:
+    """`sk-` (LiteLLM requires the prefix) + 32 random bytes, URL-safe."""
+    return "sk-" + secrets.token_urlsafe(32)
+
+
+def write_env_file(path: Path, values: dict[str, str], header: str = "") -> None:
+    """Atomically write `values` with mode 0600: a crash leaves the old file or the new one."""
+    body = header + "".join(f"{k}={_quote(v)}\n" for k, v in values.items())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(body)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _quote(value: str) -> str:
+    # single quotes: dotenv reads them literally (no $ expansion, no escapes)
+    if re.fullmatch(r"[A-Za-z0-9_./:@+-]*", value):
+        return value
+    if "'" in value:
+        raise EnvFileError("values containing a single quote cannot be stored safely")
+    return f"'{value}'"
+
+
+def ensure_env_file(path: Path) -> bool:
+    """Create the env file with a fresh master key if it does not exist. True if created."""
+    if path.exists():
+        return False
+    header = (
+        "# Secrets for llmproxy-ops (mode 0600, never commit). Provider keys go here too,\n"
+        "# e.g. ANTHROPIC_API_KEY=sk-ant-...; see .env.example for every name the configs use.\n"
+    )
+    write_env_file(path, {MASTER_KEY_VAR: generate_master_key()}, header)
+    return True

@@ -1,0 +1,52 @@
+"""Build a SmokeTarget from an environment's spec or from an explicit URL + key variable."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from llmproxy_ops.envfile import read_env_file
+from llmproxy_ops.errors import UsageError
+from llmproxy_ops.ops.smoke import SmokeTarget
+from llmproxy_ops.ops.smoke_plan import enforced_rpm, master_key_variable
+from llmproxy_ops.pipeline import Target, env_file_of, load_target
+from llmproxy_ops.runtime.local import base_url
+
+
+@dataclass(frozen=True)
+class SmokeRequest:
+    target: Target | None = None      # an environment: URL, key and models come from its spec
+    url: str | None = None            # or any running proxy
+    key_env: str | None = None        # variable holding the key (process env, then env file)
+    models: tuple[str, ...] = ()      # --model; default every group
+    expected: tuple[str, ...] = ()    # --expect for --url runs (default: what /v1/models lists)
+    rate_limits: bool = True
+    verify_tls: bool | str = True
+
+
+def _key(var: str, env_file: Path | None) -> str:
+    value = os.environ.get(var) or (read_env_file(env_file).get(var) if env_file else None)
+    if not value:
+        where = f" or {env_file}" if env_file else ""
+        raise UsageError(f"{var} is not set in the environment{where}", hint="export it or add it to the env file")
+    return value
+
+
+def smoke_target(req: SmokeRequest) -> SmokeTarget:
+    if req.target is None:
+        if not req.url:
+            raise UsageError("give --env NAME, or --url URL with --key-env VAR")
+        key = _key(req.key_env or "LITELLM_MASTER_KEY", Path(".env"))
+        return SmokeTarget(url=req.url.rstrip("/"), key=key, expected_models=list(req.expected),
+                           models_to_test=list(req.models) or None, verify_tls=req.verify_tls)
+    spec = load_target(req.target)
+    key = _key(req.key_env or master_key_variable(spec) or "LITELLM_MASTER_KEY", env_file_of(spec, req.target))
+    return SmokeTarget(
+        url=(req.url or base_url(spec.stack.host, spec.stack.port)).rstrip("/"),
+        key=key,
+        expected_models=spec.model_groups(),
+        models_to_test=list(req.models) or None,
+        rpm_enforced=enforced_rpm(spec) if req.rate_limits else {},
+        verify_tls=req.verify_tls,
+    )

@@ -1,0 +1,118 @@
+"""The library entry points the CLI calls: load → validate → render → run."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from llmproxy_ops.envfile import example_names, read_env_file
+from llmproxy_ops.errors import UsageError, ValidationFailed
+from llmproxy_ops.findings import ValidationResult
+from llmproxy_ops.render import RenderResult, render_build
+from llmproxy_ops.render.build import CONFIG_FILE
+from llmproxy_ops.render.env_manifest import runtime_environment
+from llmproxy_ops.runtime.local import LaunchSpec, LocalRuntime, RuntimeStatus
+from llmproxy_ops.spec import Spec, load_environment, load_files
+from llmproxy_ops.validate import validate_spec
+
+DEFAULT_CONFIGS = Path("configs")
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to load: an environment of a configs folder, or explicit layer files."""
+
+    env: str | None = None
+    files: tuple[Path, ...] = ()
+    configs_dir: Path = DEFAULT_CONFIGS
+    env_file: Path | None = None  # overrides stack.env_file
+
+    def describe(self) -> str:
+        return f"environment '{self.env}'" if self.env else ", ".join(map(str, self.files))
+
+
+@dataclass
+class Validated:
+    spec: Spec
+    result: ValidationResult
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def load_target(target: Target) -> Spec:
+    if target.env and target.files:
+        raise UsageError("give either --env or files, not both")
+    if target.files:
+        return load_files(list(target.files))
+    if not target.env:
+        raise UsageError("nothing to load: give --env NAME or one or more config files")
+    return load_environment(target.configs_dir, target.env)
+
+
+def env_file_of(spec: Spec, target: Target) -> Path:
+    return target.env_file or spec.stack.env_file
+
+
+def target_environment(spec: Spec, target: Target) -> dict[str, str]:
+    """What os.environ/ references resolve to at start: the env file over the process env."""
+    return {**os.environ, **spec.stack.environment, **read_env_file(env_file_of(spec, target))}
+
+
+def validate_target(target: Target, *, use_env: bool = True) -> Validated:
+    spec = load_target(target)
+    if not use_env:
+        return Validated(spec, validate_spec(spec))
+    env = target_environment(spec, target)
+    result = validate_spec(spec, env=env, env_example=example_names(spec.stack.env_example))
+    return Validated(spec, result, env)
+
+
+def require_valid(validated: Validated, *, strict: bool = False) -> Validated:
+    """Raise ConfigError (with the findings attached) unless the spec is fit to render."""
+    result = validated.result
+    if not result.ok(strict=strict):
+        raise ValidationFailed(result.sorted, errors=len(result.errors) or len(result.warnings))
+    return validated
+
+
+def build_dir_of(spec: Spec, out: Path | None = None) -> Path:
+    if out is not None:
+        return out
+    if spec.configs_dir is None:
+        raise UsageError("rendering layer files needs --out DIR (there is no environment name)")
+    return spec.stack.build_dir / spec.name
+
+
+def render_target(target: Target, *, out: Path | None = None, use_env: bool = True,
+                  strict: bool = False) -> tuple[Validated, RenderResult]:
+    """Validate, then write the build folder; nothing is written when validation fails."""
+    validated = require_valid(validate_target(target, use_env=use_env), strict=strict)
+    return validated, render_build(validated.spec, build_dir_of(validated.spec, out))
+
+
+def runtime_of(spec: Spec) -> LocalRuntime:
+    if spec.stack.runtime != "local":
+        raise UsageError(
+            f"stack.runtime is '{spec.stack.runtime}'; this version runs the 'local' runtime only",
+            hint="set stack.runtime: local in the environment, or use docker compose directly",
+        )
+    return LocalRuntime(spec.stack.run_dir / spec.name)
+
+
+def start_target(target: Target) -> tuple[Validated, RenderResult, RuntimeStatus]:
+    """validate → render → start the stock litellm; refuses to start on any error."""
+    validated, rendered = render_target(target)
+    spec, stack = validated.spec, validated.spec.stack
+    runtime = runtime_of(spec)
+    env = {**runtime_environment(spec), **read_env_file(env_file_of(spec, target))}
+    launch = LaunchSpec(
+        config_path=rendered.out_dir / CONFIG_FILE, env=env, host=stack.host, port=stack.port,
+        workers=stack.workers, server=stack.server, startup_timeout=stack.startup_timeout,
+    )
+    return validated, rendered, runtime.up(launch)
+
+
+def runtime_for(target: Target) -> tuple[Spec, LocalRuntime]:
+    """The runtime of an environment, for down/status/logs (no validation needed)."""
+    spec = load_target(target)
+    return spec, runtime_of(spec)

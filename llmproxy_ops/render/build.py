@@ -1,0 +1,73 @@
+"""Write a build folder atomically: all files appear together or the old build stays."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from llmproxy_ops.errors import RenderError
+from llmproxy_ops.render.env_manifest import render_manifest, render_runtime_env
+from llmproxy_ops.render.litellm_config import render_litellm_yaml
+from llmproxy_ops.spec.model import Spec
+
+CONFIG_FILE = "config.yaml"
+RUNTIME_ENV_FILE = "runtime.env"
+MANIFEST_FILE = "env-manifest.json"
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    out_dir: Path
+    files: tuple[str, ...]
+    changed: bool  # False when the new build is byte-identical to the previous one
+
+
+def render_files(spec: Spec) -> dict[str, str]:
+    """File name → content. Pure: the same spec always gives the same bytes."""
+    return {
+        CONFIG_FILE: render_litellm_yaml(spec),
+        RUNTIME_ENV_FILE: render_runtime_env(spec),
+        MANIFEST_FILE: render_manifest(spec),
+    }
+
+
+def render_build(spec: Spec, out_dir: Path) -> RenderResult:
+    files = render_files(spec)
+    changed = _differs(out_dir, files)
+    if changed:
+        _swap_in(out_dir, files)
+    return RenderResult(out_dir, tuple(sorted(files)), changed)
+
+
+def _differs(out_dir: Path, files: dict[str, str]) -> bool:
+    if not out_dir.is_dir():
+        return True
+    existing = sorted(p.name for p in out_dir.iterdir())
+    if existing != sorted(files):
+        return True
+    return any((out_dir / n).read_text(encoding="utf-8") != c for n, c in files.items())
+
+
+def _swap_in(out_dir: Path, files: dict[str, str]) -> None:
+    """Fill a sibling temp folder, then rename it into place (keeping the old one until done)."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
+    old = out_dir.with_name(f".{out_dir.name}.old")
+    try:
+        for name, content in files.items():
+            (staging / name).write_text(content, encoding="utf-8")
+        os.chmod(staging, 0o755)
+        if old.exists():
+            shutil.rmtree(old)
+        if out_dir.exists():
+            os.replace(out_dir, old)
+        os.replace(staging, out_dir)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if old.exists() and not out_dir.exists():
+            os.replace(old, out_dir)  # put the previous build back
+        raise RenderError(f"cannot write {out_dir}: {exc.strerror or exc}") from None
+    shutil.rmtree(old, ignore_errors=True)

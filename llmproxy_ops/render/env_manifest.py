@@ -1,0 +1,55 @@
+"""Which variables a deployment needs (names only, never values) and the runtime defaults."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from llmproxy_ops.spec.model import Spec
+
+ENV_REF_PREFIX = "os.environ/"
+
+# Runtime variables rendered for every deployment. Not secrets; a spec may override them.
+RUNTIME_DEFAULTS: dict[str, str] = {
+    # LiteLLM fetches its model cost map from GitHub at start and retries for seconds when
+    # offline; the bundled copy is the one the pinned version was tested with anyway.
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+}
+
+
+def env_references(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[str, tuple[Any, ...]]]:
+    """(VAR, json path) for every `os.environ/VAR` string in `value`, in document order."""
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from env_references(child, (*path, key))
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            yield from env_references(child, (*path, i))
+    elif isinstance(value, str) and value.startswith(ENV_REF_PREFIX):
+        yield value[len(ENV_REF_PREFIX):], path
+
+
+def required_variables(spec: Spec) -> list[str]:
+    return sorted({name for name, _ in env_references(spec.litellm_config())})
+
+
+def runtime_environment(spec: Spec) -> dict[str, str]:
+    return {**RUNTIME_DEFAULTS, **spec.stack.environment}
+
+
+def render_runtime_env(spec: Spec) -> str:
+    lines = ["# Non-secret runtime settings, rendered by llmproxy-ops. Secrets: see the env file.\n"]
+    lines += [f"{k}={v}\n" for k, v in sorted(runtime_environment(spec).items())]
+    return "".join(lines)
+
+
+def render_manifest(spec: Spec) -> str:
+    manifest = {
+        "environment": spec.name,
+        "env_file": str(spec.stack.env_file),
+        "required": required_variables(spec),
+        "runtime": sorted(runtime_environment(spec)),
+        "layers": spec.sources,
+    }
+    return json.dumps(manifest, indent=2, sort_keys=True) + "\n"

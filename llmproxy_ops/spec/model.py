@@ -1,0 +1,105 @@
+"""The merged spec: LiteLLM's config plus our own `stack:` section, with provenance."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llmproxy_ops.findings import Finding, JsonPath, Location
+from llmproxy_ops.spec.located import LMap, locate, to_plain
+
+STACK_KEY = "stack"
+
+# Defaults for the `stack:` section; the schema in validate/stack_schema.py documents each.
+STACK_DEFAULTS: dict[str, Any] = {
+    "runtime": "local",
+    "host": "127.0.0.1",
+    "port": 4000,
+    "env_file": ".env",
+    "env_example": ".env.example",
+    "workers": 1,
+    "server": "uvicorn",
+    "startup_timeout": 90,
+    "run_dir": ".run",
+    "build_dir": "build",
+    "environment": {},
+}
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    runtime: str
+    host: str
+    port: int
+    env_file: Path
+    env_example: Path
+    workers: int
+    server: str
+    startup_timeout: float
+    run_dir: Path
+    build_dir: Path
+    environment: dict[str, str]
+
+    @classmethod
+    def from_mapping(cls, raw: dict[str, Any]) -> StackSettings:
+        values = {**STACK_DEFAULTS, **{k: v for k, v in raw.items() if k in STACK_DEFAULTS}}
+        workers = values["workers"]
+        if workers == "auto":
+            workers = available_cpus()
+        return cls(
+            runtime=values["runtime"],
+            host=values["host"],
+            port=int(values["port"]),
+            env_file=Path(values["env_file"]),
+            env_example=Path(values["env_example"]),
+            workers=int(workers),
+            server=values["server"],
+            startup_timeout=float(values["startup_timeout"]),
+            run_dir=Path(values["run_dir"]),
+            build_dir=Path(values["build_dir"]),
+            environment={str(k): str(v) for k, v in (values["environment"] or {}).items()},
+        )
+
+
+def available_cpus() -> int:
+    """CPUs this process may use (cgroup/affinity aware where the platform says)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class Spec:
+    name: str
+    root: LMap
+    sources: list[str]
+    findings: list[Finding] = field(default_factory=list)
+    configs_dir: Path | None = None
+
+    def locate(self, path: JsonPath) -> Location:
+        return locate(self.root, path, Location(self.sources[-1] if self.sources else self.name))
+
+    def litellm_config(self) -> dict[str, Any]:
+        """The config LiteLLM reads: everything but our own section, as plain data."""
+        return {k: to_plain(v) for k, v in self.root.items() if k != STACK_KEY}
+
+    @property
+    def stack(self) -> StackSettings:
+        raw = self.root.get(STACK_KEY)
+        return StackSettings.from_mapping(to_plain(raw) if isinstance(raw, dict) else {})
+
+    @property
+    def model_list(self) -> list[Any]:
+        models = self.root.get("model_list")
+        return list(models) if isinstance(models, list) else []
+
+    def model_groups(self) -> list[str]:
+        """Model group names in first-seen order (what /v1/models lists)."""
+        seen: dict[str, None] = {}
+        for entry in self.model_list:
+            if isinstance(entry, dict) and isinstance(entry.get("model_name"), str):
+                seen.setdefault(entry["model_name"], None)
+        return list(seen)

@@ -1,0 +1,100 @@
+"""Resolve an environment (or a list of files) into one merged, located Spec."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from llmproxy_ops.errors import LayerError
+from llmproxy_ops.findings import Finding, Location
+from llmproxy_ops.spec.located import LList, LMap
+from llmproxy_ops.spec.merge import Merger
+from llmproxy_ops.spec.model import Spec
+from llmproxy_ops.spec.yamlfile import load_yaml
+
+LAYERS_KEY = "layers"
+ENVIRONMENTS_DIR = "environments"
+
+
+def display_path(path: Path) -> str:
+    """Paths in findings are relative to the working directory when they can be."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+    return str(path) if rel.startswith("..") else rel
+
+
+def environment_file(configs_dir: Path, env: str) -> Path:
+    return configs_dir / ENVIRONMENTS_DIR / f"{env}.yaml"
+
+
+def available_environments(configs_dir: Path) -> list[str]:
+    folder = configs_dir / ENVIRONMENTS_DIR
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def load_environment(configs_dir: Path, env: str) -> Spec:
+    """Merge the layers an environment file names, then the file itself, into a Spec."""
+    path = environment_file(configs_dir, env)
+    if not path.is_file():
+        known = ", ".join(available_environments(configs_dir)) or "none"
+        raise LayerError(
+            f"no environment '{env}'",
+            file=display_path(path),
+            hint=f"environments in {display_path(configs_dir)}: {known}",
+        )
+    spec = load_files([path])
+    spec.name = env
+    spec.configs_dir = configs_dir
+    return spec
+
+
+def load_files(paths: list[Path]) -> Spec:
+    """Merge `paths` in order (each one's own `layers:` first). Raises LayerError when unreadable."""
+    resolver = _Resolver()
+    merged = LMap(Location(display_path(paths[0]) if paths else "<none>"))
+    for path in paths:
+        resolver.apply(path.resolve(), merged, chain=())
+    return Spec(
+        name=" + ".join(display_path(p) for p in paths),
+        root=merged,
+        sources=resolver.sources,
+        findings=resolver.findings + resolver.merger.findings,
+    )
+
+
+class _Resolver:
+    def __init__(self) -> None:
+        self.merger = Merger()
+        self.sources: list[str] = []
+        self.findings: list[Finding] = []
+
+    def apply(self, path: Path, merged: LMap, chain: tuple[Path, ...], named_at: Location | None = None) -> None:
+        shown = display_path(path)
+        if path in chain:
+            cycle = " -> ".join(display_path(p) for p in (*chain, path))
+            where = named_at or Location(shown)
+            raise LayerError(f"layer cycle: {cycle}", file=where.file, line=where.line, col=where.col)
+        if named_at is not None and not path.is_file():
+            raise LayerError(
+                f"layer '{shown}' not found", file=named_at.file, line=named_at.line, col=named_at.col,
+                hint="layer paths are relative to the file that names them",
+            )
+        doc = load_yaml(path, shown)
+        self.findings.extend(doc.findings)
+        for child, loc in self._layer_refs(doc.data, path):
+            self.apply(child, merged, (*chain, path), named_at=loc)
+        doc.data.drop(LAYERS_KEY)
+        self.merger.merge(merged, doc.data)
+        self.sources.append(shown)
+
+    def _layer_refs(self, data: LMap, path: Path) -> list[tuple[Path, Location]]:
+        refs = data.get(LAYERS_KEY)
+        if refs is None:
+            return []
+        where = data.locs[LAYERS_KEY]
+        if not isinstance(refs, LList) or not all(isinstance(r, str) for r in refs):
+            raise LayerError("'layers' must be a list of file paths", file=where.file,
+                             line=where.line, col=where.col)
+        return [((path.parent / ref).resolve(), loc) for ref, loc in zip(refs, refs.locs, strict=True)]
