@@ -1,0 +1,45 @@
+"""Stage 2 of `validate`: semantic checks over the merged spec, in a fixed order.
+
+Checks tolerate any shape (the schema stage reports shapes), so nothing here catches:
+an exception from a check is a bug and must surface as one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from llmproxy_ops.findings import Finding
+from llmproxy_ops.validate.checks.callbacks import check_callback_settings
+from llmproxy_ops.validate.checks.deployments import check_duplicate_deployment
+from llmproxy_ops.validate.checks.env import check_env_missing, check_env_undocumented
+from llmproxy_ops.validate.checks.master_key import check_master_key_format
+from llmproxy_ops.validate.checks.model_groups import check_unknown_model_group
+from llmproxy_ops.validate.checks.providers import check_unknown_model, check_unknown_provider
+from llmproxy_ops.validate.checks.rate_limits import (
+    check_rate_limit_not_enforced,
+    check_rate_limit_per_worker,
+)
+from llmproxy_ops.validate.checks.secrets import check_literal_secret, check_weak_demo_key
+from llmproxy_ops.validate.context import CheckContext
+
+Check = Callable[[CheckContext], Iterable[Finding]]
+
+CHECKS: tuple[Check, ...] = (
+    check_env_missing,
+    check_env_undocumented,
+    check_literal_secret,
+    check_weak_demo_key,
+    check_master_key_format,
+    check_unknown_provider,
+    check_unknown_model,
+    check_duplicate_deployment,
+    check_rate_limit_not_enforced,
+    check_rate_limit_per_worker,
+    check_callback_settings,
+    check_unknown_model_group,
+)
+
+
+def run_checks(ctx: CheckContext) -> list[Finding]:
+    """Every finding of every check, in check order then document order."""
+    return [finding for check in CHECKS for finding in check(ctx)]
