@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from llmproxy_ops.findings import Finding, JsonPath, Location
+from llmproxy_ops.spec.compose_settings import ComposeSettings, compose_settings
 from llmproxy_ops.spec.located import LMap, locate, to_plain
 
 STACK_KEY = "stack"
@@ -25,6 +26,7 @@ STACK_DEFAULTS: dict[str, Any] = {
     "run_dir": ".run",
     "build_dir": "build",
     "environment": {},
+    "compose": {},
 }
 
 
@@ -41,6 +43,10 @@ class StackSettings:
     run_dir: Path
     build_dir: Path
     environment: dict[str, str]
+    compose_raw: dict[str, Any]
+
+    def compose(self, env_name: str) -> ComposeSettings:
+        return compose_settings(self.compose_raw, env_name)
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any]) -> StackSettings:
@@ -60,6 +66,7 @@ class StackSettings:
             run_dir=Path(values["run_dir"]),
             build_dir=Path(values["build_dir"]),
             environment={str(k): str(v) for k, v in (values["environment"] or {}).items()},
+            compose_raw=dict(values["compose"] or {}),
         )
 
 

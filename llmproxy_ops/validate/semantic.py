@@ -12,6 +12,7 @@ from llmproxy_ops.findings import Finding
 from llmproxy_ops.validate.checks.callbacks import check_callback_settings
 from llmproxy_ops.validate.checks.deployments import check_duplicate_deployment
 from llmproxy_ops.validate.checks.env import check_env_missing, check_env_undocumented
+from llmproxy_ops.validate.checks.guardrails import check_guardrail_params
 from llmproxy_ops.validate.checks.master_key import check_master_key_format
 from llmproxy_ops.validate.checks.model_groups import check_unknown_model_group
 from llmproxy_ops.validate.checks.providers import check_unknown_model, check_unknown_provider
@@ -37,6 +38,7 @@ CHECKS: tuple[Check, ...] = (
     check_rate_limit_per_worker,
     check_callback_settings,
     check_unknown_model_group,
+    check_guardrail_params,
 )
 
 

@@ -1,0 +1,307 @@
+"""Local runtime: the stock `litellm` console script of this venv, detached in the background."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from llmproxy_ops.errors import RuntimeStateError, StackError, UsageError
+from llmproxy_ops.runtime import process
+
+PID_FILE = "litellm.pid"
+LOG_FILE = "litellm.log"
+STATE_FILE = "state.json"
+LOG_TAIL_LINES = 30
+SERVER_FLAGS = {"uvicorn": [], "gunicorn": ["--run_gunicorn"], "granian": ["--run_granian"]}
+# Lowest priority, under os.environ and the env file. The cost map: start-up must not depend
+# on GitHub (it retries for seconds offline); the map bundled with the pinned litellm fits it.
+# Unbuffered: a crash during start-up must leave its last lines in the log.
+CHILD_ENV_DEFAULTS = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "PYTHONUNBUFFERED": "1"}
+_MIN_SECRET_LEN = 8
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """How to start litellm; env values are secrets and never reach argv, state or repr."""
+
+    config_path: Path
+    env: dict[str, str] = field(default_factory=dict, repr=False)
+    host: str = "127.0.0.1"
+    port: int = 4000
+    workers: int = 1
+    server: str = "uvicorn"
+    startup_timeout: float = 90.0
+
+
+@dataclass(frozen=True)
+class RuntimeStatus:
+    running: bool
+    healthy: bool
+    log_path: Path
+    pid: int | None = None
+    host: str | None = None
+    port: int | None = None
+    config_path: Path | None = None
+    server: str | None = None
+    workers: int | None = None
+    started_at: str | None = None
+    uptime_s: float | None = None
+    time_to_healthy_s: float | None = None
+    note: str | None = None
+
+    @property
+    def url(self) -> str | None:
+        return None if self.host is None or self.port is None else base_url(self.host, self.port)
+
+
+@dataclass(frozen=True)
+class StopResult:
+    was_running: bool
+    pid: int | None
+    message: str
+    forced: bool = False
+    duration_s: float = 0.0
+
+
+def base_url(host: str, port: int) -> str:
+    """URL to reach a server bound to host:port from this machine."""
+    probe = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+    if ":" in probe:
+        probe = f"[{probe}]"
+    return f"http://{probe}:{port}"
+
+
+def liveliness(url: str, timeout: float = 2.0) -> bool:
+    try:
+        return httpx.get(f"{url}/health/liveliness", timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+class LocalRuntime:
+    """One litellm process per run directory (e.g. .run/dev/)."""
+
+    def __init__(self, run_dir: Path, litellm_bin: Path | None = None):
+        self.run_dir = Path(run_dir)
+        self.litellm_bin = litellm_bin or Path(sys.executable).parent / "litellm"
+        self.pid_path = self.run_dir / PID_FILE
+        self.log_path = self.run_dir / LOG_FILE
+        self.state_path = self.run_dir / STATE_FILE
+
+    # ---- verbs -------------------------------------------------------------------------------
+
+    def up(self, launch: LaunchSpec) -> RuntimeStatus:
+        """Start litellm in the background and wait until it answers /health/liveliness."""
+        config = self._preflight(launch)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        offset = self._write_marker(launch, config)
+        started = time.time()
+        argv, env = self._argv(launch, config), self._child_env(launch)
+        pid = process.spawn_detached(argv, env, self.log_path)
+        state = self._state(pid, launch, config, started)
+        self._save(pid, state)
+        try:
+            self._wait_healthy(pid, launch, offset)
+        except BaseException:  # a failed or interrupted (Ctrl-C) start leaves no process behind
+            self._kill(pid, grace=5.0)
+            self._forget()
+            raise
+        state["time_to_healthy_s"] = round(time.time() - started, 3)
+        self._save(pid, state)
+        return self.status()
+
+    def down(self, grace: float = 10.0) -> StopResult:
+        """SIGTERM the group, SIGKILL after `grace`; not running is a result, not an error."""
+        pid, state = self._read_pid(), self._read_state()
+        if pid is None:
+            return StopResult(was_running=False, pid=None, message="litellm is not running")
+        if not self._is_ours(pid, state):
+            self._forget()
+            message = f"litellm is not running (removed stale pid file for pid {pid})"
+            return StopResult(was_running=False, pid=pid, message=message)
+        t0 = time.monotonic()
+        forced = self._kill(pid, grace)
+        self._forget()
+        took = round(time.monotonic() - t0, 3)
+        how = f"killed with SIGKILL after {grace:g} s grace" if forced else "stopped"
+        message = f"{how}: litellm (pid {pid}) in {took:g} s"
+        return StopResult(
+            was_running=True, pid=pid, message=message, forced=forced, duration_s=took
+        )
+
+    def status(self) -> RuntimeStatus:
+        """Recorded state plus a live check: is the pid ours and does it answer liveliness."""
+        pid, state = self._read_pid(), self._read_state()
+        if pid is None:
+            return self._stopped_status("not running")
+        if not self._is_ours(pid, state):
+            return self._stopped_status(
+                f"not running (stale pid file: pid {pid} is not this litellm)"
+            )
+        return self._running_status(pid, state)
+
+    def _stopped_status(self, note: str) -> RuntimeStatus:
+        return RuntimeStatus(running=False, healthy=False, log_path=self.log_path, note=note)
+
+    def logs(self, lines: int = 50) -> list[str]:
+        return process.tail_lines(self.log_path, lines)
+
+    # ---- start-up ----------------------------------------------------------------------------
+
+    def _preflight(self, launch: LaunchSpec) -> Path:
+        if launch.server not in SERVER_FLAGS:
+            choices = ", ".join(SERVER_FLAGS)
+            raise UsageError(f"unknown server {launch.server!r}", hint=f"choose one of: {choices}")
+        config = Path(launch.config_path).resolve()
+        if not config.is_file():
+            raise StackError(f"config file not found: {config}", hint="render the config first")
+        self._refuse_if_running()
+        if process.port_in_use(launch.host, launch.port):
+            raise RuntimeStateError(
+                f"port {launch.port} on {launch.host} is already in use by another process",
+                hint="stop whatever listens there or choose another port",
+            )
+        return config
+
+    def _refuse_if_running(self) -> None:
+        pid, state = self._read_pid(), self._read_state()
+        if pid is None:
+            return
+        if self._is_ours(pid, state):
+            url = base_url(state["host"], state["port"])
+            raise RuntimeStateError(
+                f"litellm is already running (pid {pid}, {url})",
+                hint="stop it first, or check it with status",
+            )
+        self._forget()  # a stale pid file from a dead (or recycled) pid
+
+    def _argv(self, launch: LaunchSpec, config: Path) -> list[str]:
+        # Only paths and numbers: argv is world-readable in /proc, secrets go in the environment.
+        argv = [str(self.litellm_bin), "--config", str(config), "--host", launch.host]
+        argv += ["--port", str(launch.port), "--num_workers", str(launch.workers)]
+        return argv + SERVER_FLAGS[launch.server]
+
+    def _child_env(self, launch: LaunchSpec) -> dict[str, str]:
+        return {**CHILD_ENV_DEFAULTS, **os.environ, **launch.env}
+
+    def _write_marker(self, launch: LaunchSpec, config: Path) -> int:
+        """Append a start marker; return the offset where this start's output begins."""
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        marker = (
+            f"===== llmproxy-ops: starting litellm at {stamp} "
+            f"(config {config}, {launch.host}:{launch.port}, "
+            f"{launch.server} x{launch.workers}) =====\n"
+        )
+        with self.log_path.open("a", encoding="utf-8") as log:
+            log.write(marker)
+            return log.tell()
+
+    def _wait_healthy(self, pid: int, launch: LaunchSpec, offset: int) -> None:
+        url = base_url(launch.host, launch.port)
+        deadline = time.monotonic() + launch.startup_timeout
+        while time.monotonic() < deadline:
+            code = process.exit_status(pid)
+            if code is not None or not process.pid_alive(pid):
+                how = f"with code {code}" if code is not None else ""
+                raise self._start_failed(f"litellm exited {how} during start-up", launch, offset)
+            if liveliness(url):
+                return
+            time.sleep(0.2)
+        message = f"litellm did not become healthy within {launch.startup_timeout:g} s ({url})"
+        raise self._start_failed(message, launch, offset)
+
+    def _start_failed(self, message: str, launch: LaunchSpec, offset: int) -> StackError:
+        tail = process.tail_lines(self.log_path, LOG_TAIL_LINES, start_offset=offset)
+        details = _scrub("\n".join(tail), launch.env.values())
+        return StackError(
+            " ".join(message.split()), hint=f"full log: {self.log_path}", details=details
+        )
+
+    # ---- state -------------------------------------------------------------------------------
+
+    def _state(self, pid: int, launch: LaunchSpec, config: Path, started: float) -> dict[str, Any]:
+        return {
+            "pid": pid,
+            "config_path": str(config),
+            "host": launch.host,
+            "port": launch.port,
+            "server": launch.server,
+            "workers": launch.workers,
+            "started_at": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
+            "started_epoch": started,
+            "time_to_healthy_s": None,
+            "log_path": str(self.log_path),
+        }
+
+    def _save(self, pid: int, state: dict[str, Any]) -> None:
+        process.atomic_write_text(self.state_path, json.dumps(state, indent=2) + "\n")
+        process.atomic_write_text(self.pid_path, f"{pid}\n")
+
+    def _forget(self) -> None:
+        self.pid_path.unlink(missing_ok=True)
+        self.state_path.unlink(missing_ok=True)
+
+    def _read_pid(self) -> int | None:
+        try:
+            return int(self.pid_path.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def _read_state(self) -> dict[str, Any]:
+        try:
+            state = json.loads(self.state_path.read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+        return state if isinstance(state, dict) else {}
+
+    def _is_ours(self, pid: int, state: dict[str, Any]) -> bool:
+        """The pid runs litellm with our config: a recycled pid must never be signalled."""
+        config = state.get("config_path")
+        if not config or state.get("pid") != pid or not process.pid_alive(pid):
+            return False
+        argv = process.cmdline(pid)
+        return config in argv and any(Path(arg).name == "litellm" for arg in argv)
+
+    def _running_status(self, pid: int, state: dict[str, Any]) -> RuntimeStatus:
+        started = state.get("started_epoch")
+        return RuntimeStatus(
+            running=True,
+            healthy=liveliness(base_url(state["host"], state["port"])),
+            log_path=self.log_path,
+            pid=pid,
+            host=state["host"],
+            port=state["port"],
+            config_path=Path(state["config_path"]),
+            server=state.get("server"),
+            workers=state.get("workers"),
+            started_at=state.get("started_at"),
+            uptime_s=round(time.time() - started, 1) if started else None,
+            time_to_healthy_s=state.get("time_to_healthy_s"),
+        )
+
+    def _kill(self, pid: int, grace: float) -> bool:
+        """Stop the whole group (gunicorn/granian workers too); True if SIGKILL was needed."""
+        process.signal_group(pid, signal.SIGTERM)
+        if process.wait_group_gone(pid, grace):
+            return False
+        process.signal_group(pid, signal.SIGKILL)
+        if not process.wait_group_gone(pid, 5.0):
+            raise StackError(f"litellm process group {pid} survived SIGKILL")
+        return True
+
+
+def _scrub(text: str, secrets: Any) -> str:
+    """Replace known secret values (from the env file) in text that is shown to people."""
+    for value in sorted({str(v) for v in secrets}, key=len, reverse=True):
+        if len(value) >= _MIN_SECRET_LEN:
+            text = text.replace(value, "***")
+    return text

@@ -1,0 +1,188 @@
+"""Process and file primitives for the local runtime (POSIX, /proc based)."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import signal
+import socket
+import tempfile
+import time
+from collections import deque
+from pathlib import Path
+
+# A JSON log line can hold a whole traceback; keep its head and its tail (where the error is).
+_LINE_HEAD = 300
+_LINE_TAIL = 1500
+_TAIL_WINDOW = 4 * 1024 * 1024
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write via a temp file in the same folder + os.replace, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def spawn_detached(argv: list[str], env: dict[str, str], log_path: Path) -> int:
+    """Start argv in a new session (Ctrl-C of the caller does not reach it), output appended to log.
+
+    posix_spawn instead of Popen: the child outlives any Popen object, whose finaliser
+    would warn "subprocess is still running"; exit codes are collected with exit_status().
+    """
+    fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        actions = [
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_DUP2, fd, 1),
+            (os.POSIX_SPAWN_DUP2, fd, 2),
+        ]
+        return os.posix_spawn(argv[0], argv, env, file_actions=actions, setsid=True)
+    finally:
+        os.close(fd)
+
+
+def exit_status(pid: int) -> int | None:
+    """Reap our exited child: its exit code (negative signal number), else None."""
+    try:
+        reaped, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return None
+    return os.waitstatus_to_exitcode(status) if reaped else None
+
+
+def pid_alive(pid: int) -> bool:
+    """True if pid runs and is not a zombie (a zombie still answers kill(pid, 0))."""
+    _reap(pid)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return _proc_state(pid) != "Z"
+
+
+def _reap(pid: int) -> bool:
+    """Reap pid if it is our exited child; False only while it is our child and not reaped."""
+    # When this interpreter started the child (tests, a long-lived caller) nobody else reaps it.
+    try:
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+    except (ChildProcessError, OSError):
+        return True  # not our child (or already reaped): its parent or init reaps it
+    return reaped != 0
+
+
+def _proc_state(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name is in parentheses and may contain spaces; the state follows the last ')'.
+    return stat.rsplit(")", 1)[-1].split()[0]
+
+
+def cmdline(pid: int) -> list[str]:
+    """The argv of a process, or [] if it is gone or unreadable."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def group_alive(pgid: int) -> bool:
+    """True if any process of the group still exists (the kernel keeps a live group's id unused)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def signal_group(pgid: int, sig: signal.Signals) -> bool:
+    """Send sig to a whole process group; False if the group is already gone."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def wait_group_gone(pgid: int, timeout: float) -> bool:
+    """Poll until the leader is reaped and no member of the group is left."""
+    deadline = time.monotonic() + timeout
+    while True:
+        settled = _reap(pgid)
+        # A multi-threaded leader shows "Z" while its other threads still exit, before
+        # waitpid can reap it: a child of ours only counts as gone once reaped.
+        if not group_alive(pgid) or (_only_zombies(pgid) and (settled or _reap(pgid))):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
+def _only_zombies(pgid: int) -> bool:
+    # The leader may be a zombie of some other parent that has not reaped it yet; its
+    # workers are what matter, and they are listed in /proc with the same pgid.
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[-1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return False
+    return True
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """True if binding host:port fails because something else holds it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        # uvicorn sets SO_REUSEADDR too, so a socket in TIME_WAIT must not count as in use.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return True
+            raise
+    return False
+
+
+def tail_lines(path: Path, lines: int, start_offset: int = 0) -> list[str]:
+    """The last `lines` lines of a file from start_offset on, long lines shortened in the middle."""
+    if lines <= 0:
+        return []
+    try:
+        with path.open("rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            # A long-lived log can be huge: only the last window is read.
+            begin = max(start_offset, size - _TAIL_WINDOW)
+            fh.seek(begin)
+            if begin > start_offset:
+                fh.readline()  # drop the partial line the window starts in
+            kept = deque(fh, maxlen=lines)
+    except FileNotFoundError:
+        return []
+    return [_shorten(raw.decode(errors="replace").rstrip("\r\n")) for raw in kept]
+
+
+def _shorten(line: str) -> str:
+    if len(line) <= _LINE_HEAD + _LINE_TAIL:
+        return line
+    cut = len(line) - _LINE_HEAD - _LINE_TAIL
+    return f"{line[:_LINE_HEAD]} …[{cut} chars]… {line[-_LINE_TAIL:]}"

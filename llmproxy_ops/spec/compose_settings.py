@@ -1,0 +1,106 @@
+"""Typed view of `stack.compose`: the services of the compose runtime, with defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from llmproxy_ops import LITELLM_PIN
+
+# Official images by default (the deployment pins them); `make images-offline` builds
+# stand-ins under llmproxy-ops/* for machines without a registry.
+DEFAULT_IMAGES = {
+    "litellm": f"ghcr.io/berriai/litellm:v{LITELLM_PIN}",
+    "db": "postgres:16",
+    "mlflow": "llmproxy-ops/mlflow:3.17.2",  # built from compose/images/mlflow (needs psycopg2)
+    "nginx": "nginx:1.27",
+    "redis": "redis:7",
+    "fake_provider": "llmproxy-ops/fake-provider:latest",
+}
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    enabled: bool
+    image: str
+    cpus: str
+    memory: str
+    cpus_reserved: str
+    memory_reserved: str
+
+
+@dataclass(frozen=True)
+class NginxSettings:
+    server_name: str = "localhost"
+    bind: str = "0.0.0.0"
+    https_port: int = 443
+    http_port: int = 80
+    certs_dir: str = "certs"
+    rate: str = "100r/m"   # seed 004: 100 requests/min per client IP
+    burst: int = 20
+    client_max_body_size: str = "20m"  # images in prompts
+    allow: tuple[str, ...] = ()        # empty: every address may connect
+    basic_auth: bool = False           # htpasswd at <certs_dir>/.htpasswd
+    hsts_max_age: int = 31536000
+
+
+@dataclass(frozen=True)
+class ComposeSettings:
+    project: str
+    litellm: Service
+    db: Service
+    mlflow: Service
+    redis: Service
+    fake_provider: Service
+    nginx: Service
+    nginx_settings: NginxSettings = field(default_factory=NginxSettings)
+    replicas: int = 1
+    use_db: bool = False
+    db_user: str = "llmproxy"
+    db_publish: str | bool = False
+    mlflow_port: int = 5001
+
+
+# name: (enabled, cpus, memory, cpus_reserved, memory_reserved) — seed 004's limits
+_SERVICE_DEFAULTS: dict[str, tuple[bool, str, str, str, str]] = {
+    "litellm": (True, "2.0", "4g", "0.5", "1g"),
+    "db": (True, "1.0", "2g", "0.25", "256m"),
+    "mlflow": (True, "1.0", "2g", "0.25", "512m"),
+    "nginx": (True, "0.5", "512m", "0.1", "64m"),
+    "redis": (False, "0.5", "512m", "0.1", "64m"),
+    "fake_provider": (False, "1.0", "512m", "0.1", "64m"),
+}
+
+
+def _service(name: str, raw: dict[str, Any]) -> Service:
+    enabled, cpus, memory, cpus_r, memory_r = _SERVICE_DEFAULTS[name]
+    return Service(
+        name=name,
+        enabled=bool(raw.get("enabled", enabled)),
+        image=str(raw.get("image", DEFAULT_IMAGES[name])),
+        cpus=str(raw.get("cpus", cpus)),
+        memory=str(raw.get("memory", memory)),
+        cpus_reserved=str(raw.get("cpus_reserved", cpus_r)),
+        memory_reserved=str(raw.get("memory_reserved", memory_r)),
+    )
+
+
+def compose_settings(raw: dict[str, Any], env_name: str) -> ComposeSettings:
+    """Defaults applied to a validated `stack.compose` mapping."""
+    nginx_raw = raw.get("nginx") or {}
+    known = {f.name for f in fields(NginxSettings)}
+    nginx_kwargs = {k: v for k, v in nginx_raw.items() if k in known}
+    if "allow" in nginx_kwargs:
+        nginx_kwargs["allow"] = tuple(nginx_kwargs["allow"])
+    litellm_raw, db_raw = raw.get("litellm") or {}, raw.get("db") or {}
+    return ComposeSettings(
+        project=str(raw.get("project", f"llmproxy-{env_name}")).lower(),
+        **{n: _service(n, raw.get(n) or {}) for n in _SERVICE_DEFAULTS},  # type: ignore[arg-type]
+        nginx_settings=NginxSettings(**nginx_kwargs),
+        replicas=int(litellm_raw.get("replicas", 1)),
+        use_db=bool(litellm_raw.get("use_db", False)),
+        db_user=str(db_raw.get("user", "llmproxy")),
+        db_publish=db_raw.get("publish", False),
+        mlflow_port=int((raw.get("mlflow") or {}).get("port", 5001)),
+    )
