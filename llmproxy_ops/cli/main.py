@@ -5,7 +5,15 @@ from __future__ import annotations
 import typer
 
 from llmproxy_ops import __version__
-from llmproxy_ops.cli import config_cmd, init_cmd, render_cmd, runtime_cmd, smoke_cmd, validate_cmd
+from llmproxy_ops.cli import (
+    certs_cmd,
+    config_cmd,
+    init_cmd,
+    render_cmd,
+    runtime_cmd,
+    smoke_cmd,
+    validate_cmd,
+)
 
 # Local-variable tracebacks would print keys held in frames: never show them.
 app = typer.Typer(
@@ -17,6 +25,7 @@ app = typer.Typer(
 )
 app.add_typer(validate_cmd.app, name="validate")
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(certs_cmd.app, name="certs")
 app.command("init")(init_cmd.init)
 app.command("render")(render_cmd.render)
 app.command("up")(runtime_cmd.up)

@@ -94,7 +94,8 @@ def _status_dict(st: RuntimeStatus) -> dict[str, object]:
 
 def _status_text(env: str, st: RuntimeStatus) -> str:
     if not st.running:
-        return f"{env}: not running" + (f" ({st.note})" if st.note else "")
+        note = f" ({st.note})" if st.note and st.note != "not running" else ""
+        return f"{env}: not running{note}"
     health = "[green]healthy[/green]" if st.healthy else "[red]not answering /health/liveliness[/red]"
     uptime = f"{st.uptime_s:.0f}s" if st.uptime_s is not None else "?"
     return (f"{env}: running, {health}\n  pid {st.pid}  url {st.url}  up {uptime}  "
