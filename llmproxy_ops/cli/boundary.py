@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 import tempfile
 import traceback
@@ -52,6 +53,7 @@ def report_error(exc: OpsError) -> None:
 def _write_crash_log() -> Path:
     # tracebacks only (no local variables): frames may hold keys
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = Path(tempfile.gettempdir()) / f"llmproxy-ops-crash-{stamp}.log"
-    path.write_text(f"argv: {sys.argv[:2]}\n{traceback.format_exc()}", encoding="utf-8")
-    return path
+    fd, name = tempfile.mkstemp(prefix=f"llmproxy-ops-crash-{stamp}-", suffix=".log")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(f"argv: {sys.argv[:2]}\n{traceback.format_exc()}")
+    return Path(name)

@@ -1,0 +1,78 @@
+import shutil
+import stat
+
+import pytest
+
+from tests.conftest import REPO
+
+
+@pytest.fixture
+def project(in_tmp, monkeypatch):
+    """A copy of the shipped configs with a valid env file, run from its folder."""
+    shutil.copytree(REPO / "configs", in_tmp / "configs")
+    shutil.copy(REPO / ".env.example", in_tmp / ".env.example")
+    (in_tmp / ".env").write_text("LITELLM_MASTER_KEY=sk-test-0123456789\n", encoding="utf-8")
+    monkeypatch.delenv("LITELLM_MASTER_KEY", raising=False)
+    return in_tmp
+
+
+def test_render_writes_the_build_and_is_deterministic(cli, project):
+    first = cli("render", "--env", "dev")
+    assert first.exit_code == 0, first.output
+    assert first.output.splitlines()[-1] == (
+        "rendered dev → build/dev/ (config.yaml, env-manifest.json, runtime.env; written)"
+    )
+    before = {p.name: p.read_bytes() for p in (project / "build/dev").iterdir()}
+    again = cli("render", "--env", "dev")
+    assert again.output.splitlines()[-1].endswith("; unchanged)")
+    assert {p.name: p.read_bytes() for p in (project / "build/dev").iterdir()} == before
+    assert b"sk-test-0123456789" not in b"".join(before.values())
+
+
+def test_failed_validation_writes_nothing_and_keeps_the_previous_build(cli, project):
+    assert cli("render", "--env", "dev").exit_code == 0
+    before = {p.name: p.read_bytes() for p in (project / "build/dev").iterdir()}
+    dev = project / "configs/environments/dev.yaml"
+    dev.write_text(dev.read_text() + "  rmp: 5\n", encoding="utf-8")  # under litellm_settings
+    result = cli("render", "--env", "dev")
+    assert result.exit_code == 1
+    assert "error[unknown-key] litellm_settings.rmp" in result.output
+    assert "error: 1 error(s) in the configuration; nothing was written or started" in result.output
+    assert {p.name: p.read_bytes() for p in (project / "build/dev").iterdir()} == before
+
+
+def test_render_fails_on_a_missing_secret_naming_it(cli, project):
+    (project / ".env").write_text("", encoding="utf-8")
+    result = cli("render", "--env", "dev")
+    assert result.exit_code == 1
+    assert "LITELLM_MASTER_KEY is not set" in result.output
+    assert not (project / "build").exists()
+
+
+def test_config_show_annotates_provenance(cli, project):
+    result = cli("config", "show", "--env", "dev", "--annotate")
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0] == "# layers, in merge order: configs/base.yaml, configs/providers/mock.yaml, configs/environments/dev.yaml"
+    assert "  num_retries: 0  # configs/environments/dev.yaml:9:3" in lines
+    assert "  request_timeout: 600  # configs/base.yaml:9:3" in lines
+
+
+def test_config_diff_shows_what_differs(cli, project):
+    same = cli("config", "diff", "dev", "dev")
+    assert (same.exit_code, same.output) == (0, "no differences between dev and dev\n")
+    diff = cli("config", "diff", "dev", "ci")
+    assert diff.exit_code == 1
+    assert diff.output.startswith("--- dev\n+++ ci\n")
+    assert "-  num_retries: 0\n" not in diff.output  # both set it: no difference there
+    assert "+- model_name: fake-openai\n" in diff.output
+
+
+def test_init_creates_a_private_env_file_once(cli, in_tmp):
+    first = cli("init")
+    assert first.output == "created .env (mode 0600) with a new LITELLM_MASTER_KEY\n"
+    assert stat.S_IMODE((in_tmp / ".env").stat().st_mode) == 0o600
+    key_line = (in_tmp / ".env").read_text().splitlines()[-1]
+    assert key_line.startswith("LITELLM_MASTER_KEY=sk-")
+    assert key_line.split("=", 1)[1] not in first.output
+    assert cli("init").output == ".env exists; left unchanged\n"
