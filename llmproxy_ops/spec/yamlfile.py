@@ -134,10 +134,11 @@ class _Builder:
                     line=key_node.start_mark.line + 1, col=key_node.start_mark.column + 1,
                 )
             here = self.loc(key_node)
+            part: str | int = key if isinstance(key, str | int) else str(key)
             if key in seen:
-                self.findings.append(_duplicate(key, here, seen[key], (*path, key)))
+                self.findings.append(_duplicate(key, here, seen[key], (*path, part)))
             seen[key] = here
-            out.put(key, self.build(value_node, (*path, key)), here)
+            out.put(key, self.build(value_node, (*path, part)), here)
         return out
 
     def _merge_into(self, out: LMap, value_node: yaml.Node, path: JsonPath) -> None:
