@@ -27,6 +27,7 @@ STACK_DEFAULTS: dict[str, Any] = {
     "build_dir": "build",
     "environment": {},
     "compose": {},
+    "backup": {},
 }
 
 
@@ -44,6 +45,7 @@ class StackSettings:
     build_dir: Path
     environment: dict[str, str]
     compose_raw: dict[str, Any]
+    backup_raw: dict[str, Any]
 
     def compose(self, env_name: str) -> ComposeSettings:
         return compose_settings(self.compose_raw, env_name)
@@ -67,6 +69,7 @@ class StackSettings:
             build_dir=Path(values["build_dir"]),
             environment={str(k): str(v) for k, v in (values["environment"] or {}).items()},
             compose_raw=dict(values["compose"] or {}),
+            backup_raw=dict(values["backup"] or {}),
         )
 
 

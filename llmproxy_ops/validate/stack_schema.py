@@ -65,6 +65,27 @@ COMPOSE_SCHEMA: dict[str, Any] = {
     },
 }
 
+BACKUP_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "llmproxy-ops backup create|verify|restore|prune settings",
+    "additionalProperties": False,
+    "properties": {
+        "dir": {**_PATH, "description": "where backups are written (one folder per backup)"},
+        "keep": {"type": "integer", "minimum": 1, "description": "prune keeps this many"},
+        "max_age_days": {"type": "integer", "minimum": 1, "description": "prune drops older ones"},
+        "databases": {
+            "type": "array",
+            "items": {"type": "string", "pattern": "^[a-z_][a-z0-9_]*$"},
+            "description": "databases to dump (default: mlflow, plus litellm when it uses the DB)",
+        },
+        "server_url_env": {
+            "type": "string",
+            "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+            "description": "local runtime: variable holding the PostgreSQL server URL to dump",
+        },
+    },
+}
+
 STACK_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "llmproxy-ops deployment settings; stripped from the rendered config.yaml",
@@ -90,5 +111,6 @@ STACK_SCHEMA: dict[str, Any] = {
             "additionalProperties": {"type": ["string", "number", "boolean"]},
         },
         "compose": COMPOSE_SCHEMA,
+        "backup": BACKUP_SCHEMA,
     },
 }
