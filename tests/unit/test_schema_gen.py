@@ -87,10 +87,12 @@ def test_our_additions_tighten_rate_and_timeout_keys() -> None:
     assert schema["x-our-additions"] == sorted(schema_gen.OUR_ADDITIONS)
 
 
-def test_sections_are_closed_and_stack_is_left_to_our_own_schema() -> None:
+def test_sections_are_closed_and_stack_is_our_own_schema() -> None:
+    from llmproxy_ops.validate.stack_schema import STACK_SCHEMA
+
     schema = json.loads(COMMITTED.read_text())
     assert schema["additionalProperties"] is False
-    assert schema["properties"]["stack"] == {}
+    assert schema["properties"]["stack"] == json.loads(json.dumps(STACK_SCHEMA))
     for section in ("general_settings", "router_settings", "litellm_settings"):
         assert _props(schema, section)["additionalProperties"] is False
     deployment = _props(schema, "model_list", "[]")
