@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 # Start-up must not wait on GitHub for LiteLLM's cost map (no internet on these machines).
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: help install up down status logs validate render smoke test test-quick lint schema bench clean
+.PHONY: help install up down status logs validate render smoke test test-quick lint schema bench clean docker images-offline
 
 help:
 	@echo "make up [ENV=dev]      install, create .env, validate, render and start the proxy"
@@ -19,6 +19,8 @@ help:
 	@echo "make test-quick        unit and CLI tests only (no litellm process)"
 	@echo "make lint              ruff + mypy"
 	@echo "make bench             benchmarks (slow; not part of the tests)"
+	@echo "make docker            install and start a Docker engine with Compose v2 (Debian, root)"
+	@echo "make images-offline    build every image the compose stack uses without a registry"
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -65,6 +67,12 @@ schema: install
 bench: install
 	$(PY) benchmarks/validate_render.py
 	$(PY) benchmarks/time_to_healthy.py
+
+docker:
+	bash scripts/provision-docker.sh
+
+images-offline: docker
+	bash scripts/build-images-offline.sh
 
 clean:
 	rm -rf build .run .pytest_cache .mypy_cache .ruff_cache
