@@ -42,7 +42,11 @@ def smoke_test(
     console.print(render_table(report))
     if junit_xml:
         run(lambda: write_junit_xml(report, junit_xml))
-    failed = [c for c in report.checks if not c.ok]
-    console.print(f"{'[green]passed[/green]' if report.ok else '[red]failed[/red]'}: "
-                  f"{len(report.checks) - len(failed)} of {len(report.checks)} checks")
+    total, passed = len(report.checks), sum(c.ok for c in report.checks)
+    skipped = sum(c.skipped for c in report.checks)
+    if report.ok:
+        console.print(f"[green]passed[/green]: all {total} checks")
+    else:
+        extra = f", {skipped} skipped" if skipped else ""
+        console.print(f"[red]failed[/red]: {passed} of {total} checks passed{extra}")
     raise typer.Exit(0 if report.ok else 1)
