@@ -11,7 +11,9 @@ from llmproxy_ops.errors import UsageError, ValidationFailed
 from llmproxy_ops.findings import ValidationResult
 from llmproxy_ops.render import RenderResult, render_build
 from llmproxy_ops.render.build import CONFIG_FILE
+from llmproxy_ops.render.compose import COMPOSE_FILE, project_name
 from llmproxy_ops.render.env_manifest import runtime_environment
+from llmproxy_ops.runtime.compose import ComposeRuntime, ComposeStatus
 from llmproxy_ops.runtime.local import LaunchSpec, LocalRuntime, RuntimeStatus
 from llmproxy_ops.spec import Spec, load_environment, load_files
 from llmproxy_ops.validate import validate_spec
@@ -87,24 +89,39 @@ def render_target(target: Target, *, out: Path | None = None, use_env: bool = Tr
                   strict: bool = False) -> tuple[Validated, RenderResult]:
     """Validate, then write the build folder; nothing is written when validation fails."""
     validated = require_valid(validate_target(target, use_env=use_env), strict=strict)
-    return validated, render_build(validated.spec, build_dir_of(validated.spec, out))
+    out_dir = build_dir_of(validated.spec, out)
+    return validated, render_build(validated.spec, out_dir, env_file=target.env_file)
 
 
-def runtime_of(spec: Spec) -> LocalRuntime:
-    if spec.stack.runtime != "local":
-        raise UsageError(
-            f"stack.runtime is '{spec.stack.runtime}'; this version runs the 'local' runtime only",
-            hint="set stack.runtime: local in the environment, or use docker compose directly",
+Runtime = LocalRuntime | ComposeRuntime
+
+
+def runtime_of(spec: Spec, secrets: tuple[str, ...] = ()) -> Runtime:
+    """The runtime stack.runtime names; compose output is scrubbed of `secrets`."""
+    if spec.stack.runtime == "compose":
+        return ComposeRuntime(
+            project=project_name(spec.stack.compose(spec.name)),
+            compose_file=build_dir_of(spec) / COMPOSE_FILE,
+            startup_timeout=spec.stack.startup_timeout,
+            secrets=secrets,
         )
+    if spec.stack.runtime != "local":
+        raise UsageError(f"unknown stack.runtime '{spec.stack.runtime}'",
+                         hint="use runtime: local or runtime: compose")
     return LocalRuntime(spec.stack.run_dir / spec.name)
 
 
-def start_target(target: Target) -> tuple[Validated, RenderResult, RuntimeStatus]:
-    """validate → render → start the stock litellm; refuses to start on any error."""
+def start_target(
+    target: Target,
+) -> tuple[Validated, RenderResult, RuntimeStatus | ComposeStatus]:
+    """validate → render → start (stock litellm, or the compose stack); refuses on any error."""
     validated, rendered = render_target(target)
     spec, stack = validated.spec, validated.spec.stack
-    runtime = runtime_of(spec)
-    env = {**runtime_environment(spec), **read_env_file(env_file_of(spec, target))}
+    secrets = read_env_file(env_file_of(spec, target))
+    runtime = runtime_of(spec, tuple(secrets.values()))
+    if isinstance(runtime, ComposeRuntime):
+        return validated, rendered, runtime.up()
+    env = {**runtime_environment(spec), **secrets}
     launch = LaunchSpec(
         config_path=rendered.out_dir / CONFIG_FILE, env=env, host=stack.host, port=stack.port,
         workers=stack.workers, server=stack.server, startup_timeout=stack.startup_timeout,
@@ -112,7 +129,9 @@ def start_target(target: Target) -> tuple[Validated, RenderResult, RuntimeStatus
     return validated, rendered, runtime.up(launch)
 
 
-def runtime_for(target: Target) -> tuple[Spec, LocalRuntime]:
+def runtime_for(target: Target) -> tuple[Spec, Runtime]:
     """The runtime of an environment, for down/status/logs (no validation needed)."""
     spec = load_target(target)
-    return spec, runtime_of(spec)
+    env_file = env_file_of(spec, target)
+    secrets = tuple(read_env_file(env_file).values()) if env_file.is_file() else ()
+    return spec, runtime_of(spec, secrets)

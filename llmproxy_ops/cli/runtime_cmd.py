@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Annotated
 
 import typer
@@ -10,8 +11,10 @@ import typer
 from llmproxy_ops.cli.boundary import run
 from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, target
 from llmproxy_ops.cli.output import console, print_findings
+from llmproxy_ops.errors import UsageError
 from llmproxy_ops.ops.smoke_plan import master_key_variable
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS, env_file_of, runtime_for, start_target
+from llmproxy_ops.runtime.compose import ComposeRuntime, ComposeStatus
 from llmproxy_ops.runtime.local import RuntimeStatus
 
 EnvName = Annotated[str, typer.Option("--env", "-e", help="environment (configs/environments/NAME.yaml)")]
@@ -25,6 +28,12 @@ def up(env: EnvName = "dev", configs: ConfigsOpt = DEFAULT_CONFIGS, env_file: En
     tgt = target(env, configs, env_file)
     validated, rendered, status = run(lambda: start_target(tgt))
     print_findings(validated.result.warnings, console)
+    if isinstance(status, ComposeStatus):
+        console.print(f"[green]up[/green]: {env} stack healthy in {status.time_to_healthy_s:.1f}s")
+        console.print(_compose_text(env, status))
+        console.print(f"  compose file: {status.compose_file}")
+        console.print(f"  logs: llmproxy-ops logs --env {env} [--service NAME]")
+        return
     spec = validated.spec
     key_var = master_key_variable(spec) or "LITELLM_MASTER_KEY"
     key_file = env_file_of(spec, tgt)
@@ -56,14 +65,40 @@ def down(
     env: EnvName = "dev",
     configs: ConfigsOpt = DEFAULT_CONFIGS,
     grace: Annotated[float, typer.Option(help="seconds between SIGTERM and SIGKILL")] = 10.0,
+    volumes: Annotated[bool, typer.Option(
+        "--volumes", help="compose: also delete the named volumes (database, MLflow artifacts)"
+    )] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="confirm --volumes, no prompt")] = False,
 ) -> None:
-    """Stop an environment's proxy (SIGTERM, then SIGKILL after the grace period).
+    """Stop an environment's proxy or compose stack; compose volumes are kept unless --volumes.
 
-    Example: llmproxy-ops down --env dev
+    Example: llmproxy-ops down --env prod --volumes --yes
     """
     _, runtime = run(lambda: runtime_for(target(env, configs)))
-    result = run(lambda: runtime.down(grace=grace))
+    if isinstance(runtime, ComposeRuntime):
+        if volumes:
+            run(lambda: _confirm_volumes(runtime.project, yes))
+        result = run(lambda: runtime.down(volumes=volumes))
+    else:
+        if volumes:
+            run(lambda: _no_volumes(env))
+        result = run(lambda: runtime.down(grace=grace))
     console.print(result.message)
+
+
+def _confirm_volumes(project: str, yes: bool) -> None:
+    """Deleting volumes deletes the database: needs --yes, or a yes at an interactive prompt."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError("--volumes deletes the database and MLflow data; refusing without --yes",
+                         hint="add --yes to confirm, or run it in a terminal to be asked")
+    if not typer.confirm(f"delete the volumes (database, MLflow artifacts) of {project}?"):
+        raise UsageError("not confirmed; nothing was stopped or deleted")
+
+
+def _no_volumes(env: str) -> None:
+    raise UsageError(f"--volumes is for the compose runtime; {env} runs locally (no volumes)")
 
 
 def status(
@@ -77,11 +112,37 @@ def status(
     """
     _, runtime = run(lambda: runtime_for(target(env, configs)))
     st = run(runtime.status)
+    if isinstance(st, ComposeStatus):
+        _print_compose_status(env, st, as_json)
+        raise typer.Exit(0 if st.healthy else 1)
     if as_json:
         print(json.dumps(_status_dict(st), indent=2, sort_keys=True))
     else:
         console.print(_status_text(env, st))
     raise typer.Exit(0 if st.running and st.healthy else 1)
+
+
+def _print_compose_status(env: str, st: ComposeStatus, as_json: bool) -> None:
+    if as_json:
+        services = [{"service": s.name, "state": s.state, "health": s.health,
+                     "exit_code": s.exit_code, "ports": list(s.ports)} for s in st.services]
+        doc = {"project": st.project, "healthy": st.healthy, "running": st.running,
+               "compose_file": str(st.compose_file), "services": services}
+        print(json.dumps(doc, indent=2, sort_keys=True))
+    else:
+        console.print(_compose_text(env, st))
+
+
+def _compose_text(env: str, st: ComposeStatus) -> str:
+    if not st.services:
+        return f"{env}: not running (compose project {st.project})"
+    lines = [f"{env}: compose project {st.project}"]
+    for s in st.services:
+        mark = "[green]ok[/green]" if s.ok else "[red]!![/red]"
+        health = s.health or "no healthcheck"
+        ports = ("  " + ", ".join(s.ports)) if s.ports else ""
+        lines.append(f"  {mark} {s.name:<14} {s.state:<10} {health}{ports}")
+    return "\n".join(lines)
 
 
 def _status_dict(st: RuntimeStatus) -> dict[str, object]:
@@ -106,11 +167,18 @@ def logs(
     env: EnvName = "dev",
     configs: ConfigsOpt = DEFAULT_CONFIGS,
     lines: Annotated[int, typer.Option("--lines", "-n", help="how many lines from the end")] = 50,
+    service: Annotated[str | None, typer.Option(
+        "--service", "-s", help="compose: one service (litellm, db, mlflow, nginx...)"
+    )] = None,
 ) -> None:
-    """Print the last lines of an environment's proxy log.
+    """Print the last lines of an environment's proxy log (compose: of each service).
 
     Example: llmproxy-ops logs --env dev -n 100
     """
     _, runtime = run(lambda: runtime_for(target(env, configs)))
-    for line in run(lambda: runtime.logs(lines)):
+    if isinstance(runtime, ComposeRuntime):
+        found = run(lambda: runtime.logs(lines, service))
+    else:
+        found = run(lambda: runtime.logs(lines))
+    for line in found:
         console.out(line, highlight=False)

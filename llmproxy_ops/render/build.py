@@ -9,8 +9,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from llmproxy_ops.errors import RenderError
+from llmproxy_ops.render.compose import (
+    COMPOSE_FILE,
+    NGINX_CERTS_PATH,
+    NGINX_FILE,
+    compose_paths,
+    litellm_names,
+    render_compose,
+)
 from llmproxy_ops.render.env_manifest import render_manifest, render_runtime_env
+from llmproxy_ops.render.initdb import INITDB_FILE, render_initdb
 from llmproxy_ops.render.litellm_config import render_litellm_yaml
+from llmproxy_ops.render.nginx import render_nginx
 from llmproxy_ops.spec.model import Spec
 
 CONFIG_FILE = "config.yaml"
@@ -25,17 +35,48 @@ class RenderResult:
     changed: bool  # False when the new build is byte-identical to the previous one
 
 
-def render_files(spec: Spec) -> dict[str, str]:
-    """File name → content. Pure: the same spec always gives the same bytes."""
-    return {
+def render_files(
+    spec: Spec, *, out_dir: Path | None = None, env_file: Path | None = None
+) -> dict[str, str]:
+    """File name → content. Pure: the same spec always gives the same bytes.
+
+    With runtime compose, `out_dir` (default build_dir/<env>) and `env_file` (default the
+    spec's) place the compose file's relative paths.
+    """
+    files = {
         CONFIG_FILE: render_litellm_yaml(spec),
         RUNTIME_ENV_FILE: render_runtime_env(spec),
         MANIFEST_FILE: render_manifest(spec),
     }
+    if spec.stack.runtime == "compose":
+        files.update(_compose_files(spec, out_dir or spec.stack.build_dir / spec.name, env_file))
+    return files
 
 
-def render_build(spec: Spec, out_dir: Path) -> RenderResult:
-    files = render_files(spec)
+def _compose_files(spec: Spec, out_dir: Path, env_file: Path | None) -> dict[str, str]:
+    cs = spec.stack.compose(spec.name)
+    files: dict[str, str] = {}
+    if cs.db.enabled:
+        files[INITDB_FILE] = render_initdb()
+    if cs.nginx.enabled:
+        files[NGINX_FILE] = render_nginx(
+            cs.nginx_settings, upstreams=litellm_names(cs), request_timeout=_request_timeout(spec),
+            certs_path=NGINX_CERTS_PATH,
+        )
+    mounted = {CONFIG_FILE: render_litellm_yaml(spec), **files}
+    paths = compose_paths(spec, out_dir, env_file, mounted)
+    return {COMPOSE_FILE: render_compose(spec, paths), **files}
+
+
+def _request_timeout(spec: Spec) -> float:
+    settings = spec.litellm_config().get("litellm_settings") or {}
+    value = settings.get("request_timeout") if isinstance(settings, dict) else None
+    # Unset, LiteLLM 1.103.0 waits litellm.request_timeout = 6000 s: nginx must wait longer.
+    return float(value) if isinstance(value, int | float) and value > 0 else 6000.0
+
+
+def render_build(spec: Spec, out_dir: Path, *, env_file: Path | None = None) -> RenderResult:
+    files = render_files(spec, out_dir=out_dir, env_file=env_file)
     changed = _differs(out_dir, files)
     if changed:
         _swap_in(out_dir, files)
@@ -53,8 +94,11 @@ def _differs(out_dir: Path, files: dict[str, str]) -> bool:
 
 def _swap_in(out_dir: Path, files: dict[str, str]) -> None:
     """Fill a sibling temp folder, then rename it into place (keeping the old one until done)."""
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
+    except OSError as exc:
+        raise RenderError(f"cannot write {out_dir}: {exc.strerror or exc}") from None
     old = out_dir.with_name(f".{out_dir.name}.old")
     try:
         for name, content in files.items():

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 
 from llmproxy_ops.findings import Finding
 from llmproxy_ops.validate.checks.callbacks import check_callback_settings
+from llmproxy_ops.validate.checks.compose import check_compose_env
 from llmproxy_ops.validate.checks.deployments import check_duplicate_deployment
 from llmproxy_ops.validate.checks.env import check_env_missing, check_env_undocumented
 from llmproxy_ops.validate.checks.guardrails import check_guardrail_params
@@ -39,6 +40,7 @@ CHECKS: tuple[Check, ...] = (
     check_callback_settings,
     check_unknown_model_group,
     check_guardrail_params,
+    check_compose_env,
 )
 
 

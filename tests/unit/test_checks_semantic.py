@@ -111,11 +111,15 @@ def test_every_check_survives_odd_shapes(tmp_path: Path) -> None:
         router_settings: {fallbacks: {a: b}, optional_pre_call_checks: 7, model_group_alias: 3}
         litellm_settings: {success_callback: mlflow, callbacks: {a: 1}, custom_provider_map: [1]}
         environment_variables: [A, B]
-        stack: {workers: "2", env_file: 3, environment: "x=y"}
+        stack: {workers: "2", env_file: 3, environment: "x=y", runtime: compose, compose: {db: 3, litellm: [1]}}
+        guardrails: [1, {litellm_params: 3}, {guardrail_name: g, litellm_params: {guardrail: 5, mode: [x]}}]
         """,
     )
     odd = CheckContext(ctx.spec, env={}, env_example=frozenset())
-    assert len(CHECKS) == 12
-    assert run_checks(odd) == []
+    assert len(CHECKS) == 14
+    # only the guardrail check types values (with LiteLLM's own pydantic model); nothing crashes
+    assert [(f.code, f.message) for f in run_checks(odd)] == [
+        ("guardrail-params", "guardrail 'g': guardrail: Input should be a valid string"),
+    ]
     top_level_list = load(tmp_path, "model_list: 3\ngeneral_settings: {master_key: 1234}\n")
     assert run_checks(CheckContext(top_level_list.spec, env={}, env_example=frozenset())) == []

@@ -1,0 +1,298 @@
+"""build/<env>/docker-compose.yml from `stack.compose`: the full stack, no secret values.
+
+Secrets reach containers only through `env_file:` (the spec's env file) and are expanded
+inside the container (`$$VAR` here, `$VAR` for the container's shell). `${VAR}` is never
+used: `docker compose config` would interpolate it and print the value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from llmproxy_ops.render.initdb import INITDB_FILE
+from llmproxy_ops.spec.compose_settings import ComposeSettings, Service
+from llmproxy_ops.spec.model import Spec, StackSettings
+
+COMPOSE_FILE = "docker-compose.yml"
+NGINX_FILE = "nginx.conf"
+RUNTIME_ENV_FILE = "runtime.env"
+LITELLM_PORT = 4000
+MLFLOW_PORT = 5000
+FAKE_PROVIDER_PORT = 9000
+NGINX_LIVENESS_PATH = "/health/liveliness"  # plain HTTP, not redirected (nginx.conf.j2)
+NGINX_CERTS_PATH = "/etc/nginx/certs"
+SERVER_FLAGS = {"uvicorn": [], "gunicorn": ["--run_gunicorn"], "granian": ["--run_granian"]}
+
+# Minimum capabilities on top of `cap_drop: [ALL]`, tested with the official and offline images:
+# postgres' entrypoint chowns its data folder and drops to the postgres user (gosu/su);
+# nginx's master binds 80/443 as root and its workers switch to the nginx user.
+CAPS: dict[str, tuple[str, ...]] = {
+    "db": ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"),
+    "nginx": ("CHOWN", "NET_BIND_SERVICE", "SETGID", "SETUID"),
+    "redis": ("CHOWN", "SETGID", "SETUID"),
+}
+
+HEADER = """\
+# Rendered by llmproxy-ops from the spec's `stack.compose` section: do not edit, re-render.
+# Secrets are not in this file: containers read them from env_file and expand them inside
+# the container ($$VAR), so `docker compose config` never shows a value either.
+"""
+
+
+@dataclass(frozen=True)
+class ComposePaths:
+    """Host paths the compose file mounts, relative to the build folder (where it lives)."""
+
+    env_file: str
+    certs_dir: str
+    # sha256 of mounted rendered files: compose recreates a container when its definition
+    # changes, not when a file it mounts does, so the digest goes into a label.
+    digests: tuple[tuple[str, str], ...] = ()
+
+    def digest(self, name: str) -> str | None:
+        return dict(self.digests).get(name)
+
+
+def relative_to(path: Path, folder: Path) -> str:
+    """`path` as seen from `folder` (both relative to the working directory or absolute)."""
+    return Path(os.path.relpath(path.absolute(), folder.absolute())).as_posix()
+
+
+def compose_paths(spec: Spec, out_dir: Path, env_file: Path | None = None,
+                  mounted: dict[str, str] | None = None) -> ComposePaths:
+    certs = Path(spec.stack.compose(spec.name).nginx_settings.certs_dir)
+    digests = {n: hashlib.sha256(c.encode()).hexdigest()[:16] for n, c in (mounted or {}).items()}
+    return ComposePaths(
+        env_file=relative_to(env_file or spec.stack.env_file, out_dir),
+        certs_dir=relative_to(certs, out_dir),
+        digests=tuple(sorted(digests.items())),
+    )
+
+
+def project_name(cs: ComposeSettings) -> str:
+    """Compose project names allow [a-z0-9_-] only (a layer file's name may hold a dot)."""
+    return re.sub(r"[^a-z0-9_-]", "-", cs.project.lower())
+
+
+def litellm_names(cs: ComposeSettings) -> list[str]:
+    """One compose service per replica (see _litellm_services for why not deploy.replicas)."""
+    return ["litellm"] if cs.replicas == 1 else [f"litellm-{i}" for i in range(1, cs.replicas + 1)]
+
+
+def render_compose(spec: Spec, paths: ComposePaths) -> str:
+    doc = compose_document(spec, paths)
+    return HEADER + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=4096)
+
+
+def compose_document(spec: Spec, paths: ComposePaths) -> dict[str, Any]:
+    cs = spec.stack.compose(spec.name)
+    services: dict[str, Any] = {}
+    if cs.db.enabled:
+        services["db"] = _db(cs, paths)
+    if cs.mlflow.enabled:
+        services["mlflow"] = _mlflow(cs, paths)
+    if cs.redis.enabled:
+        services["redis"] = _redis(cs)
+    if cs.fake_provider.enabled:
+        services["fake-provider"] = _fake_provider(cs)
+    services.update(_litellm_services(cs, spec.stack, paths))
+    if cs.nginx.enabled:
+        services["nginx"] = _nginx(cs, paths)
+    doc: dict[str, Any] = {"name": project_name(cs), "services": services}
+    volumes = _volumes(cs)
+    if volumes:
+        doc["volumes"] = volumes
+    return doc
+
+
+# ---- services ----------------------------------------------------------------------------
+
+
+def _litellm_services(cs: ComposeSettings, stack: StackSettings, paths: ComposePaths) -> dict:
+    # Replicas are distinct services, not `deploy.replicas`: nginx lists every upstream by
+    # name (compose's round-robin DNS would hide a dead replica behind one name), and a
+    # key rotation can recreate them one at a time while the others keep serving.
+    names = litellm_names(cs)
+    return {name: _litellm(cs, stack, paths, i) for i, name in enumerate(names)}
+
+
+def _litellm(cs: ComposeSettings, stack: StackSettings, paths: ComposePaths, index: int) -> dict:
+    service: dict[str, Any] = {"image": cs.litellm.image}
+    if cs.use_db:
+        service["entrypoint"] = _litellm_db_entrypoint(cs)
+    service["command"] = _litellm_args(stack)
+    # runtime.env first: the env file (secret store) wins, as in the local runtime.
+    service["env_file"] = [RUNTIME_ENV_FILE, paths.env_file]
+    environment = _litellm_environment(cs)
+    if environment:
+        service["environment"] = environment
+    service["volumes"] = ["./config.yaml:/app/config.yaml:ro"]
+    _label_digest(service, paths, "config.yaml")
+    if not cs.nginx.enabled:
+        service["ports"] = [f"127.0.0.1:{stack.port + index}:{LITELLM_PORT}"]
+    service["healthcheck"] = _http_check(
+        f"http://127.0.0.1:{LITELLM_PORT}/health/liveliness",
+        start_period="180s" if cs.use_db else "60s",  # Prisma migrations on first start
+    )
+    depends = [n for n, on in (("db", cs.use_db and cs.db.enabled), ("mlflow", cs.mlflow.enabled),
+                               ("redis", cs.redis.enabled),
+                               ("fake-provider", cs.fake_provider.enabled)) if on]
+    return _finish(service, cs.litellm, depends)
+
+
+def _litellm_args(stack: StackSettings) -> list[str]:
+    args = ["--config", "/app/config.yaml", "--host", "0.0.0.0", "--port", str(LITELLM_PORT)]
+    return args + ["--num_workers", str(stack.workers), *SERVER_FLAGS.get(stack.server, [])]
+
+
+def _litellm_db_entrypoint(cs: ComposeSettings) -> list[str]:
+    # DATABASE_URL is built in the container from POSTGRES_PASSWORD (env file): one secret,
+    # one place, and a DATABASE_URL in .env meant for the local runtime (127.0.0.1) cannot
+    # point the container at the wrong host. The password must be URL-safe (validation).
+    url = f"postgresql://{cs.db_user}:$$POSTGRES_PASSWORD@db:5432/litellm"
+    script = f'export DATABASE_URL="{url}"; exec litellm "$$@"'
+    return ["/bin/sh", "-c", script, "litellm"]
+
+
+def _litellm_environment(cs: ComposeSettings) -> dict[str, str]:
+    env: dict[str, str] = {}
+    if cs.mlflow.enabled:
+        # Overrides a local-runtime value (http://127.0.0.1:5001) from the env file.
+        env["MLFLOW_TRACKING_URI"] = f"http://mlflow:{MLFLOW_PORT}"
+    return env
+
+
+def _db(cs: ComposeSettings, paths: ComposePaths) -> dict:
+    # POSTGRES_PASSWORD comes from the env file only; validation requires it there.
+    service: dict[str, Any] = {
+        "image": cs.db.image,
+        "env_file": [paths.env_file],
+        "environment": {"POSTGRES_USER": cs.db_user},
+        "volumes": [
+            "db-data:/var/lib/postgresql/data",
+            f"./{INITDB_FILE}:/docker-entrypoint-initdb.d/10-databases.sql:ro",
+        ],
+    }
+    if isinstance(cs.db_publish, str):
+        service["ports"] = [f"{cs.db_publish}:5432"]
+    # Over TCP: during initialisation postgres listens on its socket only, so a socket
+    # check would pass before the init script has created the databases.
+    test = ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", cs.db_user]
+    service["healthcheck"] = _check(test, start_period="60s")
+    return _finish(service, cs.db, [], caps=CAPS["db"])
+
+
+def _mlflow(cs: ComposeSettings, paths: ComposePaths) -> dict:
+    # psycopg2 explicitly: the images install it (SQLAlchemy may otherwise pick psycopg 3).
+    backend = f"postgresql+psycopg2://{cs.db_user}:$$POSTGRES_PASSWORD@db:5432/mlflow"
+    script = (
+        f'exec mlflow server --host 0.0.0.0 --port {MLFLOW_PORT} '
+        f'--backend-store-uri "{backend}" '
+        "--serve-artifacts --artifacts-destination /mlflow/artifacts "
+        # MLflow 3 rejects unknown Host headers; LiteLLM calls it as mlflow:5000.
+        f'--allowed-hosts "mlflow:{MLFLOW_PORT},mlflow,localhost:*,127.0.0.1:*"'
+    )
+    service: dict[str, Any] = {
+        "image": cs.mlflow.image,
+        "entrypoint": ["/bin/sh", "-c", script],
+        "env_file": [paths.env_file],
+        "volumes": ["mlflow-artifacts:/mlflow/artifacts"],
+        "ports": [f"127.0.0.1:{cs.mlflow_port}:{MLFLOW_PORT}"],
+        "healthcheck": _http_check(f"http://127.0.0.1:{MLFLOW_PORT}/health", start_period="120s"),
+    }
+    return _finish(service, cs.mlflow, ["db"] if cs.db.enabled else [])
+
+
+def _redis(cs: ComposeSettings) -> dict:
+    service = {
+        "image": cs.redis.image,
+        "healthcheck": _check(["CMD", "redis-cli", "ping"], start_period="10s"),
+    }
+    return _finish(service, cs.redis, [], caps=CAPS["redis"])
+
+
+def _fake_provider(cs: ComposeSettings) -> dict:
+    service: dict[str, Any] = {
+        "image": cs.fake_provider.image,
+        "command": ["python", "-m", "llmproxy_ops.testing.fake_provider",
+                    "--host", "0.0.0.0", "--port", str(FAKE_PROVIDER_PORT)],
+        # An ephemeral loopback port: tests reach its /_fake/ admin API via `docker compose port`.
+        "ports": [f"127.0.0.1::{FAKE_PROVIDER_PORT}"],
+        "healthcheck": _http_check(f"http://127.0.0.1:{FAKE_PROVIDER_PORT}/_fake/health",
+                                   start_period="10s"),
+    }
+    return _finish(service, cs.fake_provider, [])
+
+
+def _nginx(cs: ComposeSettings, paths: ComposePaths) -> dict:
+    ns = cs.nginx_settings
+    # nginx listens on the configured ports inside its container too (its redirect names
+    # the HTTPS port), so host and container ports are the same numbers.
+    liveness = f"http://127.0.0.1:{ns.http_port}{NGINX_LIVENESS_PATH}"
+    service: dict[str, Any] = {
+        "image": cs.nginx.image,
+        "volumes": [f"./{NGINX_FILE}:/etc/nginx/nginx.conf:ro",
+                    f"{paths.certs_dir}:{NGINX_CERTS_PATH}:ro"],
+        # The only service that may face a public interface (bind 0.0.0.0 unless set).
+        "ports": [f"{ns.bind}:{ns.https_port}:{ns.https_port}",
+                  f"{ns.bind}:{ns.http_port}:{ns.http_port}"],
+        # curl is in the official nginx image and in ours.
+        "healthcheck": _check(["CMD", "curl", "-fsS", "-o", "/dev/null", liveness],
+                              start_period="20s"),
+    }
+    _label_digest(service, paths, NGINX_FILE)
+    return _finish(service, cs.nginx, litellm_names(cs), caps=CAPS["nginx"])
+
+
+# ---- shared pieces -----------------------------------------------------------------------
+
+
+def _label_digest(service: dict, paths: ComposePaths, name: str) -> None:
+    digest = paths.digest(name)
+    if digest:
+        service["labels"] = {f"llmproxy-ops.sha256.{name}": digest}
+
+
+def _finish(service: dict, settings: Service, depends: list[str],
+            caps: tuple[str, ...] = ()) -> dict:
+    """Dependencies, restart policy, hardening and resources: the same for every service."""
+    if depends:
+        service["depends_on"] = {d: {"condition": "service_healthy"} for d in depends}
+    service["restart"] = "unless-stopped"
+    service["security_opt"] = ["no-new-privileges:true"]
+    service["cap_drop"] = ["ALL"]
+    if caps:
+        service["cap_add"] = list(caps)
+    service["deploy"] = {"resources": {
+        "limits": {"cpus": settings.cpus, "memory": settings.memory},
+        "reservations": {"cpus": settings.cpus_reserved, "memory": settings.memory_reserved},
+    }}
+    return service
+
+
+def _http_check(url: str, *, start_period: str) -> dict:
+    # python3 is in the official LiteLLM/MLflow images and in ours; urlopen raises (exit 1)
+    # on a refused connection or an HTTP error status.
+    code = f"import urllib.request; urllib.request.urlopen('{url}', timeout=4)"
+    return _check(["CMD", "python3", "-c", code], start_period=start_period)
+
+
+def _check(test: list[str], *, start_period: str) -> dict:
+    return {"test": test, "interval": "5s", "timeout": "5s", "retries": 6,
+            "start_period": start_period}
+
+
+def _volumes(cs: ComposeSettings) -> dict[str, dict]:
+    volumes: dict[str, dict] = {}
+    if cs.db.enabled:
+        volumes["db-data"] = {}
+    if cs.mlflow.enabled:
+        volumes["mlflow-artifacts"] = {}
+    return volumes

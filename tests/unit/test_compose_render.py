@@ -1,0 +1,190 @@
+"""The rendered docker-compose.yml: services, wiring, hardening, and never a secret value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from llmproxy_ops.render.build import render_files
+from llmproxy_ops.spec import load_environment, load_files
+from llmproxy_ops.validate.checks.compose import check_compose_env
+from llmproxy_ops.validate.context import CheckContext
+
+REPO = Path(__file__).resolve().parents[2]
+SECRETS = {
+    "LITELLM_MASTER_KEY": "sk-MASTERsecretZZ1111",
+    "LITELLM_SALT_KEY": "SALTsecretZZ2222",
+    "POSTGRES_PASSWORD": "PGsecretZZ3333",
+    "ANTHROPIC_API_KEY": "sk-ant-ANTsecretZZ4444",
+    "OPENAI_API_KEY": "sk-OAIsecretZZ5555",
+    "FAKE_PROVIDER_KEY": "FAKEsecretZZ6666",
+}
+
+BASE = """
+model_list:
+  - model_name: m
+    litellm_params: {model: openai/gpt-4o-mini, api_key: os.environ/OPENAI_API_KEY}
+general_settings: {master_key: os.environ/LITELLM_MASTER_KEY}
+litellm_settings: {request_timeout: 600}
+stack:
+  runtime: compose
+  port: 4555
+  workers: 2
+  server: granian
+  compose:
+"""
+
+
+def _render(write, compose: str = "{}", out: str = "build/x") -> tuple[dict, dict[str, str]]:
+    spec = load_files([write("x.yaml", BASE + "    " + compose + "\n")])
+    files = render_files(spec, out_dir=Path(out))
+    return yaml.safe_load(files["docker-compose.yml"]), files
+
+
+def test_default_stack_services_and_order(write, in_tmp):
+    doc, files = _render(write)
+    assert list(doc["services"]) == ["db", "mlflow", "litellm", "nginx"]
+    assert sorted(files) == ["config.yaml", "docker-compose.yml", "env-manifest.json",
+                             "initdb.sql", "nginx.conf", "runtime.env"]
+    assert files["docker-compose.yml"].startswith("# Rendered by llmproxy-ops")
+    assert doc["volumes"] == {"db-data": {}, "mlflow-artifacts": {}}
+
+
+def test_litellm_service(write, in_tmp):
+    doc, _ = _render(write)
+    lit = doc["services"]["litellm"]
+    assert lit["image"] == "ghcr.io/berriai/litellm:v1.103.0"
+    assert lit["command"] == ["--config", "/app/config.yaml", "--host", "0.0.0.0", "--port", "4000",
+                              "--num_workers", "2", "--run_granian"]
+    assert lit["env_file"] == ["runtime.env", "../../.env"]
+    assert lit["environment"] == {"MLFLOW_TRACKING_URI": "http://mlflow:5000"}
+    assert lit["volumes"] == ["./config.yaml:/app/config.yaml:ro"]
+    assert "ports" not in lit  # behind nginx
+    assert "entrypoint" not in lit
+    test = lit["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python3", "-c"] and "'http://127.0.0.1:4000/health/liveliness'" in test[3]
+    assert lit["depends_on"] == {"mlflow": {"condition": "service_healthy"}}
+    assert len(lit["labels"]["llmproxy-ops.sha256.config.yaml"]) == 16
+
+
+def test_hardening_and_resources_on_every_service(write, in_tmp):
+    doc, _ = _render(write, "{redis: {enabled: true}, fake_provider: {enabled: true}}")
+    for name, svc in doc["services"].items():
+        assert svc["restart"] == "unless-stopped", name
+        assert svc["security_opt"] == ["no-new-privileges:true"], name
+        assert svc["cap_drop"] == ["ALL"], name
+        assert set(svc["deploy"]["resources"]) == {"limits", "reservations"}, name
+    caps = {n: s.get("cap_add", []) for n, s in doc["services"].items()}
+    assert caps == {"db": ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"], "mlflow": [],
+                    "redis": ["CHOWN", "SETGID", "SETUID"], "fake-provider": [], "litellm": [],
+                    "nginx": ["CHOWN", "NET_BIND_SERVICE", "SETGID", "SETUID"]}
+    assert doc["services"]["litellm"]["deploy"]["resources"]["limits"] == {"cpus": "2.0", "memory": "4g"}
+
+
+def test_dependency_chain_db_mlflow_litellm_nginx(write, in_tmp):
+    doc, _ = _render(write, "{litellm: {use_db: true}}")
+    deps = {n: list(s.get("depends_on", {})) for n, s in doc["services"].items()}
+    assert deps == {"db": [], "mlflow": ["db"], "litellm": ["db", "mlflow"], "nginx": ["litellm"]}
+
+
+def test_only_nginx_faces_a_public_interface(write, in_tmp):
+    doc, _ = _render(write, "{nginx: {bind: 0.0.0.0, https_port: 8443, http_port: 8080}}")
+    ports = {n: s.get("ports", []) for n, s in doc["services"].items()}
+    assert ports == {"db": [], "mlflow": ["127.0.0.1:5001:5000"], "litellm": [],
+                     "nginx": ["0.0.0.0:8443:8443", "0.0.0.0:8080:8080"]}
+    nginx = doc["services"]["nginx"]
+    assert nginx["volumes"] == ["./nginx.conf:/etc/nginx/nginx.conf:ro", "../../certs:/etc/nginx/certs:ro"]
+    assert nginx["healthcheck"]["test"][-1] == "http://127.0.0.1:8080/health/liveliness"
+
+
+def test_without_nginx_litellm_is_published_on_loopback(write, in_tmp):
+    doc, files = _render(write, "{nginx: {enabled: false}, db: {publish: '127.0.0.1:5433'}}")
+    assert doc["services"]["litellm"]["ports"] == ["127.0.0.1:4555:4000"]
+    assert doc["services"]["db"]["ports"] == ["127.0.0.1:5433:5432"]
+    assert "nginx.conf" not in files
+
+
+def test_replicas_are_distinct_services_listed_in_nginx(write, in_tmp):
+    doc, files = _render(write, "{litellm: {replicas: 3}}")
+    names = [n for n in doc["services"] if n.startswith("litellm")]
+    assert names == ["litellm-1", "litellm-2", "litellm-3"]
+    assert list(doc["services"]["nginx"]["depends_on"]) == names
+    for name in names:
+        assert f"server {name}:4000" in files["nginx.conf"]
+
+
+def test_use_db_builds_database_url_inside_the_container(write, in_tmp):
+    doc, files = _render(write, "{litellm: {use_db: true}, db: {user: gw}}")
+    lit = doc["services"]["litellm"]
+    assert lit["entrypoint"] == [
+        "/bin/sh", "-c",
+        'export DATABASE_URL="postgresql://gw:$$POSTGRES_PASSWORD@db:5432/litellm"; exec litellm "$$@"',
+        "litellm",
+    ]
+    assert "DATABASE_URL" not in lit.get("environment", {})
+    assert doc["services"]["db"]["environment"] == {"POSTGRES_USER": "gw"}
+    assert "POSTGRES_PASSWORD" not in str(doc["services"]["db"].get("environment"))
+    assert files["initdb.sql"].splitlines()[-2:] == ["CREATE DATABASE litellm;", "CREATE DATABASE mlflow;"]
+
+
+def test_no_database_url_without_use_db(write, in_tmp):
+    _, files = _render(write)
+    assert "DATABASE_URL" not in "".join(files.values())
+
+
+def test_mlflow_backend_password_expanded_in_container(write, in_tmp):
+    doc, _ = _render(write)
+    mlflow = doc["services"]["mlflow"]
+    script = mlflow["entrypoint"][2]
+    assert '--backend-store-uri "postgresql+psycopg2://llmproxy:$$POSTGRES_PASSWORD@db:5432/mlflow"' in script
+    assert "--artifacts-destination /mlflow/artifacts" in script
+    assert "${" not in script
+    assert mlflow["volumes"] == ["mlflow-artifacts:/mlflow/artifacts"]
+
+
+def test_local_runtime_renders_no_compose_file(write, in_tmp):
+    spec = load_files([write("x.yaml", BASE.replace("runtime: compose", "runtime: local"))])
+    assert "docker-compose.yml" not in render_files(spec)
+
+
+def test_render_is_deterministic(write, in_tmp):
+    assert _render(write)[1] == _render(write)[1]
+
+
+SHIPPED = [("configs", "ci"), ("configs", "prod"), ("configs/examples/home-gateway", "prod")]
+
+
+@pytest.mark.parametrize(("configs", "env"), SHIPPED)
+def test_shipped_compose_envs_render_no_secret_value(configs, env, tmp_path, monkeypatch):
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    spec = load_environment(REPO / configs, env)
+    assert spec.stack.runtime == "compose"
+    files = render_files(spec, out_dir=tmp_path / "build" / env, env_file=tmp_path / ".env")
+    rendered = "".join(files.values())
+    assert "docker-compose.yml" in files
+    for value in SECRETS.values():
+        assert value not in rendered
+
+
+def _ctx(write, compose: str, env: dict[str, str] | None) -> CheckContext:
+    spec = load_files([write("x.yaml", BASE + "    " + compose + "\n")])
+    return CheckContext(spec, env=env, env_example=frozenset())
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({}, "the db service needs POSTGRES_PASSWORD, which is not set"),
+    ({"POSTGRES_PASSWORD": "p@ss:word"},
+     "POSTGRES_PASSWORD has characters that break the postgresql:// URLs built from it"),
+])
+def test_check_compose_env_requires_a_url_safe_password(write, in_tmp, env, message):
+    findings = list(check_compose_env(_ctx(write, "{}", env)))
+    assert [(f.code, f.message) for f in findings] == [("compose-db-password", message)]
+
+
+def test_check_compose_env_quiet_when_fine_or_not_applicable(write, in_tmp):
+    assert list(check_compose_env(_ctx(write, "{}", {"POSTGRES_PASSWORD": "Ab-1_x.y~z"}))) == []
+    assert list(check_compose_env(_ctx(write, "{db: {enabled: false}, mlflow: {enabled: false}}", {}))) == []
+    assert list(check_compose_env(_ctx(write, "{}", None))) == []
