@@ -16,6 +16,10 @@ LITELLM_SETTINGS_DEFAULTS: dict[str, Any] = {
 }
 
 
+# libyaml's emitter when present: same bytes as the pure-Python one, ~3x faster on big configs
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def litellm_config(spec: Spec) -> dict[str, Any]:
     config = copy.deepcopy(spec.litellm_config())
     settings = config.setdefault("litellm_settings", {})
@@ -32,7 +36,8 @@ def render_litellm_yaml(spec: Spec) -> str:
         f"# Layers, in merge order: {', '.join(spec.sources)}\n"
         "# Secrets are os.environ/ references, resolved by LiteLLM at start from the env file.\n"
     )
-    body = yaml.safe_dump(
-        litellm_config(spec), sort_keys=False, default_flow_style=False, allow_unicode=True, width=100
+    body = yaml.dump(
+        litellm_config(spec), Dumper=_DUMPER, sort_keys=False, default_flow_style=False,
+        allow_unicode=True, width=100,
     )
     return header + body

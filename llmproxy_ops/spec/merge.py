@@ -61,14 +61,16 @@ class Merger:
         base.drop(key)
 
     def _merge_deployments(self, base: LList, overlay: LList, path: JsonPath) -> None:
+        index = _IdentityIndex(base)  # linear, not quadratic, in the number of deployments
         for entry, loc in zip(overlay, overlay.locs, strict=True):
             ident = deployment_identity(entry)
             if ident is None:
                 base.add(strip_patches(entry, self, path), loc)
                 continue
-            matches = [i for i, old in enumerate(base) if _matches(ident, old)]
+            matches = index.find(ident)
             if is_delete(entry):
                 self._delete_deployments(base, matches, ident, loc, path)
+                index = _IdentityIndex(base)  # positions shifted
             elif matches and ident[1] is not None:
                 self.merge(base[matches[0]], entry, (*path, matches[0]))
             elif ident[1] is None and matches:
@@ -76,6 +78,7 @@ class Merger:
                     self.merge(base[i], entry, (*path, i))
             else:
                 base.add(strip_patches(entry, self, path), loc)
+                index.add(len(base) - 1, base[-1])
 
     def _delete_deployments(
         self, base: LList, matches: list[int], ident: tuple[Any, Any], loc: Location, path: JsonPath
@@ -95,11 +98,37 @@ class Merger:
         )
 
 
-def _matches(ident: tuple[Any, Any], entry: Any) -> bool:
-    other = deployment_identity(entry)
-    if other is None or other[0] != ident[0]:
-        return False
-    return ident[1] is None or other[1] == ident[1]
+class _IdentityIndex:
+    """Positions of deployments by (model_name, model) and by model_name alone.
+
+    A patch never changes an entry's identity (it matched on it), so only additions and
+    deletions need the index updated.
+    """
+
+    def __init__(self, base: LList):
+        self._by_pair: dict[Any, list[int]] = {}
+        self._by_name: dict[Any, list[int]] = {}
+        for i, entry in enumerate(base):
+            self.add(i, entry)
+
+    def add(self, i: int, entry: Any) -> None:
+        ident = deployment_identity(entry)
+        if ident is not None:
+            self._by_pair.setdefault(_key(ident), []).append(i)
+            self._by_name.setdefault(_key(ident[0]), []).append(i)
+
+    def find(self, ident: tuple[Any, Any]) -> list[int]:
+        """What `ident` matches: the same pair, or the whole group when it names no model."""
+        found = self._by_name if ident[1] is None else self._by_pair
+        return list(found.get(_key(ident[0] if ident[1] is None else ident), []))
+
+
+def _key(value: Any) -> Any:
+    try:
+        hash(value)
+    except TypeError:  # a malformed entry (a list as model_name): still comparable by text
+        return repr(value)
+    return value
 
 
 def strip_patches(value: Any, merger: Merger, path: JsonPath) -> Any:

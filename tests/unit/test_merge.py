@@ -135,3 +135,18 @@ def test_patch_marker_in_a_first_layer_is_reported_not_rendered(write, in_tmp):
     spec = load_files([write("only.yaml", "litellm_settings:\n  drop_params: {$patch: delete}\n")])
     assert to_plain(spec.root) == {"litellm_settings": {}}
     assert [f.code for f in spec.findings] == ["bad-patch"]
+
+
+def test_delete_add_and_patch_in_one_overlay_keep_positions_right(write, in_tmp):
+    cfg = _merged(write, """
+model_list:
+  - model_name: a
+    $patch: delete
+  - model_name: c
+    litellm_params: {model: openai/c}
+  - model_name: b
+    litellm_params: {model: openai/b, rpm: 1}
+  - model_name: c
+    litellm_params: {model: openai/c, rpm: 2}
+""")
+    assert [(m["model_name"], m["litellm_params"].get("rpm")) for m in cfg["model_list"]] == [("b", 1), ("c", 2)]

@@ -73,3 +73,15 @@ def test_failed_write_keeps_the_previous_build(write, in_tmp, monkeypatch):
         render_build(spec, out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert sorted(p.name for p in out.parent.iterdir()) == ["x"]  # no staging left behind
+
+
+def test_libyaml_and_pure_python_emitters_give_the_same_bytes(monkeypatch):
+    import llmproxy_ops.render.litellm_config as module
+    from llmproxy_ops.render.litellm_config import render_litellm_yaml
+    from llmproxy_ops.spec import load_environment
+    from tests.conftest import REPO
+
+    spec = load_environment(REPO / "configs/examples/home-gateway", "prod")
+    fast = render_litellm_yaml(spec)
+    monkeypatch.setattr(module, "_DUMPER", yaml.SafeDumper)
+    assert render_litellm_yaml(spec) == fast

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import os
 from dataclasses import dataclass
 
@@ -23,6 +24,10 @@ def litellm_facts() -> LiteLLMFacts:
     # validation must not depend on what GitHub serves today
     os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
     import litellm  # slow (~3 s): imported on first use only
+
+    # litellm leaves ~300k tracked objects behind; each full collection would walk them all
+    # again (~200 ms) in the middle of validation. They live until the process exits anyway.
+    gc.freeze()
 
     providers = frozenset(str(getattr(p, "value", p)) for p in litellm.provider_list)
     models = frozenset(k for k in litellm.model_cost if k != "sample_spec")
