@@ -42,7 +42,16 @@ def generate_master_key() -> str:
 
 def write_env_file(path: Path, values: dict[str, str], header: str = "") -> None:
     """Atomically write `values` with mode 0600: a crash leaves the old file or the new one."""
-    body = header + "".join(f"{k}={_quote(v)}\n" for k, v in values.items())
+    write_env_text(path, header + "".join(format_assignment(k, v) for k, v in values.items()))
+
+
+def format_assignment(name: str, value: str) -> str:
+    """One `NAME=value` line as write_env_file writes it (quoted when needed)."""
+    return f"{name}={_quote(value)}\n"
+
+
+def write_env_text(path: Path, body: str) -> None:
+    """Atomically replace `path` with `body`, mode 0600 from the first byte on."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:

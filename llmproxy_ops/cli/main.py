@@ -9,6 +9,7 @@ from llmproxy_ops.cli import (
     certs_cmd,
     config_cmd,
     init_cmd,
+    keys_cmd,
     render_cmd,
     runtime_cmd,
     smoke_cmd,
@@ -26,6 +27,7 @@ app = typer.Typer(
 app.add_typer(validate_cmd.app, name="validate")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(certs_cmd.app, name="certs")
+app.add_typer(keys_cmd.app, name="keys")
 app.command("init")(init_cmd.init)
 app.command("render")(render_cmd.render)
 app.command("up")(runtime_cmd.up)

@@ -21,6 +21,7 @@ from llmproxy_ops.validate.checks.rate_limits import (
     check_rate_limit_not_enforced,
     check_rate_limit_per_worker,
 )
+from llmproxy_ops.validate.checks.salt_key import check_salt_key
 from llmproxy_ops.validate.checks.secrets import check_literal_secret, check_weak_demo_key
 from llmproxy_ops.validate.context import CheckContext
 
@@ -41,6 +42,7 @@ CHECKS: tuple[Check, ...] = (
     check_unknown_model_group,
     check_guardrail_params,
     check_compose_env,
+    check_salt_key,
 )
 
 
