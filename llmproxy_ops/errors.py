@@ -74,9 +74,15 @@ class CommandFailed(OpsError):
 class ValidationFailed(ConfigError):
     """Validation found errors; nothing was rendered or started."""
 
-    def __init__(self, findings: list, *, errors: int):  # list[Finding]; kept untyped to avoid a cycle
+    def __init__(
+        self, findings: list, *, errors: int
+    ):  # list[Finding]; kept untyped to avoid a cycle
         super().__init__(
             f"{errors} error(s) in the configuration; nothing was written or started",
             hint="fix the findings above, then run the command again",
         )
         self.findings = findings
+
+
+class BackupError(OpsError):
+    """A backup could not be written, verified, restored or pruned."""

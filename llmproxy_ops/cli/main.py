@@ -6,6 +6,7 @@ import typer
 
 from llmproxy_ops import __version__
 from llmproxy_ops.cli import (
+    backup_cmd,
     certs_cmd,
     config_cmd,
     init_cmd,
@@ -28,6 +29,7 @@ app.add_typer(validate_cmd.app, name="validate")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(certs_cmd.app, name="certs")
 app.add_typer(keys_cmd.app, name="keys")
+app.add_typer(backup_cmd.app, name="backup")
 app.command("init")(init_cmd.init)
 app.command("render")(render_cmd.render)
 app.command("up")(runtime_cmd.up)
@@ -45,7 +47,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="print the version"),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="print the version"
+    ),
 ) -> None:
     """Validated, layered configuration and operations for the stock LiteLLM proxy."""
 
