@@ -10,7 +10,7 @@ from typing import Any
 JsonPath = tuple[str | int, ...]
 
 
-class Severity(str, enum.Enum):
+class Severity(enum.StrEnum):
     ERROR = "error"
     WARNING = "warning"
 
@@ -72,7 +72,7 @@ class ValidationResult:
 
     @property
     def sorted(self) -> list[Finding]:
-        # the same value can be reported twice through two routes (e.g. schema + check); once is enough
+        # one value can be reported twice through two routes (schema + check): once is enough
         unique = {(f.code, f.location, f.path, f.message): f for f in self.findings}
         return sorted(unique.values(), key=Finding.sort_key)
 

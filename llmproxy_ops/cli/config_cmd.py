@@ -19,7 +19,9 @@ app = typer.Typer(help="Inspect the merged configuration.", no_args_is_help=True
 def show(
     env: Annotated[str, typer.Option("--env", "-e", help="environment to merge")],
     configs: ConfigsOpt = DEFAULT_CONFIGS,
-    annotate: Annotated[bool, typer.Option("--annotate", "-a", help="mark each key with file:line")] = False,
+    annotate: Annotated[
+        bool, typer.Option("--annotate", "-a", help="mark each key with file:line")
+    ] = False,
 ) -> None:
     """Print the merged configuration of an environment.
 

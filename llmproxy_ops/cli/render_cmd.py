@@ -15,16 +15,22 @@ from llmproxy_ops.pipeline import DEFAULT_CONFIGS, render_target
 
 def render(
     env: Annotated[str, typer.Option("--env", "-e", help="environment to render")],
-    out: Annotated[Path | None, typer.Option("--out", help="output folder (default build/ENV)")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="output folder (default build/ENV)")
+    ] = None,
     configs: ConfigsOpt = DEFAULT_CONFIGS,
     env_file: EnvFileOpt = None,
-    no_env: Annotated[bool, typer.Option("--no-env", help="skip checks that need the target environment")] = False,
+    no_env: Annotated[
+        bool, typer.Option("--no-env", help="skip checks that need the target environment")
+    ] = False,
 ) -> None:
     """Validate and render an environment; nothing is written when validation fails.
 
     Example: llmproxy-ops render --env dev
     """
-    validated, result = run(lambda: render_target(target(env, configs, env_file), out=out, use_env=not no_env))
+    validated, result = run(
+        lambda: render_target(target(env, configs, env_file), out=out, use_env=not no_env)
+    )
     print_findings(validated.result.warnings, console)
     state = "written" if result.changed else "unchanged"
     console.print(f"rendered {env} → {result.out_dir}/ ({', '.join(result.files)}; {state})")

@@ -17,10 +17,14 @@ from llmproxy_ops.pipeline import DEFAULT_CONFIGS, env_file_of, runtime_for, sta
 from llmproxy_ops.runtime.compose import ComposeRuntime, ComposeStatus
 from llmproxy_ops.runtime.local import RuntimeStatus
 
-EnvName = Annotated[str, typer.Option("--env", "-e", help="environment (configs/environments/NAME.yaml)")]
+EnvName = Annotated[
+    str, typer.Option("--env", "-e", help="environment (configs/environments/NAME.yaml)")
+]
 
 
-def up(env: EnvName = "dev", configs: ConfigsOpt = DEFAULT_CONFIGS, env_file: EnvFileOpt = None) -> None:
+def up(
+    env: EnvName = "dev", configs: ConfigsOpt = DEFAULT_CONFIGS, env_file: EnvFileOpt = None
+) -> None:
     """Validate, render and start an environment's proxy in the background.
 
     Example: llmproxy-ops up --env dev
@@ -38,15 +42,16 @@ def up(env: EnvName = "dev", configs: ConfigsOpt = DEFAULT_CONFIGS, env_file: En
     key_var = master_key_variable(spec) or "LITELLM_MASTER_KEY"
     key_file = env_file_of(spec, tgt)
     model = (spec.model_groups() or ["MODEL"])[0]
-    console.print(f"[green]up[/green]: {env} proxy (pid {status.pid}) healthy in {status.time_to_healthy_s:.1f}s")
+    healthy_in = f"{status.time_to_healthy_s:.1f}s"
+    console.print(f"[green]up[/green]: {env} proxy (pid {status.pid}) healthy in {healthy_in}")
     console.print(f"  url:    {status.url}")
     console.print(f"  key:    {key_var} in {key_file} (never printed)")
     console.print(f"  config: {rendered.out_dir}/config.yaml   logs: llmproxy-ops logs --env {env}")
     console.print("  try it:")
     console.out(_curl(status.url or "", key_var, str(key_file), model), highlight=False)
     console.print(
-        "  add a real provider: add its fragment (e.g. ../providers/anthropic.yaml) to the layers in "
-        f"{configs}/environments/{env}.yaml, put its key (ANTHROPIC_API_KEY=...) in {key_file}, "
+        "  add a real provider: add its fragment (e.g. ../providers/anthropic.yaml) to the "
+        f"layers in {configs}/environments/{env}.yaml, put its key (ANTHROPIC_API_KEY=...) in {key_file}, "
         "then `make up` again (see README)."
     )
 
@@ -65,9 +70,12 @@ def down(
     env: EnvName = "dev",
     configs: ConfigsOpt = DEFAULT_CONFIGS,
     grace: Annotated[float, typer.Option(help="seconds between SIGTERM and SIGKILL")] = 10.0,
-    volumes: Annotated[bool, typer.Option(
-        "--volumes", help="compose: also delete the named volumes (database, MLflow artifacts)"
-    )] = False,
+    volumes: Annotated[
+        bool,
+        typer.Option(
+            "--volumes", help="compose: also delete the named volumes (database, MLflow artifacts)"
+        ),
+    ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="confirm --volumes, no prompt")] = False,
 ) -> None:
     """Stop an environment's proxy or compose stack; compose volumes are kept unless --volumes.
@@ -91,8 +99,10 @@ def _confirm_volumes(project: str, yes: bool) -> None:
     if yes:
         return
     if not sys.stdin.isatty():
-        raise UsageError("--volumes deletes the database and MLflow data; refusing without --yes",
-                         hint="add --yes to confirm, or run it in a terminal to be asked")
+        raise UsageError(
+            "--volumes deletes the database and MLflow data; refusing without --yes",
+            hint="add --yes to confirm, or run it in a terminal to be asked",
+        )
     if not typer.confirm(f"delete the volumes (database, MLflow artifacts) of {project}?"):
         raise UsageError("not confirmed; nothing was stopped or deleted")
 
@@ -124,10 +134,23 @@ def status(
 
 def _print_compose_status(env: str, st: ComposeStatus, as_json: bool) -> None:
     if as_json:
-        services = [{"service": s.name, "state": s.state, "health": s.health,
-                     "exit_code": s.exit_code, "ports": list(s.ports)} for s in st.services]
-        doc = {"project": st.project, "healthy": st.healthy, "running": st.running,
-               "compose_file": str(st.compose_file), "services": services}
+        services = [
+            {
+                "service": s.name,
+                "state": s.state,
+                "health": s.health,
+                "exit_code": s.exit_code,
+                "ports": list(s.ports),
+            }
+            for s in st.services
+        ]
+        doc = {
+            "project": st.project,
+            "healthy": st.healthy,
+            "running": st.running,
+            "compose_file": str(st.compose_file),
+            "services": services,
+        }
         print(json.dumps(doc, indent=2, sort_keys=True))
     else:
         console.print(_compose_text(env, st))
@@ -147,9 +170,16 @@ def _compose_text(env: str, st: ComposeStatus) -> str:
 
 def _status_dict(st: RuntimeStatus) -> dict[str, object]:
     return {
-        "running": st.running, "healthy": st.healthy, "pid": st.pid, "url": st.url,
-        "uptime_s": st.uptime_s, "started_at": st.started_at, "log": str(st.log_path),
-        "server": st.server, "workers": st.workers, "note": st.note,
+        "running": st.running,
+        "healthy": st.healthy,
+        "pid": st.pid,
+        "url": st.url,
+        "uptime_s": st.uptime_s,
+        "started_at": st.started_at,
+        "log": str(st.log_path),
+        "server": st.server,
+        "workers": st.workers,
+        "note": st.note,
     }
 
 
@@ -157,19 +187,26 @@ def _status_text(env: str, st: RuntimeStatus) -> str:
     if not st.running:
         note = f" ({st.note})" if st.note and st.note != "not running" else ""
         return f"{env}: not running{note}"
-    health = "[green]healthy[/green]" if st.healthy else "[red]not answering /health/liveliness[/red]"
+    health = (
+        "[green]healthy[/green]" if st.healthy else "[red]not answering /health/liveliness[/red]"
+    )
     uptime = f"{st.uptime_s:.0f}s" if st.uptime_s is not None else "?"
-    return (f"{env}: running, {health}\n  pid {st.pid}  url {st.url}  up {uptime}  "
-            f"{st.server} x{st.workers}\n  log {st.log_path}")
+    return (
+        f"{env}: running, {health}\n  pid {st.pid}  url {st.url}  up {uptime}  "
+        f"{st.server} x{st.workers}\n  log {st.log_path}"
+    )
 
 
 def logs(
     env: EnvName = "dev",
     configs: ConfigsOpt = DEFAULT_CONFIGS,
     lines: Annotated[int, typer.Option("--lines", "-n", help="how many lines from the end")] = 50,
-    service: Annotated[str | None, typer.Option(
-        "--service", "-s", help="compose: one service (litellm, db, mlflow, nginx...)"
-    )] = None,
+    service: Annotated[
+        str | None,
+        typer.Option(
+            "--service", "-s", help="compose: one service (litellm, db, mlflow, nginx...)"
+        ),
+    ] = None,
 ) -> None:
     """Print the last lines of an environment's proxy log (compose: of each service).
 

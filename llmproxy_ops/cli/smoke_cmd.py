@@ -20,14 +20,37 @@ def smoke_test(
     env: EnvOpt = None,
     configs: ConfigsOpt = DEFAULT_CONFIGS,
     env_file: EnvFileOpt = None,
-    url: Annotated[str | None, typer.Option("--url", help="any running proxy (default: the env's host:port)")] = None,
-    key_env: Annotated[str | None, typer.Option("--key-env", help="variable holding the key (default: the master key's)")] = None,
-    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="test only this model group (repeatable)")] = None,
-    expect: Annotated[list[str] | None, typer.Option("--expect", help="with --url: model groups /v1/models must list")] = None,
-    rate_limits: Annotated[bool, typer.Option("--rate-limits/--no-rate-limits", help="send rpm+1 requests to each group with an enforced rpm and expect a 429")] = True,
-    insecure: Annotated[bool, typer.Option("--insecure", help="do not verify TLS certificates")] = False,
-    ca_bundle: Annotated[Path | None, typer.Option("--ca-bundle", help="CA file to verify TLS with")] = None,
-    junit_xml: Annotated[Path | None, typer.Option("--junit-xml", help="also write results as JUnit XML")] = None,
+    url: Annotated[
+        str | None, typer.Option("--url", help="any running proxy (default: the env's host:port)")
+    ] = None,
+    key_env: Annotated[
+        str | None,
+        typer.Option("--key-env", help="variable holding the key (default: the master key's)"),
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", "-m", help="test only this model group (repeatable)"),
+    ] = None,
+    expect: Annotated[
+        list[str] | None,
+        typer.Option("--expect", help="with --url: model groups /v1/models must list"),
+    ] = None,
+    rate_limits: Annotated[
+        bool,
+        typer.Option(
+            "--rate-limits/--no-rate-limits",
+            help="send rpm+1 requests to each group with an enforced rpm and expect a 429",
+        ),
+    ] = True,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="do not verify TLS certificates")
+    ] = False,
+    ca_bundle: Annotated[
+        Path | None, typer.Option("--ca-bundle", help="CA file to verify TLS with")
+    ] = None,
+    junit_xml: Annotated[
+        Path | None, typer.Option("--junit-xml", help="also write results as JUnit XML")
+    ] = None,
 ) -> None:
     """Run the smoke test against a running proxy; exit 1 if any check fails. Never prints the key.
 
@@ -35,8 +58,13 @@ def smoke_test(
     """
     verify: bool | str = False if insecure else (str(ca_bundle) if ca_bundle else True)
     req = SmokeRequest(
-        target=target(env, configs, env_file) if env else None, url=url, key_env=key_env,
-        models=tuple(model or ()), expected=tuple(expect or ()), rate_limits=rate_limits, verify_tls=verify,
+        target=target(env, configs, env_file) if env else None,
+        url=url,
+        key_env=key_env,
+        models=tuple(model or ()),
+        expected=tuple(expect or ()),
+        rate_limits=rate_limits,
+        verify_tls=verify,
     )
     report = run(lambda: run_smoke(smoke_target(req)))
     console.print(render_table(report))

@@ -16,7 +16,7 @@ from llmproxy_ops.pipeline import DEFAULT_CONFIGS, validate_target
 app = typer.Typer(help="Check configuration before it ships.", no_args_is_help=True)
 
 
-class Format(str, enum.Enum):
+class Format(enum.StrEnum):
     text = "text"
     json = "json"
 
@@ -27,8 +27,15 @@ def validate_config(
     env: EnvOpt = None,
     configs: ConfigsOpt = DEFAULT_CONFIGS,
     env_file: EnvFileOpt = None,
-    fmt: Annotated[Format, typer.Option("--format", help="text (one line per finding) or json")] = Format.text,
-    no_env: Annotated[bool, typer.Option("--no-env", help="skip checks that need the target environment (env vars, .env.example)")] = False,
+    fmt: Annotated[
+        Format, typer.Option("--format", help="text (one line per finding) or json")
+    ] = Format.text,
+    no_env: Annotated[
+        bool,
+        typer.Option(
+            "--no-env", help="skip checks that need the target environment (env vars, .env.example)"
+        ),
+    ] = False,
     strict: Annotated[bool, typer.Option("--strict", help="warnings fail too")] = False,
 ) -> None:
     """Validate an environment or layer files; exit 1 on errors (on warnings too with --strict).

@@ -16,11 +16,11 @@ from llmproxy_ops.runtime.local import base_url
 
 @dataclass(frozen=True)
 class SmokeRequest:
-    target: Target | None = None      # an environment: URL, key and models come from its spec
-    url: str | None = None            # or any running proxy
-    key_env: str | None = None        # variable holding the key (process env, then env file)
-    models: tuple[str, ...] = ()      # --model; default every group
-    expected: tuple[str, ...] = ()    # --expect for --url runs (default: what /v1/models lists)
+    target: Target | None = None  # an environment: URL, key and models come from its spec
+    url: str | None = None  # or any running proxy
+    key_env: str | None = None  # variable holding the key (process env, then env file)
+    models: tuple[str, ...] = ()  # --model; default every group
+    expected: tuple[str, ...] = ()  # --expect for --url runs (default: what /v1/models lists)
     rate_limits: bool = True
     verify_tls: bool | str = True
 
@@ -29,7 +29,10 @@ def _key(var: str, env_file: Path | None) -> str:
     value = os.environ.get(var) or (read_env_file(env_file).get(var) if env_file else None)
     if not value:
         where = f" or {env_file}" if env_file else ""
-        raise UsageError(f"{var} is not set in the environment{where}", hint="export it or add it to the env file")
+        raise UsageError(
+            f"{var} is not set in the environment{where}",
+            hint="export it or add it to the env file",
+        )
     return value
 
 
@@ -38,10 +41,18 @@ def smoke_target(req: SmokeRequest) -> SmokeTarget:
         if not req.url:
             raise UsageError("give --env NAME, or --url URL with --key-env VAR")
         key = _key(req.key_env or "LITELLM_MASTER_KEY", Path(".env"))
-        return SmokeTarget(url=req.url.rstrip("/"), key=key, expected_models=list(req.expected),
-                           models_to_test=list(req.models) or None, verify_tls=req.verify_tls)
+        return SmokeTarget(
+            url=req.url.rstrip("/"),
+            key=key,
+            expected_models=list(req.expected),
+            models_to_test=list(req.models) or None,
+            verify_tls=req.verify_tls,
+        )
     spec = load_target(req.target)
-    key = _key(req.key_env or master_key_variable(spec) or "LITELLM_MASTER_KEY", env_file_of(spec, req.target))
+    key = _key(
+        req.key_env or master_key_variable(spec) or "LITELLM_MASTER_KEY",
+        env_file_of(spec, req.target),
+    )
     return SmokeTarget(
         url=(req.url or base_url(spec.stack.host, spec.stack.port)).rstrip("/"),
         key=key,

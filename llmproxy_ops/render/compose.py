@@ -192,9 +192,10 @@ def _db(cs: ComposeSettings, paths: ComposePaths) -> dict:
 def _mlflow(cs: ComposeSettings, paths: ComposePaths) -> dict:
     # psycopg2 explicitly: the images install it (SQLAlchemy may otherwise pick psycopg 3).
     backend = f"postgresql+psycopg2://{cs.db_user}:$$POSTGRES_PASSWORD@db:5432/mlflow"
+    # The URL goes in through MLflow's own variable, not argv: argv is visible in `ps`.
     script = (
-        f'exec mlflow server --host 0.0.0.0 --port {MLFLOW_PORT} '
-        f'--backend-store-uri "{backend}" '
+        f'export MLFLOW_BACKEND_STORE_URI="{backend}"; '
+        f"exec mlflow server --host 0.0.0.0 --port {MLFLOW_PORT} "
         "--serve-artifacts --artifacts-destination /mlflow/artifacts "
         # MLflow 3 rejects unknown Host headers; LiteLLM calls it as mlflow:5000.
         f'--allowed-hosts "mlflow:{MLFLOW_PORT},mlflow,localhost:*,127.0.0.1:*"'
@@ -203,6 +204,9 @@ def _mlflow(cs: ComposeSettings, paths: ComposePaths) -> dict:
         "image": cs.mlflow.image,
         "entrypoint": ["/bin/sh", "-c", script],
         "env_file": [paths.env_file],
+        # MLflow 3's job runner starts ~7 extra workers (~180 MB each): it got the server
+        # OOM-killed at 2g. We use no MLflow jobs.
+        "environment": {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
         "volumes": ["mlflow-artifacts:/mlflow/artifacts"],
         "ports": [f"127.0.0.1:{cs.mlflow_port}:{MLFLOW_PORT}"],
         "healthcheck": _http_check(f"http://127.0.0.1:{MLFLOW_PORT}/health", start_period="120s"),

@@ -27,7 +27,7 @@ def env_references(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[str
         for i, child in enumerate(value):
             yield from env_references(child, (*path, i))
     elif isinstance(value, str) and value.startswith(ENV_REF_PREFIX):
-        yield value[len(ENV_REF_PREFIX):], path
+        yield value[len(ENV_REF_PREFIX) :], path
 
 
 def required_variables(spec: Spec) -> list[str]:
@@ -39,7 +39,9 @@ def runtime_environment(spec: Spec) -> dict[str, str]:
 
 
 def render_runtime_env(spec: Spec) -> str:
-    lines = ["# Non-secret runtime settings, rendered by llmproxy-ops. Secrets: see the env file.\n"]
+    lines = [
+        "# Non-secret runtime settings, rendered by llmproxy-ops. Secrets: see the env file.\n"
+    ]
     lines += [f"{k}={v}\n" for k, v in sorted(runtime_environment(spec).items())]
     return "".join(lines)
 

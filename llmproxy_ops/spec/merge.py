@@ -45,8 +45,10 @@ class Merger:
             here = overlay.locs[key]
             if is_delete(value):
                 self._delete_key(base, key, here, (*path, key))
-            elif (*path, key) in MERGE_BY_IDENTITY and isinstance(value, LList) and isinstance(
-                base.get(key), LList
+            elif (
+                (*path, key) in MERGE_BY_IDENTITY
+                and isinstance(value, LList)
+                and isinstance(base.get(key), LList)
             ):
                 self._merge_deployments(base[key], value, (*path, key))
             elif isinstance(value, LMap) and isinstance(base.get(key), LMap):
@@ -85,7 +87,9 @@ class Merger:
     ) -> None:
         if not matches:
             what = f"'{ident[0]}'" + (f" ({ident[1]})" if ident[1] else "")
-            self._problem(loc, path, f"'$patch: delete' of deployment {what}, which no earlier layer defines")
+            self._problem(
+                loc, path, f"'$patch: delete' of deployment {what}, which no earlier layer defines"
+            )
             return
         for i in sorted(matches, reverse=True):
             del base[i]
@@ -93,8 +97,14 @@ class Merger:
 
     def _problem(self, loc: Location, path: JsonPath, message: str) -> None:
         self.findings.append(
-            Finding(Severity.ERROR, "bad-patch", message, loc, path,
-                    hint="check the spelling against the earlier layers (llmproxy-ops config show)")
+            Finding(
+                Severity.ERROR,
+                "bad-patch",
+                message,
+                loc,
+                path,
+                hint="check the spelling against the earlier layers (llmproxy-ops config show)",
+            )
         )
 
 
@@ -135,13 +145,19 @@ def strip_patches(value: Any, merger: Merger, path: JsonPath) -> Any:
     """A value arriving whole: `$patch` markers in it have nothing to patch."""
     if isinstance(value, LMap):
         if PATCH_KEY in value:
-            merger._problem(value.locs[PATCH_KEY], (*path, PATCH_KEY),
-                            f"'$patch: {value[PATCH_KEY]}' has nothing to patch here")
+            merger._problem(
+                value.locs[PATCH_KEY],
+                (*path, PATCH_KEY),
+                f"'$patch: {value[PATCH_KEY]}' has nothing to patch here",
+            )
             value.drop(PATCH_KEY)
         for key in list(value):
             if is_delete(value[key]):
-                merger._problem(value.locs[key], (*path, key),
-                                f"'$patch: delete' of '{key}', which no earlier layer sets")
+                merger._problem(
+                    value.locs[key],
+                    (*path, key),
+                    f"'$patch: delete' of '{key}', which no earlier layer sets",
+                )
                 value.drop(key)
             else:
                 strip_patches(value[key], merger, (*path, key))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +21,12 @@ STACK_DEFAULTS: dict[str, Any] = {
     "port": 4000,
     "env_file": ".env",
     "env_example": ".env.example",
+    # A spec without configs/base.yaml gets one worker (rate limits stay exact without
+    # Redis); base.yaml renders `workers: auto`. granian, chosen by benchmarks/perf.py
+    # (issue 5), spreads keep-alive connections over its workers when there are several
+    # (uvicorn/gunicorn can pin a burst of them all on one, so streaming did not scale).
     "workers": 1,
-    "server": "uvicorn",
+    "server": "granian",
     "startup_timeout": 90,
     "run_dir": ".run",
     "build_dir": "build",
@@ -74,11 +79,31 @@ class StackSettings:
 
 
 def available_cpus() -> int:
-    """CPUs this process may use (cgroup/affinity aware where the platform says)."""
+    """CPUs this process may use: its affinity mask, capped by a cgroup CPU quota (containers)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cpus = max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+        cpus = max(1, os.cpu_count() or 1)
+    quota = cgroup_cpu_limit()
+    return cpus if quota is None else max(1, min(cpus, quota))
+
+
+def cgroup_cpu_limit(root: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """`docker run --cpus 1.5` sets a quota, not an affinity: round it up (None = no quota).
+
+    cgroup v2 (`cpu.max`: "QUOTA PERIOD" or "max PERIOD") first, then v1 (cfs_quota_us, -1 = none).
+    """
+    try:
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else math.ceil(int(quota) / int(period))
+    except (OSError, ValueError):
+        pass
+    try:
+        quota_us = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period_us = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return None if quota_us <= 0 or period_us <= 0 else math.ceil(quota_us / period_us)
 
 
 @dataclass

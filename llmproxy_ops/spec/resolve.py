@@ -51,7 +51,7 @@ def load_environment(configs_dir: Path, env: str) -> Spec:
 
 
 def load_files(paths: list[Path]) -> Spec:
-    """Merge `paths` in order (each one's own `layers:` first). Raises LayerError when unreadable."""
+    """Merge `paths` in order, each one's own `layers:` first; LayerError when unreadable."""
     resolver = _Resolver()
     merged = LMap(Location(display_path(paths[0]) if paths else "<none>"))
     for path in paths:
@@ -70,15 +70,22 @@ class _Resolver:
         self.sources: list[str] = []
         self.findings: list[Finding] = []
 
-    def apply(self, path: Path, merged: LMap, chain: tuple[Path, ...], named_at: Location | None = None) -> None:
+    def apply(
+        self, path: Path, merged: LMap, chain: tuple[Path, ...], named_at: Location | None = None
+    ) -> None:
         shown = display_path(path)
         if path in chain:
             cycle = " -> ".join(display_path(p) for p in (*chain, path))
             where = named_at or Location(shown)
-            raise LayerError(f"layer cycle: {cycle}", file=where.file, line=where.line, col=where.col)
+            raise LayerError(
+                f"layer cycle: {cycle}", file=where.file, line=where.line, col=where.col
+            )
         if named_at is not None and not path.is_file():
             raise LayerError(
-                f"layer '{shown}' not found", file=named_at.file, line=named_at.line, col=named_at.col,
+                f"layer '{shown}' not found",
+                file=named_at.file,
+                line=named_at.line,
+                col=named_at.col,
                 hint="layer paths are relative to the file that names them",
             )
         doc = load_yaml(path, shown)
@@ -95,6 +102,12 @@ class _Resolver:
             return []
         where = data.locs[LAYERS_KEY]
         if not isinstance(refs, LList) or not all(isinstance(r, str) for r in refs):
-            raise LayerError("'layers' must be a list of file paths", file=where.file,
-                             line=where.line, col=where.col)
-        return [((path.parent / ref).resolve(), loc) for ref, loc in zip(refs, refs.locs, strict=True)]
+            raise LayerError(
+                "'layers' must be a list of file paths",
+                file=where.file,
+                line=where.line,
+                col=where.col,
+            )
+        return [
+            ((path.parent / ref).resolve(), loc) for ref, loc in zip(refs, refs.locs, strict=True)
+        ]

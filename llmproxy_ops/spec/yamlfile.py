@@ -71,7 +71,9 @@ def parse_yaml(text: str, display: str) -> YamlDocument:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
-        raise LayerError(f"YAML syntax error: {problem}", file=display, line=line, col=col) from None
+        raise LayerError(
+            f"YAML syntax error: {problem}", file=display, line=line, col=col
+        ) from None
     except yaml.YAMLError as exc:
         raise LayerError(f"YAML error: {exc}", file=display) from None
     if node is None:
@@ -130,8 +132,10 @@ class _Builder:
             key = self.build(key_node)
             if not isinstance(key, str | int | float | bool) and key is not None:
                 raise LayerError(
-                    "mapping keys must be plain values", file=self.file,
-                    line=key_node.start_mark.line + 1, col=key_node.start_mark.column + 1,
+                    "mapping keys must be plain values",
+                    file=self.file,
+                    line=key_node.start_mark.line + 1,
+                    col=key_node.start_mark.column + 1,
                 )
             here = self.loc(key_node)
             part: str | int = key if isinstance(key, str | int) else str(key)
@@ -145,8 +149,12 @@ class _Builder:
         sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
         for src in sources:
             if not isinstance(src, yaml.MappingNode):
-                raise LayerError("'<<' merge needs a mapping", file=self.file,
-                                 line=src.start_mark.line + 1, col=src.start_mark.column + 1)
+                raise LayerError(
+                    "'<<' merge needs a mapping",
+                    file=self.file,
+                    line=src.start_mark.line + 1,
+                    col=src.start_mark.column + 1,
+                )
             merged = self._mapping(src, path)
             for key, val in merged.items():
                 if key not in out:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 _PATH = {"type": "string", "minLength": 1}
-_SIZE = {"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?[kmgKMG]?$"}  # docker/nginx sizes: 512m, 4g
+_SIZE = {
+    "type": "string",
+    "pattern": "^[0-9]+(\\.[0-9]+)?[kmgKMG]?$",
+}  # docker/nginx sizes: 512m, 4g
 _CPUS = {"type": ["number", "string"], "pattern": "^[0-9]+(\\.[0-9]+)?$", "exclusiveMinimum": 0}
 _IMAGE = {"type": "string", "pattern": "^[a-z0-9][a-z0-9._/:@-]*$"}
 _CIDR = {"type": "string", "pattern": "^[0-9a-fA-F.:]+(/[0-9]{1,3})?$"}
@@ -34,34 +37,45 @@ COMPOSE_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "project": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$"},
-        "litellm": _service({
-            "replicas": {"type": "integer", "minimum": 1, "maximum": 16},
-            "use_db": {
-                "type": "boolean",
-                "description": "LiteLLM uses Postgres (virtual keys, spend logs, UI); needs "
-                "an image with Prisma's engines (the official one) and LITELLM_SALT_KEY",
-            },
-        }),
-        "db": _service({
-            "user": {"type": "string", "pattern": "^[a-z_][a-z0-9_]*$"},
-            "publish": {"oneOf": [{"const": False}, {"type": "string", "pattern": "^127\\.0\\.0\\.1:[0-9]+$"}]},
-        }),
+        "litellm": _service(
+            {
+                "replicas": {"type": "integer", "minimum": 1, "maximum": 16},
+                "use_db": {
+                    "type": "boolean",
+                    "description": "LiteLLM uses Postgres (virtual keys, spend logs, UI); needs "
+                    "an image with Prisma's engines (the official one) and LITELLM_SALT_KEY",
+                },
+            }
+        ),
+        "db": _service(
+            {
+                "user": {"type": "string", "pattern": "^[a-z_][a-z0-9_]*$"},
+                "publish": {
+                    "oneOf": [
+                        {"const": False},
+                        {"type": "string", "pattern": "^127\\.0\\.0\\.1:[0-9]+$"},
+                    ]
+                },
+            }
+        ),
         "mlflow": _service({"port": {"type": "integer", "minimum": 1, "maximum": 65535}}),
         "redis": _service(),
         "fake_provider": _service(),
-        "nginx": _service({
-            "server_name": {"type": "string", "minLength": 1},
-            "bind": {"type": "string", "minLength": 1},
-            "https_port": {"type": "integer", "minimum": 1, "maximum": 65535},
-            "http_port": {"type": "integer", "minimum": 1, "maximum": 65535},
-            "certs_dir": _PATH,
-            "rate": {"type": "string", "pattern": "^[0-9]+r/[sm]$"},
-            "burst": {"type": "integer", "minimum": 0},
-            "client_max_body_size": _SIZE,
-            "allow": {"type": "array", "items": _CIDR},
-            "basic_auth": {"type": "boolean"},
-            "hsts_max_age": {"type": "integer", "minimum": 0},
-        }),
+        "nginx": _service(
+            {
+                "server_name": {"type": "string", "minLength": 1},
+                "bind": {"type": "string", "minLength": 1},
+                "https_port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                "http_port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                "certs_dir": _PATH,
+                "rate": {"type": "string", "pattern": "^[0-9]+r/[sm]$"},
+                "burst": {"type": "integer", "minimum": 0},
+                "client_max_body_size": _SIZE,
+                "allow": {"type": "array", "items": _CIDR},
+                "basic_auth": {"type": "boolean"},
+                "hsts_max_age": {"type": "integer", "minimum": 0},
+            }
+        ),
     },
 }
 

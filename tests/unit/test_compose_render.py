@@ -138,7 +138,11 @@ def test_mlflow_backend_password_expanded_in_container(write, in_tmp):
     doc, _ = _render(write)
     mlflow = doc["services"]["mlflow"]
     script = mlflow["entrypoint"][2]
-    assert '--backend-store-uri "postgresql+psycopg2://llmproxy:$$POSTGRES_PASSWORD@db:5432/mlflow"' in script
+    # through MLflow's own variable, never argv (visible in `ps`)
+    assert 'export MLFLOW_BACKEND_STORE_URI="postgresql+psycopg2://llmproxy:$$POSTGRES_PASSWORD@db:5432/mlflow"' in script
+    assert "--backend-store-uri" not in script
+    # its job runner's extra workers got it OOM-killed at 2g
+    assert mlflow["environment"] == {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     assert "--artifacts-destination /mlflow/artifacts" in script
     assert "${" not in script
     assert mlflow["volumes"] == ["mlflow-artifacts:/mlflow/artifacts"]

@@ -1,11 +1,11 @@
 """Layering rules, as documented in README: deep maps, model_list by identity, lists replace."""
 
+import pytest
+
 from llmproxy_ops.errors import LayerError
 from llmproxy_ops.findings import Location
 from llmproxy_ops.spec import load_files
 from llmproxy_ops.spec.located import to_plain
-
-import pytest
 
 BASE = """
 model_list:
@@ -30,7 +30,11 @@ def _merged(write, overlay: str) -> dict:
 
 def test_maps_merge_deeply_and_scalars_override(write, in_tmp):
     cfg = _merged(write, "litellm_settings: {drop_params: false, num_retries: 1}\n")
-    assert cfg["litellm_settings"] == {"drop_params": False, "callbacks": ["x", "y"], "num_retries": 1}
+    assert cfg["litellm_settings"] == {
+        "drop_params": False,
+        "callbacks": ["x", "y"],
+        "num_retries": 1,
+    }
 
 
 def test_other_lists_replace_whole(write, in_tmp):
@@ -39,30 +43,48 @@ def test_other_lists_replace_whole(write, in_tmp):
 
 
 def test_model_list_override_by_identity(write, in_tmp):
-    cfg = _merged(write, "model_list:\n  - model_name: a\n    litellm_params: {model: openai/a, rpm: 9}\n")
-    assert cfg["model_list"][0] == {"model_name": "a", "litellm_params": {"model": "openai/a", "rpm": 9}}
+    cfg = _merged(
+        write, "model_list:\n  - model_name: a\n    litellm_params: {model: openai/a, rpm: 9}\n"
+    )
+    assert cfg["model_list"][0] == {
+        "model_name": "a",
+        "litellm_params": {"model": "openai/a", "rpm": 9},
+    }
     assert len(cfg["model_list"]) == 2
 
 
 def test_model_list_same_name_other_model_is_a_new_deployment(write, in_tmp):
-    cfg = _merged(write, "model_list:\n  - model_name: a\n    litellm_params: {model: anthropic/a}\n")
-    assert [m["litellm_params"]["model"] for m in cfg["model_list"]] == ["openai/a", "openai/b", "anthropic/a"]
+    cfg = _merged(
+        write, "model_list:\n  - model_name: a\n    litellm_params: {model: anthropic/a}\n"
+    )
+    assert [m["litellm_params"]["model"] for m in cfg["model_list"]] == [
+        "openai/a",
+        "openai/b",
+        "anthropic/a",
+    ]
 
 
 def test_model_list_group_patch_applies_to_every_deployment_of_the_group(write, in_tmp):
-    cfg = _merged(write, """
+    cfg = _merged(
+        write,
+        """
 model_list:
   - model_name: a
     litellm_params: {model: anthropic/a}
   - model_name: a
     litellm_params: {api_base: http://127.0.0.1:9}
-""")
-    bases = [m["litellm_params"].get("api_base") for m in cfg["model_list"] if m["model_name"] == "a"]
+""",
+    )
+    bases = [
+        m["litellm_params"].get("api_base") for m in cfg["model_list"] if m["model_name"] == "a"
+    ]
     assert bases == ["http://127.0.0.1:9", "http://127.0.0.1:9"]
 
 
 def test_explicit_removal_of_deployment_group_and_key(write, in_tmp):
-    cfg = _merged(write, """
+    cfg = _merged(
+        write,
+        """
 model_list:
   - model_name: a
     litellm_params: {model: openai/a}
@@ -70,29 +92,52 @@ model_list:
   - model_name: b
     $patch: delete
 router_settings: {$patch: delete}
-""")
+""",
+    )
     assert cfg["model_list"] == []
     assert "router_settings" not in cfg
 
 
 def test_removing_what_does_not_exist_is_a_located_error(write, in_tmp):
     write("base.yaml", BASE)
-    spec = load_files([write("env.yaml", """
+    spec = load_files(
+        [
+            write(
+                "env.yaml",
+                """
 layers: [base.yaml]
 model_list:
   - model_name: c
     $patch: delete
 general_settings: {$patch: delete}
-""")])
+""",
+            )
+        ]
+    )
     assert [(f.code, str(f.location), f.message) for f in spec.findings] == [
-        ("bad-patch", "env.yaml:3:5", "'$patch: delete' of deployment 'c', which no earlier layer defines"),
-        ("bad-patch", "env.yaml:5:1", "'$patch: delete' of 'general_settings', which no earlier layer sets"),
+        (
+            "bad-patch",
+            "env.yaml:3:5",
+            "'$patch: delete' of deployment 'c', which no earlier layer defines",
+        ),
+        (
+            "bad-patch",
+            "env.yaml:5:1",
+            "'$patch: delete' of 'general_settings', which no earlier layer sets",
+        ),
     ]
 
 
 def test_provenance_follows_the_layer_that_set_the_value(write, in_tmp):
     write("base.yaml", BASE)
-    spec = load_files([write("env.yaml", "layers: [base.yaml]\nmodel_list:\n  - model_name: b\n    litellm_params: {model: openai/b, rpm: 3}\n")])
+    spec = load_files(
+        [
+            write(
+                "env.yaml",
+                "layers: [base.yaml]\nmodel_list:\n  - model_name: b\n    litellm_params: {model: openai/b, rpm: 3}\n",
+            )
+        ]
+    )
     assert spec.locate(("model_list", 0, "litellm_params", "rpm")) == Location("base.yaml", 3, 39)
     assert spec.locate(("model_list", 1, "litellm_params", "rpm")) == Location("env.yaml", 4, 39)
     assert spec.locate(("litellm_settings", "drop_params")) == Location("base.yaml", 7, 3)
@@ -123,7 +168,11 @@ def test_missing_layer_points_at_where_it_is_named(write, in_tmp):
     write("base.yaml", "x: 1\n")
     with pytest.raises(LayerError) as info:
         load_files([in_tmp / "env.yaml"])
-    assert (info.value.message, info.value.file, info.value.line) == ("layer 'gone.yaml' not found", "env.yaml", 4)
+    assert (info.value.message, info.value.file, info.value.line) == (
+        "layer 'gone.yaml' not found",
+        "env.yaml",
+        4,
+    )
 
 
 def test_layers_must_be_a_list_of_paths(write, in_tmp):
@@ -138,7 +187,9 @@ def test_patch_marker_in_a_first_layer_is_reported_not_rendered(write, in_tmp):
 
 
 def test_delete_add_and_patch_in_one_overlay_keep_positions_right(write, in_tmp):
-    cfg = _merged(write, """
+    cfg = _merged(
+        write,
+        """
 model_list:
   - model_name: a
     $patch: delete
@@ -148,5 +199,9 @@ model_list:
     litellm_params: {model: openai/b, rpm: 1}
   - model_name: c
     litellm_params: {model: openai/c, rpm: 2}
-""")
-    assert [(m["model_name"], m["litellm_params"].get("rpm")) for m in cfg["model_list"]] == [("b", 1), ("c", 2)]
+""",
+    )
+    assert [(m["model_name"], m["litellm_params"].get("rpm")) for m in cfg["model_list"]] == [
+        ("b", 1),
+        ("c", 2),
+    ]

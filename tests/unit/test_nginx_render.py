@@ -302,3 +302,9 @@ def test_unsafe_values_are_refused(kwargs: dict[str, object], message: str) -> N
     with pytest.raises(RenderError) as info:
         render(settings, **kwargs)  # type: ignore[arg-type]
     assert info.value.message == message
+
+
+def test_upstream_security_headers_are_replaced_not_duplicated() -> None:
+    conf = lines(render())
+    for name in ["X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy", "Strict-Transport-Security"]:
+        assert f"proxy_hide_header {name};" in conf

@@ -26,7 +26,9 @@ def _models() -> tuple[type[BaseModel], type[BaseModel]]:
     return LitellmParams, ToolPermissionRule
 
 
-def _errors(model: type[BaseModel], value: dict[str, Any], base: JsonPath) -> Iterator[tuple[JsonPath, str]]:
+def _errors(
+    model: type[BaseModel], value: dict[str, Any], base: JsonPath
+) -> Iterator[tuple[JsonPath, str]]:
     try:
         model(**value)
     except ValidationError as exc:
@@ -59,5 +61,11 @@ def check_guardrail_params(ctx: CheckContext) -> Iterable[Finding]:
             continue
         name = item.get("guardrail_name", f"guardrails[{i}]")
         for path, msg in _guardrail_problems(params, ("guardrails", i, "litellm_params")):
-            yield make(ctx, Severity.ERROR, "guardrail-params", f"guardrail '{name}': {path[-1]}: {msg}",
-                       path, "LiteLLM rejects this when it builds the guardrail; see its guardrail docs")
+            yield make(
+                ctx,
+                Severity.ERROR,
+                "guardrail-params",
+                f"guardrail '{name}': {path[-1]}: {msg}",
+                path,
+                "LiteLLM rejects this when it builds the guardrail; see its guardrail docs",
+            )

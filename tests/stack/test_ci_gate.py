@@ -1,0 +1,283 @@
+"""The CI gate: the rendered ci stack (litellm, db, mlflow, nginx, fake provider) proven through
+nginx over HTTPS. Tests run in file order on one stack; nginx's own 429 comes last because it
+spends the rate-limit bucket every other test draws on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import ssl
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+from llmproxy_ops.ops.smoke import run_smoke
+from llmproxy_ops.ops.smoke_target import SmokeRequest, smoke_target
+from llmproxy_ops.pipeline import Target
+
+if TYPE_CHECKING:  # fixtures come from conftest.py; importing it would load it twice
+    from tests.stack.conftest import GateStack
+
+pytestmark = pytest.mark.stack
+
+SECURITY_HEADERS = {
+    "strict-transport-security": "max-age=31536000; includeSubDomains",
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+}
+CHUNKS, CHUNK_DELAY_MS = 6, 400
+NGINX_429_BODY = {
+    "error": {"message": "rate limit exceeded (nginx)", "type": "rate_limit_error", "code": 429}
+}
+BURST_REQUESTS, BURST_CONCURRENCY = 300, 16
+MLFLOW_POLL_S = 60.0  # under load LiteLLM took up to ~18 s to log a trace
+
+
+def client(stack: GateStack, **kwargs: object) -> httpx.Client:
+    return httpx.Client(verify=str(stack.ca_path), timeout=30.0, **kwargs)  # type: ignore[arg-type]
+
+
+def auth(stack: GateStack) -> dict[str, str]:
+    return {"Authorization": f"Bearer {stack.master_key}"}
+
+
+def assert_security_headers(response: httpx.Response) -> None:
+    # exactly one value each: nginx hides LiteLLM's own copies and adds its own, always
+    seen = {name: response.headers.get_list(name) for name in SECURITY_HEADERS}
+    assert seen == {name: [value] for name, value in SECURITY_HEADERS.items()}, (
+        response.status_code,
+        dict(response.headers),
+    )
+
+
+def fake_admin(stack: GateStack) -> str:
+    published = stack.compose("port", "fake-provider", "9000").stdout.strip()
+    return f"http://{published}/_fake"
+
+
+def chat(stack: GateStack, model: str, content: str, **extra: object) -> dict[str, object]:
+    return {"model": model, "messages": [{"role": "user", "content": content}], **extra}
+
+
+# ---- the smoke test --------------------------------------------------------------------------
+
+
+def test_smoke_passes_for_every_model_group_through_nginx(ci_stack: GateStack) -> None:
+    with contextlib.chdir(ci_stack.root):  # the gate's env file and configs are project-relative
+        target = smoke_target(
+            SmokeRequest(
+                target=Target(env=ci_stack.env),
+                url=ci_stack.https_url,
+                verify_tls=str(ci_stack.ca_path),
+            )
+        )
+    assert target.expected_models == ["mock-gpt", "fake-openai", "fake-anthropic"]
+    assert target.rpm_enforced == {"mock-gpt": 60, "fake-openai": 5}
+    report = run_smoke(target)
+    assert report.ok, [(c.name, c.detail) for c in report.failed]
+    assert [c.name for c in report.checks] == [
+        "liveliness",
+        "models",
+        "auth: missing key rejected",
+        "auth: wrong key rejected",
+        "chat: mock-gpt",
+        "chat: fake-openai",
+        "chat: fake-anthropic",
+        "stream: mock-gpt",
+        "rpm: fake-openai",
+        "rpm: mock-gpt",
+    ]
+
+
+# ---- streaming ------------------------------------------------------------------------------
+
+
+def stream_arrivals(stack: GateStack) -> tuple[int, list[float]]:
+    """Status and arrival times (s) of each `data:` chunk of a fake-openai stream via nginx."""
+    payload = chat(stack, "fake-openai", "Stream, please.", stream=True)
+    arrivals: list[float] = []
+    with client(stack) as http:
+        t0 = time.monotonic()
+        with http.stream(
+            "POST", f"{stack.https_url}/v1/chat/completions", json=payload, headers=auth(stack)
+        ) as response:
+            if response.status_code != 200:
+                response.read()
+                return response.status_code, []
+            for line in response.iter_lines():
+                if line.startswith("data:") and line[5:].strip() != "[DONE]":
+                    arrivals.append(time.monotonic() - t0)
+    return 200, arrivals
+
+
+def wait_for_next_minute() -> None:
+    # LiteLLM counts rpm per UTC wall-clock minute; the smoke test has just used up
+    # fake-openai's 5 requests of this one.
+    time.sleep(60 - time.time() % 60 + 1.0)
+
+
+def test_sse_chunks_arrive_incrementally_through_nginx(ci_stack: GateStack) -> None:
+    admin = fake_admin(ci_stack)
+    knobs = httpx.post(
+        f"{admin}/config", json={"chunks": CHUNKS, "chunk_delay_ms": CHUNK_DELAY_MS}, timeout=10
+    ).json()
+    assert (knobs["chunks"], knobs["chunk_delay_ms"]) == (CHUNKS, CHUNK_DELAY_MS)
+    try:
+        status, arrivals = stream_arrivals(ci_stack)
+        if status == 429:  # LiteLLM's rpm for fake-openai, spent by the smoke test
+            wait_for_next_minute()
+            status, arrivals = stream_arrivals(ci_stack)
+    finally:
+        httpx.post(f"{admin}/reset", timeout=10).raise_for_status()
+    assert status == 200
+    assert len(arrivals) >= CHUNKS
+    # Buffered by nginx, every chunk would arrive together after the last one was sent.
+    spread = (CHUNKS - 2) * CHUNK_DELAY_MS / 1000
+    assert arrivals[0] < arrivals[-1] - spread, arrivals
+
+
+# ---- security headers on 200, 4xx/5xx rejections and 413 ------------------------------------
+
+
+def test_security_headers_on_success_and_rejections(ci_stack: GateStack) -> None:
+    with client(ci_stack) as http:
+        ok = http.get(f"{ci_stack.https_url}/v1/models", headers=auth(ci_stack))
+        wrong = http.get(
+            f"{ci_stack.https_url}/v1/models", headers={"Authorization": "Bearer sk-gate-wrong-key"}
+        )
+    with client(ci_stack) as http:  # LiteLLM resets the connection after its 500
+        missing = http.get(f"{ci_stack.https_url}/v1/models")
+    assert ok.status_code == 200
+    assert_security_headers(ok)
+    # Without a database LiteLLM rejects with 400 (wrong key) and 500 (no key), not 401.
+    for rejected in (wrong, missing):
+        assert not rejected.is_success, rejected.status_code
+        assert_security_headers(rejected)
+
+
+def test_security_headers_and_json_on_413(ci_stack: GateStack) -> None:
+    body = b"x" * (21 * 1024 * 1024)  # the ci environment keeps client_max_body_size 20m
+    with client(ci_stack) as http:
+        response = http.post(
+            f"{ci_stack.https_url}/v1/chat/completions",
+            content=body,
+            headers={**auth(ci_stack), "Content-Type": "application/json"},
+        )
+    assert response.status_code == 413
+    assert response.json()["error"]["message"] == "request body larger than 20m (nginx)"
+    assert_security_headers(response)
+
+
+# ---- TLS and plain HTTP ---------------------------------------------------------------------
+
+
+def handshake(stack: GateStack, version: ssl.TLSVersion) -> str:
+    """The negotiated version; the client allows exactly `version` and every cipher."""
+    ctx = ssl.create_default_context(cafile=str(stack.ca_path))
+    # Security level 0 so the client itself would use TLS 1.0/1.1: a refusal is the server's.
+    ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+    ctx.minimum_version = ctx.maximum_version = version
+    port = int(stack.https_url.rsplit(":", 1)[1])
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        ctx.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        return str(tls.version())
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1])
+def test_tls_1_0_and_1_1_are_refused_by_the_server(ci_stack: GateStack, version) -> None:  # noqa: ANN001
+    with pytest.raises(ssl.SSLError) as refused:
+        handshake(ci_stack, version)
+    assert refused.value.reason == "TLSV1_ALERT_PROTOCOL_VERSION"  # the server's alert
+
+
+@pytest.mark.parametrize(
+    ("version", "name"), [(ssl.TLSVersion.TLSv1_2, "TLSv1.2"), (ssl.TLSVersion.TLSv1_3, "TLSv1.3")]
+)
+def test_tls_1_2_and_1_3_are_accepted(ci_stack: GateStack, version, name: str) -> None:  # noqa: ANN001
+    assert handshake(ci_stack, version) == name
+
+
+def test_plain_http_redirects_to_https_except_liveness(ci_stack: GateStack) -> None:
+    with httpx.Client(timeout=30.0, follow_redirects=False) as http:
+        moved = http.get(f"{ci_stack.http_url}/v1/models?probe=1")
+        alive = http.get(f"{ci_stack.http_url}/health/liveliness")
+    assert moved.status_code == 301
+    assert moved.headers["location"] == f"{ci_stack.https_url}/v1/models?probe=1"
+    assert alive.status_code == 200
+
+
+# ---- MLflow and Postgres --------------------------------------------------------------------
+
+
+def traces_with(stack: GateStack, marker: str) -> list[dict]:
+    search = {
+        "locations": [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": "0"}}],
+        "max_results": 100,
+        "order_by": ["timestamp_ms DESC"],
+    }
+    response = httpx.post(
+        f"{stack.mlflow_url}/api/3.0/mlflow/traces/search", json=search, timeout=15
+    )
+    response.raise_for_status()
+    traces = response.json().get("traces", [])
+    return [t for t in traces if marker in t.get("request_preview", "")]
+
+
+def test_mlflow_holds_a_trace_of_a_request_through_nginx(ci_stack: GateStack) -> None:
+    marker = f"gate-trace-{uuid.uuid4().hex}"
+    with client(ci_stack) as http:
+        # fake-anthropic has no rpm: the smoke test cannot have used up its minute.
+        answer = http.post(
+            f"{ci_stack.https_url}/v1/chat/completions",
+            headers=auth(ci_stack),
+            json=chat(ci_stack, "fake-anthropic", f"Say hi. {marker}"),
+        )
+    assert answer.status_code == 200, answer.text
+    deadline = time.monotonic() + MLFLOW_POLL_S
+    found: list[dict] = []
+    while not found and time.monotonic() < deadline:
+        time.sleep(1.0)  # LiteLLM logs to MLflow asynchronously after answering
+        found = traces_with(ci_stack, marker)
+    assert len(found) == 1, f"no MLflow trace with {marker} within {MLFLOW_POLL_S:g} s"
+    trace = found[0]
+    assert trace["state"] == "OK"
+    assert (
+        json.loads(trace["trace_metadata"]["mlflow.traceInputs"])["messages"][0]["content"]
+        == f"Say hi. {marker}"
+    )
+
+
+def test_postgres_has_the_mlflow_database(ci_stack: GateStack) -> None:
+    listing = ci_stack.compose("exec", "-T", "db", "psql", "-U", "llmproxy", "-lqt").stdout
+    databases = {line.split("|")[0].strip() for line in listing.splitlines() if "|" in line}
+    assert {"mlflow", "litellm"} <= databases, listing
+
+
+# ---- LAST: nginx's own rate limit -----------------------------------------------------------
+
+
+def test_nginx_rate_limit_answers_429_json_with_security_headers(ci_stack: GateStack) -> None:
+    with client(ci_stack, limits=httpx.Limits(max_connections=BURST_CONCURRENCY)) as http:
+
+        def one(_: int) -> httpx.Response:
+            return http.get(f"{ci_stack.https_url}/v1/models", headers=auth(ci_stack))
+
+        with ThreadPoolExecutor(BURST_CONCURRENCY) as pool:
+            responses = list(pool.map(one, range(BURST_REQUESTS)))
+    statuses = {r.status_code for r in responses}
+    limited = [r for r in responses if r.status_code == 429]
+    assert statuses == {200, 429}, statuses
+    for response in limited:
+        assert response.json() == NGINX_429_BODY
+        assert response.headers["content-type"] == "application/json"
+    assert_security_headers(limited[0])
+    assert_security_headers(limited[-1])
