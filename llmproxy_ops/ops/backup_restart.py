@@ -79,20 +79,10 @@ class EnvProxy:
     def _smoke_request(self) -> SmokeRequest:
         from llmproxy_ops.ops.smoke_target import SmokeRequest
 
-        assert self.ctx.spec is not None
-        if self.ctx.runtime == "compose":
-            cs = self.ctx.spec.stack.compose(self.ctx.env)
-            if cs.nginx.enabled:  # litellm is not published: go through nginx on loopback
-                n = cs.nginx_settings
-                host = "127.0.0.1" if n.bind in ("0.0.0.0", "") else n.bind
-                # our own nginx on this machine, usually with a self-signed certificate
-                return SmokeRequest(
-                    target=self.ctx.target,
-                    url=f"https://{host}:{n.https_port}",
-                    rate_limits=False,
-                    verify_tls=False,
-                )
-        return SmokeRequest(target=self.ctx.target, rate_limits=False)
+        # smoke_target finds the endpoint (nginx's HTTPS port behind compose); this is our own
+        # nginx on loopback, whose certificate need not name 127.0.0.1: do not verify it
+        behind_nginx = self.ctx.runtime == "compose"
+        return SmokeRequest(target=self.ctx.target, rate_limits=False, verify_tls=not behind_nginx)
 
     def start(self, was_running: bool) -> tuple[bool | None, list[str]]:
         from llmproxy_ops.ops.smoke import run_smoke

@@ -12,6 +12,7 @@ from llmproxy_ops.ops.smoke import SmokeTarget
 from llmproxy_ops.ops.smoke_plan import enforced_rpm, master_key_variable
 from llmproxy_ops.pipeline import Target, env_file_of, load_target
 from llmproxy_ops.runtime.local import base_url
+from llmproxy_ops.spec.model import Spec
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,8 @@ class SmokeRequest:
 
 
 def _key(var: str, env_file: Path | None) -> str:
-    value = os.environ.get(var) or (read_env_file(env_file).get(var) if env_file else None)
+    # the env file first, as at start: a stale exported key must not win over the store
+    value = (read_env_file(env_file).get(var) if env_file else None) or os.environ.get(var)
     if not value:
         where = f" or {env_file}" if env_file else ""
         raise UsageError(
@@ -49,15 +51,33 @@ def smoke_target(req: SmokeRequest) -> SmokeTarget:
             verify_tls=req.verify_tls,
         )
     spec = load_target(req.target)
+    url, verify = endpoint_of(spec)
     key = _key(
         req.key_env or master_key_variable(spec) or "LITELLM_MASTER_KEY",
         env_file_of(spec, req.target),
     )
     return SmokeTarget(
-        url=(req.url or base_url(spec.stack.host, spec.stack.port)).rstrip("/"),
+        url=(req.url or url).rstrip("/"),
         key=key,
         expected_models=spec.model_groups(),
         models_to_test=list(req.models) or None,
         rpm_enforced=enforced_rpm(spec) if req.rate_limits else {},
-        verify_tls=req.verify_tls,
+        verify_tls=verify if req.verify_tls is True and not req.url else req.verify_tls,
     )
+
+
+def endpoint_of(spec: Spec) -> tuple[str, bool | str]:
+    """Where clients reach an environment, and what to verify its TLS with.
+
+    Behind nginx (compose) that is nginx's HTTPS port, trusting certs/cert.pem when it is
+    there (a self-signed certificate from `llmproxy-ops certs self-signed` names 127.0.0.1).
+    """
+    stack = spec.stack
+    if stack.runtime == "compose":
+        cs = stack.compose(spec.name)
+        if cs.nginx.enabled:
+            nginx = cs.nginx_settings
+            host = "127.0.0.1" if nginx.bind in ("0.0.0.0", "::", "") else nginx.bind
+            cert = Path(nginx.certs_dir) / "cert.pem"
+            return f"https://{host}:{nginx.https_port}", str(cert) if cert.is_file() else True
+    return base_url(stack.host, stack.port), True

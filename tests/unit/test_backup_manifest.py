@@ -204,7 +204,8 @@ def test_prune_never_deletes_the_only_verified_backup(tmp_path: Path) -> None:
         prune_backups(tmp_path, "prod", keep=0)
 
 
-def test_compose_environment_settings(in_tmp: Path) -> None:
+def test_compose_environment_settings(in_tmp: Path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("LITELLM_MASTER_KEY", "sk-test-compose-settings")
     from llmproxy_ops.ops.backup_restart import EnvProxy
     from llmproxy_ops.ops.backup_settings import context_for
     from llmproxy_ops.pipeline import Target
@@ -231,12 +232,10 @@ def test_compose_environment_settings(in_tmp: Path) -> None:
     assert ctx.pg.user == "llmproxy" and ctx.salt_fingerprint is None
     proxy = EnvProxy(ctx)
     assert proxy.stop_plan() == ["stop services litellm, mlflow (db keeps running)"]
-    smoke = proxy._smoke_request()
-    assert (smoke.url, smoke.verify_tls, smoke.rate_limits) == (
-        "https://127.0.0.1:8443",
-        False,
-        False,
-    )
+    from llmproxy_ops.ops.smoke_target import smoke_target
+
+    smoke = smoke_target(proxy._smoke_request())  # needs the key: from the env below
+    assert (smoke.url, smoke.verify_tls, smoke.rpm_enforced) == ("https://127.0.0.1:8443", False, {})
 
 
 def test_local_environment_needs_the_server_url(in_tmp: Path, write) -> None:

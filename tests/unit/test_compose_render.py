@@ -192,3 +192,18 @@ def test_check_compose_env_quiet_when_fine_or_not_applicable(write, in_tmp):
     assert list(check_compose_env(_ctx(write, "{}", {"POSTGRES_PASSWORD": "Ab-1_x.y~z"}))) == []
     assert list(check_compose_env(_ctx(write, "{db: {enabled: false}, mlflow: {enabled: false}}", {}))) == []
     assert list(check_compose_env(_ctx(write, "{}", None))) == []
+
+
+def test_smoke_target_goes_through_nginx_for_compose(write, in_tmp, monkeypatch):
+    from llmproxy_ops.ops.smoke_target import SmokeRequest, endpoint_of, smoke_target
+    from llmproxy_ops.pipeline import Target
+
+    write("configs/environments/x.yaml", "stack:\n  runtime: compose\n  compose: {nginx: {https_port: 8443, bind: 127.0.0.1}}\n")
+    write(".env", "LITELLM_MASTER_KEY=sk-from-the-env-file\n")
+    monkeypatch.setenv("LITELLM_MASTER_KEY", "sk-stale-exported-one")
+    spec = load_environment(in_tmp / "configs", "x")
+    assert endpoint_of(spec) == ("https://127.0.0.1:8443", True)
+    write("certs/cert.pem", "not checked here")
+    target = smoke_target(SmokeRequest(target=Target(env="x", configs_dir=in_tmp / "configs")))
+    assert (target.url, target.verify_tls) == ("https://127.0.0.1:8443", "certs/cert.pem")
+    assert target.key == "sk-from-the-env-file"  # the store wins over a stale export
