@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from llmproxy_ops.errors import CommandFailed, OpsError, RuntimeStateError
+from llmproxy_ops.errors import OpsError, RuntimeStateError
 from llmproxy_ops.pipeline import Target, runtime_of, start_target
 from llmproxy_ops.render.compose import LITELLM_PORT, litellm_names
 from llmproxy_ops.runtime.compose import ComposeRuntime, run_command
@@ -124,14 +124,13 @@ class ComposeRestarter:
                 )
             if not out.ok:
                 return out
-            before = self._ip_or_none(name)
             step = timed(f"recreate {name} and wait until healthy", partial(self.recreate, name))
             out.steps.append(step)
             # Behind nginx with other healthy replicas there is no moment without a proxy.
             gap += 0.0 if others and self.nginx else step.duration_s
-            # nginx resolved the upstream names at start; a reload (which closes idle client
-            # keep-alive connections) is needed only when the new container's address changed
-            if self.nginx and step.ok and self._ip_or_none(name) != before:
+            # nginx resolved the upstream names at start and keeps connections to the old
+            # container in its pool: a reload re-resolves and starts with fresh pools
+            if self.nginx and step.ok:
                 out.steps.append(timed("reload nginx", self.reload_nginx))
             if not out.ok:
                 return out
@@ -164,12 +163,6 @@ class ComposeRestarter:
         if not ips:
             raise RuntimeStateError(f"service {name} has no network address")
         return str(ips[0])
-
-    def _ip_or_none(self, name: str) -> str | None:
-        try:
-            return self.container_ip(name)
-        except (RuntimeStateError, CommandFailed):
-            return None
 
     def _unhealthy(self, names: list[str]) -> list[str]:
         states = {s.name: s for s in self.runtime.status().services}
