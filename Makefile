@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 # Start-up must not wait on GitHub for LiteLLM's cost map (no internet on these machines).
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: help install up down status logs validate render smoke test test-quick lint schema bench clean docker images-offline
+.PHONY: help install up down status logs validate render smoke test test-quick lint schema bench bench-quick clean docker images-offline
 
 help:
 	@echo "make up [ENV=dev]      install, create .env, validate, render and start the proxy"
@@ -19,6 +19,7 @@ help:
 	@echo "make test-quick        unit and CLI tests only (no litellm process)"
 	@echo "make lint              ruff + mypy"
 	@echo "make bench             benchmarks (slow; not part of the tests)"
+	@echo "make bench-quick       ~1.5 min regression guard: default >= 1.5x the seeds' way"
 	@echo "make docker            install and start a Docker engine with Compose v2 (Debian, root)"
 	@echo "make images-offline    build every image the compose stack uses without a registry"
 
@@ -64,9 +65,14 @@ lint: install
 schema: install
 	$(PY) -m llmproxy_ops.validate.schema_gen
 
+# Benchmarks drive wrk (Debian: apt-get install -y wrk) and nginx against 127.0.0.1 only.
 bench: install
+	$(PY) benchmarks/perf.py
 	$(PY) benchmarks/validate_render.py
 	$(PY) benchmarks/time_to_healthy.py
+
+bench-quick: install
+	$(PY) benchmarks/perf.py --guard
 
 docker:
 	bash scripts/provision-docker.sh

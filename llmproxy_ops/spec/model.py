@@ -22,11 +22,9 @@ STACK_DEFAULTS: dict[str, Any] = {
     "env_file": ".env",
     "env_example": ".env.example",
     # A spec without configs/base.yaml gets one worker (rate limits stay exact without
-    # Redis); base.yaml renders `workers: auto`. granian, chosen by benchmarks/perf.py
-    # (issue 5), spreads keep-alive connections over its workers when there are several
-    # (uvicorn/gunicorn can pin a burst of them all on one, so streaming did not scale).
+    # Redis). uvicorn, not granian: see configs/base.yaml (granian worker segfaults).
     "workers": 1,
-    "server": "granian",
+    "server": "uvicorn",
     "startup_timeout": 90,
     "run_dir": ".run",
     "build_dir": "build",
