@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
-import tempfile
 from pathlib import Path
 
 from dotenv import dotenv_values
 
 from llmproxy_ops.errors import EnvFileError
+from llmproxy_ops.fsutil import atomic_write_text
 
 _NAME = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
 MASTER_KEY_VAR = "LITELLM_MASTER_KEY"
@@ -52,18 +51,7 @@ def format_assignment(name: str, value: str) -> str:
 
 def write_env_text(path: Path, body: str) -> None:
     """Atomically replace `path` with `body`, mode 0600 from the first byte on."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(body)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, body, mode=0o600)
 
 
 def _quote(value: str) -> str:

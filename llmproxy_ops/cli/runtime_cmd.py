@@ -51,8 +51,8 @@ def up(
     console.out(_curl(status.url or "", key_var, str(key_file), model), highlight=False)
     console.print(
         "  add a real provider: add its fragment (e.g. ../providers/anthropic.yaml) to the "
-        f"layers in {configs}/environments/{env}.yaml, put its key (ANTHROPIC_API_KEY=...) in {key_file}, "
-        "then `make up` again (see README)."
+        f"layers in {configs}/environments/{env}.yaml, put its key (ANTHROPIC_API_KEY=...) "
+        f"in {key_file}, then `make up` again (see README)."
     )
 
 

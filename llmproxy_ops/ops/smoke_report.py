@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from rich.markup import escape
 from rich.table import Table
 
+from llmproxy_ops.fsutil import atomic_write_text
 from llmproxy_ops.ops.smoke import CheckResult, SmokeReport
 
 SUITE_NAME = "llmproxy-ops smoke"
@@ -84,15 +82,5 @@ def _testcase(check: CheckResult) -> ET.Element:
 
 
 def write_junit_xml(report: SmokeReport, path: Path) -> None:
-    """Write the JUnit XML atomically (temp file in the same folder, then os.replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(junit_xml(report))
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    """Write the JUnit XML atomically (a CI reader never sees half a file)."""
+    atomic_write_text(Path(path), junit_xml(report))

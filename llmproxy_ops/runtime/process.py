@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import signal
 import socket
-import tempfile
 import time
 from collections import deque
 from pathlib import Path
+
+from llmproxy_ops import fsutil
 
 # A JSON log line can hold a whole traceback; keep its head and its tail (where the error is).
 _LINE_HEAD = 300
@@ -19,17 +19,8 @@ _TAIL_WINDOW = 4 * 1024 * 1024
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temp file in the same folder + os.replace, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    """Readers never see half a file (see llmproxy_ops.fsutil)."""
+    fsutil.atomic_write_text(path, text)
 
 
 def spawn_detached(argv: list[str], env: dict[str, str], log_path: Path) -> int:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from llmproxy_ops.fsutil import atomic_write_text
 from llmproxy_ops.validate.stack_schema import STACK_SCHEMA
 
 # Set before litellm is imported: otherwise it tries to download the cost map from GitHub.
@@ -403,9 +404,7 @@ def check(path: Path, fresh: str) -> list[str]:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, text)
 
 
 def main(argv: list[str] | None = None) -> int:

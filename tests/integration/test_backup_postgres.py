@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from llmproxy_ops.cli.backup_cmd import app
-from llmproxy_ops.ops.backup import create_backup, list_backups
 from llmproxy_ops.errors import BackupError
+from llmproxy_ops.ops.backup import create_backup, list_backups
 from llmproxy_ops.ops.backup_manifest import file_entry, read_manifest, write_manifest
 from llmproxy_ops.ops.backup_restore import restore_backup
 from llmproxy_ops.ops.backup_secrets import SECRETS_FILE, decrypt

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from llmproxy_ops.ops.backup import list_backups
 from llmproxy_ops.errors import BackupError
+from llmproxy_ops.ops.backup import list_backups
 from llmproxy_ops.ops.backup_manifest import (
     DatabaseEntry,
     Manifest,
