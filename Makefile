@@ -7,15 +7,17 @@ OPS := $(VENV)/bin/llmproxy-ops
 PY := $(VENV)/bin/python
 # Start-up must not wait on GitHub for LiteLLM's cost map (no internet on these machines).
 export LITELLM_LOCAL_MODEL_COST_MAP := True
+# Debian keeps nginx and the PostgreSQL tools in sbin / a versioned folder; tests find them.
+export PATH := $(PATH):/usr/sbin
 
-.PHONY: help install up down status logs validate render smoke test test-quick lint schema bench bench-quick clean docker images-offline
+.PHONY: help install up down status logs validate render smoke test test-deps test-quick lint schema bench bench-quick clean docker images-offline
 
 help:
 	@echo "make up [ENV=dev]      install, create .env, validate, render and start the proxy"
 	@echo "make down|status|logs  stop / inspect the running proxy"
 	@echo "make validate|render   check / render configs/environments/\$$ENV.yaml"
 	@echo "make smoke             smoke-test the running proxy"
-	@echo "make test              the whole test suite (what CI runs)"
+	@echo "make test              install what the tests drive, then the whole suite (what CI runs)"
 	@echo "make test-quick        unit and CLI tests only (no litellm process)"
 	@echo "make lint              ruff + mypy"
 	@echo "make bench             benchmarks (slow; not part of the tests)"
@@ -52,7 +54,11 @@ render: install
 smoke: install
 	$(OPS) smoke-test --env $(ENV)
 
-test: install
+# What the tests drive for real (nginx, PostgreSQL, Docker + Compose v2, offline images).
+test-deps:
+	bash scripts/install-test-deps.sh
+
+test: install test-deps
 	$(PY) -m pytest
 
 test-quick: install

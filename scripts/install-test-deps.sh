@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# What the test suite drives for real, on a Debian machine (root): nginx and PostgreSQL from
+# Debian, a Docker engine with Compose v2, and the offline images of the compose stack.
+# Idempotent and quick when everything is there; `make test` runs it first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+took() { echo "[test-deps] $1 took $(( $(date +%s) - $2 ))s"; }
+
+t=$(date +%s)
+need=()
+{ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; } || need+=(nginx-light)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql postgresql-client)
+if [ ${#need[@]} -gt 0 ]; then
+  [ "$(id -u)" = 0 ] || { echo "[test-deps] need root to install: ${need[*]}" >&2; exit 1; }
+  echo "[test-deps] installing ${need[*]} (Debian)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+took "nginx + PostgreSQL packages" "$t"
+
+# the stack tests need an engine; they fail (never skip) without one
+t=$(date +%s)
+bash scripts/provision-docker.sh
+docker info >/dev/null || { echo "[test-deps] Docker engine not reachable" >&2; exit 1; }
+took "Docker engine + Compose v2" "$t"
+
+t=$(date +%s)
+bash scripts/build-images-offline.sh
+took "offline images" "$t"
