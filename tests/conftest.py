@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -32,3 +33,10 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run the test from tmp_path so relative paths in findings are short and stable."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (tests bind their servers to it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,14 +15,12 @@ from typing import IO
 import httpx
 import pytest
 
+from tests.conftest import free_port
+
 LITELLM_BIN = Path(sys.executable).parent / "litellm"
 START_TIMEOUT_S = 60.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from llmproxy_ops.ops.keys import RotateRequest, rotate_master, rotate_provider
 from llmproxy_ops.ops.keys_plan import LOCAL_GAP
 from llmproxy_ops.pipeline import Target, runtime_for, start_target
 from llmproxy_ops.testing.fake_provider import FakeProvider
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -44,10 +44,6 @@ model_list:
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

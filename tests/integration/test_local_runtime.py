@@ -14,6 +14,7 @@ import pytest
 from llmproxy_ops.errors import RuntimeStateError, StackError
 from llmproxy_ops.runtime import LaunchSpec, LocalRuntime, RuntimeStatus
 from llmproxy_ops.runtime.process import pid_alive
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -28,10 +29,6 @@ litellm_settings: {json_logs: true, request_timeout: 600}
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def dead_pid() -> int:

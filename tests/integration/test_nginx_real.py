@@ -26,6 +26,7 @@ from llmproxy_ops.ops.certs import CertPaths, create_self_signed
 from llmproxy_ops.render.nginx import render_nginx
 from llmproxy_ops.spec.compose_settings import NginxSettings
 from llmproxy_ops.testing.fake_provider import FakeProvider
+from tests.conftest import free_port
 
 LIVENESS = "/health/liveliness"
 RATE_LIMIT_BODY = {
@@ -51,10 +52,6 @@ def nginx_bin() -> str:
     return found
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +11,7 @@ from rich.console import Console
 from llmproxy_ops.ops.smoke import SmokeReport, SmokeTarget, run_smoke
 from llmproxy_ops.ops.smoke_report import junit_xml, render_table
 from llmproxy_ops.runtime import LaunchSpec, LocalRuntime
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -32,10 +32,6 @@ litellm_settings: {json_logs: true, request_timeout: 600}
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ time without a successful answer.
 from __future__ import annotations
 
 import shutil
-import socket
 import threading
 import time
 from collections import Counter
@@ -24,6 +23,7 @@ from llmproxy_ops.envfile import read_env_file
 from llmproxy_ops.ops.certs import create_self_signed
 from llmproxy_ops.ops.keys import RotateRequest, rotate_master
 from llmproxy_ops.pipeline import Target, runtime_for, start_target
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.stack
 
@@ -36,10 +36,6 @@ REQUEST_TIMEOUT_S = 20.0
 PACE_S = 0.25  # ~15 req/s: the bounded loop spans the whole rotation
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def environment(replicas: int, https: int, http: int) -> str:
