@@ -14,6 +14,19 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Distinctive fake secret values: a test that renders with them asserts none leaks anywhere.
+DISTINCT_SECRETS = {
+    "LITELLM_MASTER_KEY": "sk-MASTERsecretZZ1111",
+    "LITELLM_SALT_KEY": "SALTsecretZZ2222",
+    "POSTGRES_PASSWORD": "PGsecretZZ3333",
+    "ANTHROPIC_API_KEY": "sk-ant-ANTsecretZZ4444",
+    "OPENAI_API_KEY": "sk-OAIsecretZZ5555",
+    "FAKE_PROVIDER_KEY": "FAKEsecretZZ6666",
+    "OPENROUTER_API_KEY": "sk-or-ORsecretZZ7777",
+    "GEMINI_API_KEY": "GEMsecretZZ8888",
+    "GITHUB_API_KEY": "ghp_GHsecretZZ9999",
+}
+
 
 @pytest.fixture
 def write(tmp_path: Path) -> Callable[[str, str], Path]:

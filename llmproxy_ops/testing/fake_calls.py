@@ -149,33 +149,30 @@ async def _json_body(request: web.Request, provider: str) -> dict[str, Any] | we
     return body
 
 
-async def parse_openai(request: web.Request) -> Call | web.Response:
-    body = await _json_body(request, wire.OPENAI)
-    if isinstance(body, web.Response):
-        return body
-    call = Call.from_request(
-        request,
-        provider=wire.OPENAI,
-        model=str(body.get("model", "")),
-        stream=bool(body.get("stream")),
-        body=body,
-    )
-    options = body.get("stream_options")
-    call.include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
-    return call
-
-
-async def parse_anthropic(request: web.Request) -> Call | web.Response:
-    body = await _json_body(request, wire.ANTHROPIC)
+async def _model_in_body(request: web.Request, provider: str) -> Call | web.Response:
+    """OpenAI and Anthropic name the model and the stream flag in the JSON body."""
+    body = await _json_body(request, provider)
     if isinstance(body, web.Response):
         return body
     return Call.from_request(
         request,
-        provider=wire.ANTHROPIC,
+        provider=provider,
         model=str(body.get("model", "")),
         stream=bool(body.get("stream")),
         body=body,
     )
+
+
+async def parse_openai(request: web.Request) -> Call | web.Response:
+    call = await _model_in_body(request, wire.OPENAI)
+    if isinstance(call, Call):
+        options = call.body.get("stream_options")
+        call.include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
+    return call
+
+
+async def parse_anthropic(request: web.Request) -> Call | web.Response:
+    return await _model_in_body(request, wire.ANTHROPIC)
 
 
 async def parse_gemini(request: web.Request) -> Call | web.Response:

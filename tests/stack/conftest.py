@@ -25,13 +25,13 @@ from llmproxy_ops.ops.certs import CERT_FILE, create_self_signed
 from llmproxy_ops.pipeline import Target, render_target
 from llmproxy_ops.render.compose import COMPOSE_FILE
 from llmproxy_ops.runtime.compose import parse_ps
+from tests.conftest import REPO
 
 # Ryuk's image cannot be pulled here; the fixture tears the stack down itself.
 os.environ["TESTCONTAINERS_RYUK_DISABLED"] = "true"
 
 from testcontainers.compose import DockerCompose  # noqa: E402  (after the Ryuk switch)
 
-REPO = Path(__file__).resolve().parents[2]
 ENGINE_HINT = "run `make docker` (scripts/provision-docker.sh) — CI provides the engine"
 GATE_ENV = "gate"
 GATE_PROJECT = "llmproxy-gate"

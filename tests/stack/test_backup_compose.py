@@ -20,10 +20,10 @@ from llmproxy_ops.ops.backup_testing import free_port
 from llmproxy_ops.ops.backup_verify import verify_backup
 from llmproxy_ops.ops.certs import create_self_signed
 from llmproxy_ops.pipeline import Target, runtime_for, start_target
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.stack
 
-REPO = Path(__file__).resolve().parents[2]
 ENV = "ci-backup"
 MASTER_KEY = "sk-" + secrets.token_urlsafe(32)
 REQUESTS = 4  # the fake models allow rpm 5: the smoke test after restore needs room

@@ -12,22 +12,12 @@ import pytest
 
 from llmproxy_ops.render.build import render_build
 from llmproxy_ops.spec import load_environment
+from tests.conftest import DISTINCT_SECRETS, REPO
 
 pytestmark = pytest.mark.stack
 
-REPO = Path(__file__).resolve().parents[2]
 SHIPPED = [("configs", "ci"), ("configs", "prod"), ("configs/examples/home-gateway", "prod")]
-SECRETS = {
-    "LITELLM_MASTER_KEY": "sk-MASTERsecretZZ1111",
-    "LITELLM_SALT_KEY": "SALTsecretZZ2222",
-    "POSTGRES_PASSWORD": "PGsecretZZ3333",
-    "ANTHROPIC_API_KEY": "sk-ant-ANTsecretZZ4444",
-    "OPENAI_API_KEY": "sk-OAIsecretZZ5555",
-    "FAKE_PROVIDER_KEY": "FAKEsecretZZ6666",
-    "OPENROUTER_API_KEY": "sk-or-ORsecretZZ7777",
-    "GEMINI_API_KEY": "GEMsecretZZ8888",
-    "GITHUB_API_KEY": "ghp_GHsecretZZ9999",
-}
+SECRETS = DISTINCT_SECRETS
 
 
 def _render(configs: str, env: str, tmp_path: Path) -> Path:

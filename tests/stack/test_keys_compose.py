@@ -23,11 +23,10 @@ from llmproxy_ops.envfile import read_env_file
 from llmproxy_ops.ops.certs import create_self_signed
 from llmproxy_ops.ops.keys import RotateRequest, rotate_master
 from llmproxy_ops.pipeline import Target, runtime_for, start_target
-from tests.conftest import free_port
+from tests.conftest import REPO, free_port
 
 pytestmark = pytest.mark.stack
 
-REPO = Path(__file__).resolve().parents[2]
 OLD_KEY = "sk-keys-stack-initial-4b8e1f0c9d"
 CONCURRENCY = 4
 MAX_REQUESTS = 3000  # hard bound; the loop normally stops 40 requests after the rotation

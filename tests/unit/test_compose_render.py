@@ -11,16 +11,9 @@ from llmproxy_ops.render.build import render_files
 from llmproxy_ops.spec import load_environment, load_files
 from llmproxy_ops.validate.checks.compose import check_compose_env
 from llmproxy_ops.validate.context import CheckContext
+from tests.conftest import DISTINCT_SECRETS, REPO
 
-REPO = Path(__file__).resolve().parents[2]
-SECRETS = {
-    "LITELLM_MASTER_KEY": "sk-MASTERsecretZZ1111",
-    "LITELLM_SALT_KEY": "SALTsecretZZ2222",
-    "POSTGRES_PASSWORD": "PGsecretZZ3333",
-    "ANTHROPIC_API_KEY": "sk-ant-ANTsecretZZ4444",
-    "OPENAI_API_KEY": "sk-OAIsecretZZ5555",
-    "FAKE_PROVIDER_KEY": "FAKEsecretZZ6666",
-}
+SECRETS = DISTINCT_SECRETS
 
 BASE = """
 model_list:

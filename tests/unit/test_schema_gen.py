@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from llmproxy_ops.validate import schema_gen
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 COMMITTED = REPO / "llmproxy_ops" / "validate" / "litellm_schema.json"
 
 
