@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# What the test suite drives for real, on a Debian machine (root): nginx and PostgreSQL from
-# Debian, a Docker engine with Compose v2, and the offline images of the compose stack.
+# What the test suite drives for real, on a Debian machine (root): nginx, PostgreSQL and
+# iproute2's `ss` from Debian, a Docker engine with Compose v2, and the offline images of the
+# compose stack.
 # Idempotent and quick when everything is there; `make test` runs it first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,8 @@ t=$(date +%s)
 need=()
 { command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; } || need+=(nginx-light)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql postgresql-client)
+# `ss` shows which worker holds which socket (tests/integration/test_reuseport_workers.py)
+command -v ss >/dev/null 2>&1 || need+=(iproute2)
 if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || { echo "[test-deps] need root to install: ${need[*]}" >&2; exit 1; }
   echo "[test-deps] installing ${need[*]} (Debian)"

@@ -22,6 +22,7 @@ LOG_FILE = "litellm.log"
 STATE_FILE = "state.json"
 LOG_TAIL_LINES = 30
 SERVER_FLAGS = {"uvicorn": [], "gunicorn": ["--run_gunicorn"], "granian": ["--run_granian"]}
+REUSEPORT_MODULE = "llmproxy_ops.runtime.reuseport"
 # Lowest priority, under os.environ and the env file. The cost map: start-up must not depend
 # on GitHub (it retries for seconds offline); the map bundled with the pinned litellm fits it.
 # Unbuffered: a crash during start-up must leave its last lines in the log.
@@ -40,6 +41,13 @@ class LaunchSpec:
     workers: int = 1
     server: str = "uvicorn"
     startup_timeout: float = 90.0
+    # uvicorn with several workers: one SO_REUSEPORT socket per worker (runtime/reuseport.py)
+    # instead of LiteLLM's shared one, which pins bursts of connections to one worker.
+    reuse_port: bool = True
+
+    @property
+    def per_worker_sockets(self) -> bool:
+        return self.reuse_port and self.server == "uvicorn" and self.workers > 1
 
 
 @dataclass(frozen=True)
@@ -186,7 +194,11 @@ class LocalRuntime:
 
     def _argv(self, launch: LaunchSpec, config: Path) -> list[str]:
         # Only paths and numbers: argv is world-readable in /proc, secrets go in the environment.
-        argv = [str(self.litellm_bin), "--config", str(config), "--host", launch.host]
+        argv = [str(self.litellm_bin)]
+        if launch.per_worker_sockets:
+            # The same CLI, started through the module that gives each worker its own socket.
+            argv = [str(self.litellm_bin.parent / "python"), "-m", REUSEPORT_MODULE]
+        argv += ["--config", str(config), "--host", launch.host]
         argv += ["--port", str(launch.port), "--num_workers", str(launch.workers)]
         return argv + SERVER_FLAGS[launch.server]
 
@@ -199,7 +211,8 @@ class LocalRuntime:
         marker = (
             f"===== llmproxy-ops: starting litellm at {stamp} "
             f"(config {config}, {launch.host}:{launch.port}, "
-            f"{launch.server} x{launch.workers}) =====\n"
+            f"{launch.server} x{launch.workers}"
+            f"{', a socket per worker' if launch.per_worker_sockets else ''}) =====\n"
         )
         with self.log_path.open("a", encoding="utf-8") as log:
             log.write(marker)
@@ -269,7 +282,8 @@ class LocalRuntime:
         if not config or state.get("pid") != pid or not process.pid_alive(pid):
             return False
         argv = process.cmdline(pid)
-        return config in argv and any(Path(arg).name == "litellm" for arg in argv)
+        launcher = any(Path(arg).name == "litellm" for arg in argv) or REUSEPORT_MODULE in argv
+        return config in argv and launcher
 
     def _running_status(self, pid: int, state: dict[str, Any]) -> RuntimeStatus:
         started = state.get("started_epoch")

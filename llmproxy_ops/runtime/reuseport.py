@@ -1,0 +1,188 @@
+"""Serve LiteLLM's uvicorn workers from one SO_REUSEPORT listening socket each.
+
+`litellm --num_workers N` hands one listening socket to N uvicorn workers, and the event
+loop that wakes for it accepts every connection pending at that moment (uvloop, like
+asyncio, accepts in a loop). A burst of new keep-alive connections, a client's pool warming
+up, lands on one worker while the other idles: benchmarks/perf_conns.py counted 8 of 8
+connections on one worker, and 2 workers served ~1.2-1.4x one. With a socket per worker in
+one SO_REUSEPORT group the kernel spreads connections over the workers as they arrive.
+
+Run as `python -m llmproxy_ops.runtime.reuseport <litellm CLI arguments>`. It is LiteLLM's
+own CLI (config, environment and database set-up happen once, as `litellm` does them) up to
+the call `uvicorn.run(..., workers=N)`; that one call is served here, with uvicorn's own
+Server in every worker. With one worker the call goes to uvicorn unchanged.
+
+Workers come from a multiprocessing fork server that has imported the app once: a worker
+starts (or restarts) without importing LiteLLM again (~2.6 s of CPU apiece). Not a plain
+fork of the CLI: LiteLLM's CLI starts a reaper thread for multi-worker runs, and a fork
+taken while that thread held an import lock hung the worker at start-up.
+
+A worker that dies is restarted on its socket, which the supervisor keeps open, so
+connections the kernel queued for it wait for the replacement instead of being reset.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import socket
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+STARTUP_FAILURE = 3  # uvicorn's exit code when a server cannot start
+CRASH_WINDOW_S = 60.0
+CRASHES_PER_WORKER = 5  # restarts allowed per worker within CRASH_WINDOW_S before giving up
+POLL_S = 0.5
+
+log = logging.getLogger("uvicorn.error")
+
+
+def listen_sockets(host: str, port: int, count: int, backlog: int) -> list[socket.socket]:
+    """`count` listening sockets on host:port, one SO_REUSEPORT group."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind((host, port))
+            sock.listen(backlog)
+            sock.set_inheritable(True)
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+def serve_worker(app: Any, options: dict[str, Any], sock: socket.socket) -> None:
+    """One worker: uvicorn's Server on its own listening socket (a fork server's child)."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, **options))
+    server.run(sockets=[sock])
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)
+
+
+@dataclass
+class Supervisor:
+    """Starts one worker per socket, restarts the ones that die, stops all on SIGTERM/SIGINT."""
+
+    app: Any
+    options: dict[str, Any]
+    sockets: list[socket.socket]
+    context: Any = None  # a multiprocessing context
+    graceful_s: float = 30.0
+    workers: list[BaseProcess] = field(default_factory=list)
+    crashes: deque[float] = field(default_factory=deque)
+    stopping: bool = False
+
+    def run(self) -> int:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, self._on_signal)
+        self.workers = [self._start(i) for i in range(len(self.sockets))]
+        code = 0
+        while not self.stopping:
+            time.sleep(POLL_S)
+            code = self._reap()
+            if code:
+                break
+        self._stop_all()
+        return code
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        self.stopping = True
+
+    def _start(self, index: int) -> BaseProcess:
+        worker = self.context.Process(
+            target=serve_worker,
+            args=(self.app, self.options, self.sockets[index]),
+            name=f"litellm-worker-{index}",
+        )
+        worker.start()
+        log.info("Started worker process [%s] on its own SO_REUSEPORT socket", worker.pid)
+        return worker
+
+    def _reap(self) -> int:
+        """Restart dead workers; a non-zero result is the exit code to stop with."""
+        for index, worker in enumerate(self.workers):
+            if worker.is_alive() or self.stopping:
+                continue
+            worker.join()
+            if worker.exitcode == STARTUP_FAILURE:
+                log.error("Worker [%s] could not start; stopping", worker.pid)
+                return STARTUP_FAILURE
+            if self._crash_looping():
+                log.error(
+                    "Workers keep dying (%d in %.0f s); stopping", len(self.crashes), CRASH_WINDOW_S
+                )
+                return 1
+            log.warning("Worker [%s] died (exit %s); restarting it", worker.pid, worker.exitcode)
+            self.workers[index] = self._start(index)
+        return 0
+
+    def _crash_looping(self) -> bool:
+        now = time.monotonic()
+        self.crashes.append(now)
+        while now - self.crashes[0] > CRASH_WINDOW_S:
+            self.crashes.popleft()
+        return len(self.crashes) > CRASHES_PER_WORKER * len(self.workers)
+
+    def _stop_all(self) -> None:
+        alive = [w for w in self.workers if w.is_alive()]
+        for worker in alive:
+            worker.terminate()  # SIGTERM: uvicorn finishes in-flight requests
+        deadline = time.monotonic() + self.graceful_s
+        for worker in alive:
+            worker.join(max(0.0, deadline - time.monotonic()))
+            if worker.is_alive():
+                worker.kill()
+                worker.join()
+        for sock in self.sockets:
+            sock.close()
+
+
+def run(app: Any, **options: Any) -> None:
+    """Stands in for `uvicorn.run` as LiteLLM's CLI calls it."""
+    workers = int(options.pop("workers", 1) or 1)
+    import uvicorn
+
+    if workers <= 1:
+        _UVICORN_RUN(app, **options)
+        return
+    config = uvicorn.Config(app, **options)  # also configures logging as the workers will
+    try:
+        sockets = listen_sockets(config.host, config.port, workers, config.backlog)
+    except OSError as exc:
+        log.error("Cannot listen on %s:%s: %s", config.host, config.port, exc)
+        sys.exit(STARTUP_FAILURE)
+    context = multiprocessing.get_context("forkserver")
+    if isinstance(app, str):  # "module:attribute": imported once, by the fork server
+        context.set_forkserver_preload([app.partition(":")[0]])
+    graceful = config.timeout_graceful_shutdown or 30.0
+    sys.exit(Supervisor(app, options, sockets, context, graceful_s=graceful).run())
+
+
+_UVICORN_RUN: Any = None
+
+
+def main(argv: list[str]) -> None:
+    global _UVICORN_RUN
+    import uvicorn
+    from litellm import run_server
+
+    _UVICORN_RUN = uvicorn.run
+    uvicorn.run = run  # LiteLLM's CLI does `import uvicorn; uvicorn.run(...)` when serving
+    run_server.main(args=argv, prog_name="litellm")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

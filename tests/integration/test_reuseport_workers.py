@@ -1,0 +1,157 @@
+"""Two uvicorn workers, a SO_REUSEPORT socket each (runtime/reuseport.py), real litellm."""
+
+from __future__ import annotations
+
+import collections
+import re
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from llmproxy_ops.errors import StackError
+from llmproxy_ops.runtime import LaunchSpec, LocalRuntime, RuntimeStatus
+from llmproxy_ops.runtime.local import REUSEPORT_MODULE
+from llmproxy_ops.runtime.process import cmdline, pid_alive
+from tests.integration.test_local_runtime import (
+    CONFIG,
+    KEY,
+    launch_for,
+    processes_using,
+    write_config,
+)
+
+pytestmark = pytest.mark.integration
+
+_PID = re.compile(r"pid=(\d+)")
+# With 16 connections hashed over 2 sockets, all on one worker has odds 2 in 65,536.
+CONNECTIONS = 16
+
+
+def socket_pids(state: str, port: int) -> list[set[int]]:
+    """For each socket on 127.0.0.1:port in `state` (ss syntax), the pids holding it."""
+    out = subprocess.run(
+        ["ss", "-Htnp", "state", state, f"( sport = :{port} )"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=10,
+    ).stdout
+    return [{int(p) for p in _PID.findall(line)} for line in out.splitlines()]
+
+
+def workers_of(status: RuntimeStatus) -> set[int]:
+    assert status.port is not None and status.pid is not None
+    held = socket_pids("listening", status.port)
+    return {pid for pids in held for pid in pids} - {status.pid}
+
+
+def chat(url: str, client: httpx.Client | None = None) -> httpx.Response:
+    body = {"model": "mock-gpt", "messages": [{"role": "user", "content": "hi"}]}
+    headers = {"Authorization": f"Bearer {KEY}"}
+    post = client.post if client else httpx.post
+    return post(f"{url}/v1/chat/completions", json=body, headers=headers, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def two_workers(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[LocalRuntime, LaunchSpec, RuntimeStatus]]:
+    base = tmp_path_factory.mktemp("reuseport")
+    runtime = LocalRuntime(base / "run")
+    launch = launch_for(write_config(base), workers=2)
+    status = runtime.up(launch)
+    yield runtime, launch, status
+    runtime.down(grace=5.0)
+
+
+def test_each_worker_listens_on_its_own_socket(two_workers: tuple) -> None:
+    runtime, launch, status = two_workers
+    assert status.healthy and status.workers == 2
+    assert REUSEPORT_MODULE in cmdline(status.pid)  # the supervisor, running LiteLLM's CLI
+    held = socket_pids("listening", launch.port)
+    assert len(held) == 2
+    # The supervisor keeps both sockets open (so a restarted worker finds its queue), and
+    # each worker holds only its own: two different workers.
+    assert all(status.pid in pids and len(pids) == 2 for pids in held)
+    assert len(workers_of(status)) == 2
+    assert "uvicorn x2, a socket per worker" in runtime.log_path.read_text()
+
+
+def test_new_connections_spread_over_both_workers(two_workers: tuple) -> None:
+    _, launch, status = two_workers
+    clients = [httpx.Client() for _ in range(CONNECTIONS)]
+    try:
+        for client in clients:  # one keep-alive connection each, opened in a burst
+            assert chat(status.url, client).status_code == 200
+        per_worker = collections.Counter(
+            pid
+            for pids in socket_pids("established", launch.port)
+            for pid in pids & workers_of(status)
+        )
+    finally:
+        for client in clients:
+            client.close()
+    assert sum(per_worker.values()) == CONNECTIONS
+    assert len(per_worker) == 2, per_worker
+
+
+def test_a_killed_worker_is_replaced_and_serving_goes_on(two_workers: tuple) -> None:
+    runtime, _, status = two_workers
+    before = workers_of(status)
+    victim = min(before)
+    subprocess.run(["kill", "-KILL", str(victim)], check=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        now = workers_of(status)
+        if len(now) == 2 and victim not in now:
+            break
+        time.sleep(0.2)
+    assert len(now) == 2 and victim not in now and (now & before) == before - {victim}
+    for _ in range(10):
+        assert chat(status.url).status_code == 200
+    assert runtime.status().healthy
+    assert "died (exit -9); restarting it" in runtime.log_path.read_text()
+
+
+def test_down_stops_the_supervisor_and_every_worker(two_workers: tuple) -> None:
+    """Runs last in this module: it stops the shared process."""
+    runtime, launch, status = two_workers
+    workers = workers_of(status)
+    result = runtime.down(grace=15.0)
+    assert result.was_running and not result.forced
+    assert not pid_alive(status.pid)
+    assert not any(pid_alive(pid) for pid in workers)
+    assert processes_using(launch.config_path.resolve()) == []
+    with socket.socket() as probe:  # the port is free again
+        probe.bind(("127.0.0.1", launch.port))
+
+
+def test_a_worker_that_cannot_start_stops_the_server(tmp_path: Path) -> None:
+    """No restart loop: LiteLLM failing at start-up in a worker ends the start, as with one."""
+    runtime = LocalRuntime(tmp_path / "run")
+    broken = CONFIG.replace("litellm_params:", "litelm_params:")
+    launch = launch_for(write_config(tmp_path, broken), workers=2)
+    with pytest.raises(StackError) as caught:
+        runtime.up(launch)
+    assert str(caught.value) == "litellm exited with code 3 during start-up"
+    assert caught.value.details is not None
+    assert "could not start; stopping" in caught.value.details
+    assert processes_using(launch.config_path.resolve()) == []
+
+
+def test_shared_socket_is_still_available(tmp_path: Path) -> None:
+    """reuse_port=False runs LiteLLM's own `--num_workers` (one socket for both workers)."""
+    runtime = LocalRuntime(tmp_path / "run")
+    launch = launch_for(write_config(tmp_path), workers=2, reuse_port=False)
+    status = runtime.up(launch)
+    try:
+        assert status.pid is not None and REUSEPORT_MODULE not in cmdline(status.pid)
+        assert len(socket_pids("listening", launch.port)) == 1
+        assert chat(status.url).status_code == 200
+    finally:
+        runtime.down(grace=5.0)
