@@ -102,6 +102,27 @@ def _version(dist: str) -> str | None:
         return None
 
 
+SEEDS_VENV = Path(__file__).resolve().parent / ".venv-seeds"
+
+
+def seeds_litellm() -> Path:
+    """`litellm` of a venv holding only what the seeds install: litellm[proxy] at our pin.
+
+    The seeds' way must not run on this project's venv: extras we add for speed (httptools)
+    would count for it too. Made once (about a minute through the package proxy), reused.
+    """
+    pin = f"litellm[proxy]=={metadata.version('litellm')}"
+    binary, stamp = SEEDS_VENV / "bin" / "litellm", SEEDS_VENV / "installed.txt"
+    if binary.exists() and stamp.exists() and stamp.read_text().strip() == pin:
+        return binary
+    print(f"creating {SEEDS_VENV} with {pin} (once)", file=sys.stderr, flush=True)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(SEEDS_VENV)], check=True)
+    pip = [str(SEEDS_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", pin]
+    subprocess.run(pip, check=True)
+    stamp.write_text(pin + "\n")
+    return binary
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A port nobody listens on right now (the kernel picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -1,8 +1,9 @@
 """Which worker holds which connection: why 2 uvicorn workers did not double streaming.
 
-For each server (2 workers, same tuned settings), several times: start a streaming wrk run
-(new keep-alive connections each time), count the established connections per worker pid
-with `ss` half-way through, and record the split.
+For LiteLLM's shared socket (uvicorn and gunicorn, 2 workers, same tuned settings) and our
+default (a SO_REUSEPORT socket per worker), several times: start a streaming wrk run (new
+keep-alive connections each time), count the established connections per worker pid with
+`ss` half-way through, and record the split.
 
     .venv/bin/python benchmarks/perf_conns.py [--connections 8] [--runs 5]
 """
@@ -25,7 +26,7 @@ import _common as bench
 import perf_setups as setups
 from perf_load import run_point
 
-SERVERS = ("uvicorn2_tuned", "gunicorn2_tuned")
+SERVERS = ("uvicorn2_shared", "gunicorn2_tuned")
 _PID = re.compile(r"pid=(\d+)")
 
 

@@ -29,6 +29,7 @@ class Candidate:
     label: str
     stack: dict[str, Any] = field(default_factory=dict)
     litellm_settings: dict[str, Any] = field(default_factory=dict)
+    launch: dict[str, Any] = field(default_factory=dict)  # LaunchSpec fields, e.g. reuse_port
 
 
 # What was tried for the default. Each is explicit about server/workers/logging/GC so it means
@@ -37,18 +38,20 @@ _LOG_GC = {"LITELLM_LOG": "ERROR", "PYTHON_GC_THRESHOLD": "700,10,1000"}
 CANDIDATES: tuple[Candidate, ...] = (
     Candidate(
         "uvicorn1",
-        "uvicorn x1, base settings, no log/GC tuning (previous default)",
+        "uvicorn x1, base settings, no log/GC tuning",
         {"server": "uvicorn", "workers": 1, "environment": {}},
     ),
     Candidate(
         "uvicorn2",
-        "uvicorn x2, no log/GC tuning",
+        "uvicorn x2, a socket per worker, no log/GC tuning",
         {"server": "uvicorn", "workers": 2, "environment": {}},
     ),
     Candidate(
-        "uvicorn2_tuned",
-        "uvicorn x2, LITELLM_LOG=ERROR, GC",
+        "uvicorn2_shared",
+        "uvicorn x2, one shared socket (litellm --num_workers 2), LITELLM_LOG=ERROR, GC "
+        "(previous default)",
         {"server": "uvicorn", "workers": 2, "environment": _LOG_GC},
+        launch={"reuse_port": False},
     ),
     Candidate(
         "gunicorn2_tuned",
@@ -160,10 +163,15 @@ def start_seeds(work: Path, upstream_url: str) -> Running:
         server="uvicorn",
         startup_timeout=300,
     )
-    info = {"server": "uvicorn", "workers": 1, "environment": {}, "config": "seed 000"}
-    return _start_local(
-        work / "seeds", launch, "seeds", "seeds' way: litellm --config, uvicorn x1", info
-    )
+    info = {
+        "server": "uvicorn",
+        "workers": 1,
+        "environment": {},
+        "config": "seed 000",
+        "venv": "litellm[proxy] only (benchmarks/.venv-seeds)",
+    }
+    label = "seeds' way: litellm --config, uvicorn x1"
+    return _start_local(work / "seeds", launch, "seeds", label, info, bench.seeds_litellm())
 
 
 def start_rendered(work: Path, upstream_url: str, candidate: Candidate | None) -> Running:
@@ -190,21 +198,30 @@ def start_rendered(work: Path, upstream_url: str, candidate: Candidate | None) -
         workers=stack.workers,
         server=stack.server,
         startup_timeout=300,
+        **(candidate.launch if candidate else {}),
     )
     info = {
         "server": stack.server,
         "workers": stack.workers,
+        "socket_per_worker": launch.per_worker_sockets,
         "environment": environment,
         "litellm_settings": litellm_config(spec).get("litellm_settings", {}),
     }
-    label = candidate.label if candidate else f"our default ({stack.server} x{stack.workers}, prod)"
+    sockets = ", a socket per worker" if launch.per_worker_sockets else ""
+    ours = f"our default ({stack.server} x{stack.workers}{sockets})"
+    label = candidate.label if candidate else ours
     return _start_local(folder, launch, key, label, info)
 
 
 def _start_local(
-    folder: Path, launch: LaunchSpec, key: str, label: str, info: dict[str, Any]
+    folder: Path,
+    launch: LaunchSpec,
+    key: str,
+    label: str,
+    info: dict[str, Any],
+    litellm_bin: Path | None = None,
 ) -> Running:
-    runtime = LocalRuntime(folder / "run")
+    runtime = LocalRuntime(folder / "run", litellm_bin=litellm_bin)
     status = runtime.up(launch)
     assert status.pid is not None and status.url is not None
     info = {**info, "time_to_healthy_s": status.time_to_healthy_s, "pid": status.pid}
