@@ -24,7 +24,7 @@ from typing import Any
 import _common as bench
 import perf_report as report
 import perf_setups as setups
-from perf_load import run_point, wrk_binary
+from perf_load import group_memory, run_point, wrk_binary
 
 from llmproxy_ops.errors import OpsError
 
@@ -149,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         start_all(args, work, running)
         raw = run_rounds(args, running)
+        for r in running:  # after the load: what the workers grew to while serving
+            if r.key not in ("nginx_http", "nginx_tls"):
+                r.info["memory"] = group_memory(r.target.groups)
     finally:
         for r in reversed(running):
             r.stop()

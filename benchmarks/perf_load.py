@@ -95,7 +95,39 @@ def _point(
 
 def group_cpu(groups: tuple[int, ...]) -> dict[int, float]:
     """utime+stime (seconds) of every live process in the given process groups, by pid."""
-    wanted, found = set(groups), {}
+    found = {}
+    for pid, fields in _group_stats(groups):
+        # utime is field 14 and stime 15 of stat(5); `fields` starts at field 3 (state).
+        found[pid] = (int(fields[11]) + int(fields[12])) * _TICK_S
+    return found
+
+
+def group_memory(groups: tuple[int, ...]) -> list[dict[str, Any]]:
+    """RSS and PSS (MiB) of every live process in the groups. PSS splits pages shared by
+    several processes (e.g. workers forked from one parent) among them, so PSS adds up."""
+    out = []
+    for pid, _ in _group_stats(groups):
+        try:
+            rss = _kib_field(Path(f"/proc/{pid}/status").read_text(), "VmRSS:")
+            pss = _kib_field(Path(f"/proc/{pid}/smaps_rollup").read_text(), "Pss:")
+            name = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:3]
+        except OSError:
+            continue  # exited meanwhile
+        command = " ".join(Path(a.decode()).name for a in name if a)
+        out.append({"pid": pid, "command": command, "rss_mib": rss / 1024, "pss_mib": pss / 1024})
+    return out
+
+
+def _kib_field(text: str, label: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(label):
+            return float(line.split()[1])
+    return 0.0
+
+
+def _group_stats(groups: tuple[int, ...]) -> list[tuple[int, list[str]]]:
+    """(pid, stat fields from `state` on) of every live process in the process groups."""
+    wanted, found = set(groups), []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -104,7 +136,6 @@ def group_cpu(groups: tuple[int, ...]) -> dict[int, float]:
         except OSError:
             continue  # exited meanwhile
         fields = stat.rsplit(")", 1)[1].split()
-        # After the command name: state ppid pgrp ... utime is field 14 and stime 15 of stat(5).
-        if int(fields[2]) in wanted:
-            found[int(entry.name)] = (int(fields[11]) + int(fields[12])) * _TICK_S
+        if int(fields[2]) in wanted:  # after the command name: state ppid pgrp ...
+            found.append((int(entry.name), fields))
     return found

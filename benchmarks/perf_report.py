@@ -86,6 +86,14 @@ def targets(
     return out
 
 
+def _memory(processes: list[dict[str, Any]] | None) -> list[str]:
+    """RSS of each process (largest first) and the PSS sum: what the setup really holds."""
+    if not processes:
+        return ["-", "-"]
+    rss = sorted((p["rss_mib"] for p in processes), reverse=True)
+    return [", ".join(f"{r:.0f}" for r in rss), f"{sum(p['pss_mib'] for p in processes):.0f}"]
+
+
 def _best(
     results: dict[str, dict[str, dict[str, Any]]], key: str
 ) -> tuple[str | None, float | None]:
@@ -139,7 +147,15 @@ def markdown(data: dict[str, Any]) -> str:
         ],
     )
     setups = bench.markdown_table(
-        ["setup", "server", "workers", "environment", "start-to-healthy s"],
+        [
+            "setup",
+            "server",
+            "workers",
+            "environment",
+            "start-to-healthy s",
+            "RSS MiB per process",
+            "PSS MiB, all",
+        ],
         [
             [
                 s["label"],
@@ -147,6 +163,7 @@ def markdown(data: dict[str, Any]) -> str:
                 s.get("workers", "-"),
                 _env(s.get("environment")),
                 s.get("time_to_healthy_s", "-"),
+                *_memory(s.get("memory")),
             ]
             for s in data["setups"].values()
         ],
@@ -157,7 +174,9 @@ def markdown(data: dict[str, Any]) -> str:
         "over rounds, ratios are to the seeds' way at the same point of the same run.",
         "`json` = non-streaming, `stream` = SSE (latency is the whole stream); cN = N connections. "
         "CPU ms/req counts every process of the setup (proxy workers, plus nginx for the "
-        "front ends).",
+        "front ends). Memory is read after the last round: RSS of every process of the setup "
+        "(supervisor, fork server and workers for ours), and PSS summed over them (shared "
+        "pages counted once).",
         f"Load average at the start of each round: {data['loadavg_each_round']} "
         "(the machine may be shared: absolute figures move with it, the interleaved ratios less).",
         "### Targets\n\n" + checks,

@@ -224,6 +224,8 @@ class LocalRuntime:
         while time.monotonic() < deadline:
             code = process.exit_status(pid)
             if code is not None or not process.pid_alive(pid):
+                if code is None:  # it is exiting or exited just now: collect its code
+                    code = process.wait_exit_status(pid, timeout=2.0)
                 how = f"with code {code}" if code is not None else ""
                 raise self._start_failed(f"litellm exited {how} during start-up", launch, offset)
             if liveliness(url):

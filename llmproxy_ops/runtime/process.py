@@ -41,13 +41,28 @@ def spawn_detached(argv: list[str], env: dict[str, str], log_path: Path) -> int:
         os.close(fd)
 
 
+# Exit codes of children reaped by pid_alive(), so a later exit_status() still has them.
+_REAPED: dict[int, int] = {}
+
+
 def exit_status(pid: int) -> int | None:
     """Reap our exited child: its exit code (negative signal number), else None."""
+    if pid in _REAPED:
+        return _REAPED.pop(pid)
     try:
         reaped, status = os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         return None
     return os.waitstatus_to_exitcode(status) if reaped else None
+
+
+def wait_exit_status(pid: int, timeout: float) -> int | None:
+    """exit_status() of a child seen dying: a zombie whose other threads are still exiting
+    cannot be reaped yet, so poll briefly."""
+    deadline = time.monotonic() + timeout
+    while (code := exit_status(pid)) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return code
 
 
 def pid_alive(pid: int) -> bool:
@@ -66,9 +81,11 @@ def _reap(pid: int) -> bool:
     """Reap pid if it is our exited child; False only while it is our child and not reaped."""
     # When this interpreter started the child (tests, a long-lived caller) nobody else reaps it.
     try:
-        reaped, _ = os.waitpid(pid, os.WNOHANG)
+        reaped, status = os.waitpid(pid, os.WNOHANG)
     except (ChildProcessError, OSError):
         return True  # not our child (or already reaped): its parent or init reaps it
+    if reaped:
+        _REAPED[pid] = os.waitstatus_to_exitcode(status)
     return reaped != 0
 
 

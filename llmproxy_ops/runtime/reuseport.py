@@ -12,10 +12,13 @@ own CLI (config, environment and database set-up happen once, as `litellm` does 
 the call `uvicorn.run(..., workers=N)`; that one call is served here, with uvicorn's own
 Server in every worker. With one worker the call goes to uvicorn unchanged.
 
-Workers come from a multiprocessing fork server that has imported the app once: a worker
-starts (or restarts) without importing LiteLLM again (~2.6 s of CPU apiece). Not a plain
-fork of the CLI: LiteLLM's CLI starts a reaper thread for multi-worker runs, and a fork
-taken while that thread held an import lock hung the worker at start-up.
+Workers come from a multiprocessing fork server started before LiteLLM's CLI runs, which
+imports litellm meanwhile (as the CLI does, with the same environment): a worker starts, or
+restarts, without importing LiteLLM's core again, as gunicorn's workers (forks of LiteLLM's
+CLI) do. Each worker takes the CLI's environment as it is when the worker starts (config
+path, database URL...) before it imports the proxy app. Not a plain fork of the CLI:
+LiteLLM's CLI starts a reaper thread for multi-worker runs, and a fork taken while that
+thread held an import lock hung the worker at start-up.
 
 A worker that dies is restarted on its socket, which the supervisor keeps open, so
 connections the kernel queued for it wait for the replacement instead of being reset.
@@ -25,6 +28,8 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.forkserver
+import os
 import signal
 import socket
 import sys
@@ -62,9 +67,14 @@ def listen_sockets(host: str, port: int, count: int, backlog: int) -> list[socke
     return sockets
 
 
-def serve_worker(app: Any, options: dict[str, Any], sock: socket.socket) -> None:
+def serve_worker(
+    app: Any, options: dict[str, Any], sock: socket.socket, environ: dict[str, str]
+) -> None:
     """One worker: uvicorn's Server on its own listening socket (a fork server's child)."""
     import uvicorn
+
+    os.environ.clear()  # the fork server's copy predates what LiteLLM's CLI set
+    os.environ.update(environ)
 
     server = uvicorn.Server(uvicorn.Config(app, **options))
     server.run(sockets=[sock])
@@ -104,7 +114,7 @@ class Supervisor:
     def _start(self, index: int) -> BaseProcess:
         worker = self.context.Process(
             target=serve_worker,
-            args=(self.app, self.options, self.sockets[index]),
+            args=(self.app, self.options, self.sockets[index], dict(os.environ)),
             name=f"litellm-worker-{index}",
         )
         worker.start()
@@ -164,18 +174,20 @@ def run(app: Any, **options: Any) -> None:
     except OSError as exc:
         log.error("Cannot listen on %s:%s: %s", config.host, config.port, exc)
         sys.exit(STARTUP_FAILURE)
-    context = multiprocessing.get_context("forkserver")
-    if isinstance(app, str):  # "module:attribute": imported once, by the fork server
-        context.set_forkserver_preload([app.partition(":")[0]])
     graceful = config.timeout_graceful_shutdown or 30.0
-    sys.exit(Supervisor(app, options, sockets, context, graceful_s=graceful).run())
+    sys.exit(Supervisor(app, options, sockets, _FORK_SERVER, graceful_s=graceful).run())
 
 
 _UVICORN_RUN: Any = None
+_FORK_SERVER = multiprocessing.get_context("forkserver")
 
 
 def main(argv: list[str]) -> None:
     global _UVICORN_RUN
+    # Start the fork server first: it imports litellm on the other core while this process
+    # does the same for the CLI.
+    _FORK_SERVER.set_forkserver_preload(["litellm"])
+    multiprocessing.forkserver.ensure_running()
     import uvicorn
     from litellm import run_server
 

@@ -140,7 +140,8 @@ def test_a_worker_that_cannot_start_stops_the_server(tmp_path: Path) -> None:
         runtime.up(launch)
     assert str(caught.value) == "litellm exited with code 3 during start-up"
     assert caught.value.details is not None
-    assert "could not start; stopping" in caught.value.details
+    assert "Application startup failed. Exiting." in caught.value.details
+    assert "could not start; stopping" in runtime.log_path.read_text()
     assert processes_using(launch.config_path.resolve()) == []
 
 
