@@ -3,9 +3,11 @@
 `litellm --num_workers N` hands one listening socket to N uvicorn workers, and the event
 loop that wakes for it accepts every connection pending at that moment (uvloop, like
 asyncio, accepts in a loop). A burst of new keep-alive connections, a client's pool warming
-up, lands on one worker while the other idles: benchmarks/perf_conns.py counted 8 of 8
-connections on one worker, and 2 workers served ~1.2-1.4x one. With a socket per worker in
-one SO_REUSEPORT group the kernel spreads connections over the workers as they arrive.
+up, can land on one worker while the other idles (not every time: benchmarks/perf_conns.py
+has counted 8 of 8 on one worker, and perf.py's CPU split shows shared-socket points served
+by one worker). With a socket per worker in one SO_REUSEPORT group the kernel spreads
+connections over the workers as they arrive. Any process of the same user could join that
+group on the port, so the local runtime checks the port is free before it starts.
 
 Run as `python -m llmproxy_ops.runtime.reuseport <litellm CLI arguments>`. It is LiteLLM's
 own CLI (config, environment and database set-up happen once, as `litellm` does them) up to
@@ -89,7 +91,7 @@ class Supervisor:
     app: Any
     options: dict[str, Any]
     sockets: list[socket.socket]
-    context: Any = None  # a multiprocessing context
+    context: Any  # the multiprocessing context that starts workers
     graceful_s: float = 30.0
     workers: list[BaseProcess] = field(default_factory=list)
     crashes: deque[float] = field(default_factory=deque)
