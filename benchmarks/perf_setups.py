@@ -207,9 +207,7 @@ def start_rendered(work: Path, upstream_url: str, candidate: Candidate | None) -
         "environment": environment,
         "litellm_settings": litellm_config(spec).get("litellm_settings", {}),
     }
-    sockets = ", a socket per worker" if launch.per_worker_sockets else ""
-    ours = f"our default ({stack.server} x{stack.workers}{sockets})"
-    label = candidate.label if candidate else ours
+    label = candidate.label if candidate else f"our default ({launch.serving})"
     return _start_local(folder, launch, key, label, info)
 
 

@@ -49,6 +49,12 @@ class LaunchSpec:
     def per_worker_sockets(self) -> bool:
         return self.reuse_port and self.server == "uvicorn" and self.workers > 1
 
+    @property
+    def serving(self) -> str:
+        """How it serves, for logs and reports: e.g. "uvicorn x2, a socket per worker"."""
+        sockets = ", a socket per worker" if self.per_worker_sockets else ""
+        return f"{self.server} x{self.workers}{sockets}"
+
 
 @dataclass(frozen=True)
 class RuntimeStatus:
@@ -194,11 +200,14 @@ class LocalRuntime:
 
     def _argv(self, launch: LaunchSpec, config: Path) -> list[str]:
         # Only paths and numbers: argv is world-readable in /proc, secrets go in the environment.
-        argv = [str(self.litellm_bin)]
-        if launch.per_worker_sockets:
-            # The same CLI, started through the module that gives each worker its own socket.
-            argv = [str(self.litellm_bin.parent / "python"), "-m", REUSEPORT_MODULE]
-        argv += ["--config", str(config), "--host", launch.host]
+        # With per-worker sockets: the same CLI, through the module that gives each its socket.
+        python = str(self.litellm_bin.parent / "python")
+        head = (
+            [python, "-m", REUSEPORT_MODULE]
+            if launch.per_worker_sockets
+            else [str(self.litellm_bin)]
+        )
+        argv = [*head, "--config", str(config), "--host", launch.host]
         argv += ["--port", str(launch.port), "--num_workers", str(launch.workers)]
         return argv + SERVER_FLAGS[launch.server]
 
@@ -211,8 +220,7 @@ class LocalRuntime:
         marker = (
             f"===== llmproxy-ops: starting litellm at {stamp} "
             f"(config {config}, {launch.host}:{launch.port}, "
-            f"{launch.server} x{launch.workers}"
-            f"{', a socket per worker' if launch.per_worker_sockets else ''}) =====\n"
+            f"{launch.serving}) =====\n"
         )
         with self.log_path.open("a", encoding="utf-8") as log:
             log.write(marker)
