@@ -2,7 +2,7 @@
 # Build every image the compose stack can use without any registry (air-gapped hosts, CI):
 #   llmproxy-ops/debian:bookworm        debootstrap rootfs + docker import (the only base)
 #   llmproxy-ops/python:bookworm        Debian's python3, optional extra CA bundle
-#   llmproxy-ops/litellm:1.103.0        litellm[proxy,mlflow] from PyPI, psycopg2
+#   llmproxy-ops/litellm:1.108.7        litellm[proxy,mlflow] from PyPI, psycopg2
 #   llmproxy-ops/mlflow:3.17.2          thin layer over the litellm image (mlflow server)
 #   llmproxy-ops/postgres:15            Debian's postgresql-15, official-like entrypoint
 #   llmproxy-ops/nginx:1.22             Debian's nginx 1.22.1 (OpenSSL 3)
@@ -31,8 +31,8 @@ IMAGES="$REPO/compose/images"
 PREFIX="${IMAGE_PREFIX:-llmproxy-ops}"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 SUITE=bookworm
-LITELLM_VERSION=1.103.0
-MLFLOW_VERSION=3.17.2  # what litellm[proxy,mlflow]==1.103.0 resolves to on PyPI
+LITELLM_VERSION=1.108.7
+MLFLOW_VERSION=3.17.2  # what litellm[proxy,mlflow]==1.108.7 resolves to on PyPI
 HOST_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 REBUILD=0  # 0: missing images only; 1: all; else a ",name,name," list
 CA_BUNDLE="${EXTRA_CA_BUNDLE:-}"

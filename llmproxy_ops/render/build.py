@@ -71,7 +71,7 @@ def _compose_files(spec: Spec, out_dir: Path, env_file: Path | None) -> dict[str
 def _request_timeout(spec: Spec) -> float:
     settings = spec.litellm_config().get("litellm_settings") or {}
     value = settings.get("request_timeout") if isinstance(settings, dict) else None
-    # Unset, LiteLLM 1.103.0 waits litellm.request_timeout = 6000 s: nginx must wait longer.
+    # Unset, LiteLLM 1.108.7 waits litellm.request_timeout = 6000 s: nginx must wait longer.
     return float(value) if isinstance(value, int | float) and value > 0 else 6000.0
 
 

@@ -63,7 +63,7 @@ def test_the_seeds_rpd_is_reported_with_what_to_use_instead(cli, tmp_path, full_
 
 def test_examples_reproduce_the_seed_deployments():
     claude = load_environment(REPO / "configs/examples/claude-gateway", "prod")
-    assert claude.model_groups() == ["claude-sonnet-4-5-20250929", "claude-sonnet-4-20250514"]
+    assert claude.model_groups() == ["claude-sonnet-4-5-20250929", "claude-haiku-4-5-20251001"]
     assert claude.litellm_config()["litellm_settings"]["request_timeout"] == 600
     home = load_environment(REPO / "configs/examples/home-gateway", "prod").litellm_config()
     params = {(m["model_name"], m["litellm_params"]["model"]): m["litellm_params"] for m in home["model_list"]}

@@ -77,7 +77,7 @@ def test_smoke_passes_against_stock_litellm(proxy_url: str) -> None:
         True,
         "3 model groups, as expected: mock-claude, mock-gpt, mock-limited",
     )
-    # Without a database (and without prisma) LiteLLM 1.103.0 answers like this:
+    # Without a database (and without prisma) LiteLLM 1.108.7 answers like this:
     assert checks["auth: missing key rejected"] == (
         True,
         "rejected with HTTP 500: Internal server error",

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.stack
 
 BUILD_HINT = "build them with: scripts/build-images-offline.sh"
 ENGINE_HINT = "the Docker engine is not reachable; run scripts/provision-docker.sh (as root)"
-LITELLM = "llmproxy-ops/litellm:1.103.0"
+LITELLM = "llmproxy-ops/litellm:1.108.7"
 POSTGRES = "llmproxy-ops/postgres:15"
 IMAGES = [
     "llmproxy-ops/debian:bookworm",
@@ -53,9 +53,9 @@ def test_image_is_present(image: str) -> None:
 @pytest.mark.parametrize(
     ("image", "command", "expected"),
     [
-        (LITELLM, ["litellm", "--version"], "1.103.0"),
+        (LITELLM, ["litellm", "--version"], "1.108.7"),
         # compose passes only litellm's arguments, as with the official image
-        (LITELLM, ["--version"], "1.103.0"),
+        (LITELLM, ["--version"], "1.108.7"),
         ("llmproxy-ops/mlflow:3.17.2", ["mlflow", "--version"], "version 3.17.2"),
         (POSTGRES, ["postgres", "--version"], "postgres (PostgreSQL) 15."),
         (POSTGRES, ["pg_isready", "--version"], "pg_isready (PostgreSQL) 15."),

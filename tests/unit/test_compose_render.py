@@ -48,7 +48,7 @@ def test_default_stack_services_and_order(write, in_tmp):
 def test_litellm_service(write, in_tmp):
     doc, _ = _render(write)
     lit = doc["services"]["litellm"]
-    assert lit["image"] == "ghcr.io/berriai/litellm:v1.103.0"
+    assert lit["image"] == "ghcr.io/berriai/litellm:v1.108.7"
     assert lit["command"] == ["--config", "/app/config.yaml", "--host", "0.0.0.0", "--port", "4000",
                               "--num_workers", "2", "--run_granian"]
     assert lit["env_file"] == ["runtime.env", "../../.env"]

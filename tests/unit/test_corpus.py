@@ -120,12 +120,12 @@ NOT_SHAPE: dict[str, str] = {
     ),
     "RATDEO__lammastudio__config__litellm.yaml": "master_key without sk- prefix (semantic)",
     "TheMrDJek__observable-vllm-stack__config__litellm.yaml": (
-        "general_settings.otel is declared by LiteLLM's own ConfigGeneralSettings at 1.103.0 "
+        "general_settings.otel is declared by LiteLLM's own ConfigGeneralSettings at 1.108.7 "
         "(otel: bool), so it is not unknown to the pinned version"
     ),
 }
 
-# Believed-valid files that use keys the pinned LiteLLM (1.103.0, incl. litellm-enterprise)
+# Believed-valid files that use keys the pinned LiteLLM (1.108.7, incl. litellm-enterprise)
 # never reads: confirmed by searching its source; reported for reclassification, not allowed.
 CONFIRMED_UNKNOWN_TO_LITELLM: dict[str, set[tuple[str, str]]] = {
     "1aboveio__litellm-deploy__litellm_config.yaml": {
@@ -135,15 +135,21 @@ CONFIRMED_UNKNOWN_TO_LITELLM: dict[str, set[tuple[str, str]]] = {
         # only litellm_settings.upperbound_key_generate_params is read
         ("unknown-key", "general_settings.upperbound_key_generate_params"),
     },
+    # litellm.telemetry left LiteLLM in 1.108 (proxy_server.py drops it as a legacy worker key)
+    "BerriAI__litellm__cookbook__misc__config.yaml": {
+        ("unknown-key", "litellm_settings.telemetry"),
+    },
     "BerriAI__litellm__litellm__proxy__example_config_yaml__oai_misc_config.yaml": {
-        ("unknown-key", "model_list[4].litellm_params.s3_access_key_id"),  # no such name
-        ("unknown-key", "model_list[4].litellm_params.s3_secret_access_key"),
+        ("unknown-key", "litellm_settings.telemetry"),
     },
-    "BerriAI__litellm__tests__integration__coordination_redis_proxy_config.yaml": {
-        ("unknown-key", "general_settings.disable_model_info_refresh"),  # no such name
+    "BerriAI__litellm__proxy_server_config.yaml": {
+        ("unknown-key", "litellm_settings.telemetry"),
     },
-    "BerriAI__litellm__tests__integration__oci_proxy_test_config.yaml": {
-        ("unknown-key", "general_settings.disable_model_info_refresh"),
+    "BerriAI__litellm__tests__load_tests__loadtest_config.yaml": {
+        ("unknown-key", "litellm_settings.telemetry"),
+    },
+    "Hoangnhvt__Local_LLM_2x5060ti__litellm__config.yaml": {
+        ("unknown-key", "litellm_settings.telemetry"),
     },
     "D0wn10ad__ai-gateway__litellm__config.yaml": {
         ("unknown-key", "litellm_settings.default_end_user_params"),  # no such name
@@ -158,6 +164,7 @@ CONFIRMED_UNKNOWN_TO_LITELLM: dict[str, set[tuple[str, str]]] = {
     "PaplyAI__paply-gateway__config__litellm.yaml": {
         # read as getattr(litellm, ...), i.e. a litellm_settings key
         ("unknown-key", "general_settings.enable_post_custom_auth_checks"),
+        ("unknown-key", "litellm_settings.telemetry"),
     },
     "UbhiTS__claude-code-with-gemini__config__litellm_config.yaml": {
         # LiteLLM derives thinkingLevel from reasoning_effort; thinking_level is not a param
@@ -228,7 +235,15 @@ CONFIRMED_SEMANTIC: dict[str, set[tuple[str, str]]] = {
     # zhipu/ is not in litellm.provider_list; get_llm_provider() raises on it
     "Ancoren__free-llm-gateway__litellm_config.yaml": {("unknown-provider", "model_list[12].litellm_params.model")},
     # bare o1-preview left the 1.103.0 model map: LiteLLM cannot tell its provider any more
-    "BerriAI__litellm__litellm__proxy___new_secret_config.yaml": {("unknown-provider", "model_list[3].litellm_params.model")},
+    "BerriAI__litellm__litellm__proxy___new_secret_config.yaml": {
+        ("unknown-provider", "model_list[3].litellm_params.model"),
+        # left the model map at 1.108 (bedrock claude-3 ids): get_llm_provider() raises now
+        ("unknown-provider", "model_list[0].litellm_params.model"),
+    },
+    # bare dall-e-3 and claude-sonnet-4-20250514 left the model map at 1.108 (upgrade from 1.103)
+    "BerriAI__litellm__cookbook__misc__config.yaml": {("unknown-provider", "model_list[6].litellm_params.model")},
+    "BerriAI__litellm__proxy_server_config.yaml": {("unknown-provider", "model_list[8].litellm_params.model")},
+    "fenghaitao__litellm-vscode-chat__litellm__litellm_config.yaml": {("unknown-provider", "model_list[1].litellm_params.model")},
     # two entries with the same model_name and litellm_params (the issue requires an error)
     "BerriAI__litellm__litellm__proxy__example_config_yaml__pass_through_config.yaml": {("duplicate-deployment", "model_list[3]")},
     # database_url with a literal password in the URL (the issue requires an error)
@@ -247,7 +262,7 @@ SEMANTIC_DETECTED: dict[str, set[tuple[str, str]]] = {
     "RATDEO__lammastudio__config__litellm.yaml": {("master-key-format", "general_settings.master_key")},
 }
 
-# Suspects the validator does not flag, with the reason (re-checked against LiteLLM 1.103.0).
+# Suspects the validator does not flag, with the reason (re-checked against LiteLLM 1.108.7).
 NOT_AN_ERROR_AT_THE_PIN = {
     "BerriAI__litellm__litellm__proxy__example_config_yaml__tool_permission_example.yaml",
     "TheMrDJek__observable-vllm-stack__config__litellm.yaml",

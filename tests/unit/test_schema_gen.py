@@ -55,7 +55,7 @@ def test_check_mode_fails_with_summary_on_a_stale_file(tmp_path: Path) -> None:
     stale.write_text(COMMITTED.read_text().replace('"rpm"', '"rpm_old"', 1))
     result = _run_gen("--check", "--output", str(stale))
     assert result.returncode == 1
-    assert "differs from LiteLLM 1.103.0: +1 -1 lines" in result.stderr
+    assert "differs from LiteLLM 1.108.7: +1 -1 lines" in result.stderr
     assert [line[0] for line in result.stderr.splitlines() if '"rpm' in line] == ["-", "+"]
 
 
@@ -67,7 +67,7 @@ def test_committed_file_is_canonical_json() -> None:
 
 def test_records_pinned_litellm_version() -> None:
     schema = json.loads(COMMITTED.read_text())
-    assert schema["x-litellm-version"] == version("litellm") == "1.103.0"
+    assert schema["x-litellm-version"] == version("litellm") == "1.108.7"
 
 
 def _props(schema: dict, *path: str) -> dict:

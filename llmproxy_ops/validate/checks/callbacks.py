@@ -1,6 +1,6 @@
 """callback-settings: logging callbacks that cannot work without their environment variables.
 
-The table lists what LiteLLM 1.103.0's integrations read at start (they raise or log and drop
+The table lists what LiteLLM 1.108.7's integrations read at start (they raise or log and drop
 events without them); mlflow's tracking URI is our deployments' requirement (without it mlflow
 writes to a local ./mlruns folder inside the container, which nobody reads).
 """

@@ -1,6 +1,6 @@
 """master-key-format: LiteLLM's docs require the master key to start with `sk-`.
 
-Measured with 1.103.0: chat requests still pass with a key like `deo`, but LiteLLM's key
+Measured with 1.108.7: chat requests still pass with a key like `deo`, but LiteLLM's key
 handling (hashing, the UI login, virtual-key checks) branches on the `sk-` prefix, so a key
 without it is outside what LiteLLM supports and tests.
 """

@@ -1,6 +1,6 @@
 """rate-limit-not-enforced / rate-limit-per-worker: rpm/tpm that do less than they seem to.
 
-Measured with LiteLLM 1.103.0 (shared ENVIRONMENT notes): a deployment's rpm/tpm only steer
+Measured with LiteLLM 1.108.7 (shared ENVIRONMENT notes): a deployment's rpm/tpm only steer
 routing unless router_settings.optional_pre_call_checks has enforce_model_rate_limits, and
 without Redis every worker process counts on its own (2 workers let 10 requests through rpm 5).
 """
