@@ -10,7 +10,7 @@ export LITELLM_LOCAL_MODEL_COST_MAP := True
 # Debian keeps nginx and the PostgreSQL tools in sbin / a versioned folder; tests find them.
 export PATH := $(PATH):/usr/sbin
 
-.PHONY: help install up down status logs validate render smoke test test-deps test-quick lint schema bench bench-quick clean docker images-offline
+.PHONY: help install install-test lock upgrade-litellm up down status logs validate render smoke test test-deps test-quick lint schema bench bench-quick clean docker images-offline
 
 help:
 	@echo "make up [ENV=dev]      install, create .env, validate, render and start the proxy"
@@ -20,17 +20,40 @@ help:
 	@echo "make test              install what the tests drive, then the whole suite (what CI runs)"
 	@echo "make test-quick        unit and CLI tests only (no litellm process)"
 	@echo "make lint              ruff + mypy"
+	@echo "make lock              refresh the hash locks in lock/ from pyproject.toml"
+	@echo "make upgrade-litellm VERSION=x.y.z   switch the pin, locks, schema diff, checks"
 	@echo "make bench             benchmarks (slow; not part of the tests)"
 	@echo "make bench-quick       ~1.5 min regression guard: default >= 1.5x the seeds' way"
 	@echo "make docker            install and start a Docker engine with Compose v2 (Debian, root)"
 	@echo "make images-offline    build every image the compose stack uses without a registry"
 
-$(VENV)/.installed: pyproject.toml
+# Installs are hash-checked from lock/ (`make lock` refreshes it): a package the index
+# serves tomorrow, or a tampered one, is refused. llmproxy-ops itself installs editable with
+# the locked build back-end (no unpinned setuptools from the index).
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+$(VENV)/.installed: pyproject.toml lock/runtime.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(PIP) --require-hashes --no-deps -r lock/runtime.txt
+	$(PIP) --no-deps --no-build-isolation -e .
+	$(PY) -m pip check
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed lock/test.txt
+	$(PIP) --require-hashes --no-deps -r lock/test.txt
+	$(PY) -m pip check
 	touch $@
 
 install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+# Refresh the hash locks from pyproject.toml and lock/*.in (needs the package index).
+lock: install-test
+	bash scripts/lock.sh
+
+# Upgrade LiteLLM: pin, locks, schema (with a key-level diff), behaviour checks. VERSION=x.y.z
+upgrade-litellm: install-test
+	@test -n "$(VERSION)" || { echo "usage: make upgrade-litellm VERSION=x.y.z" >&2; exit 2; }
+	bash scripts/upgrade-litellm.sh $(VERSION)
 
 up: install
 	$(OPS) init
@@ -58,26 +81,26 @@ smoke: install
 test-deps:
 	bash scripts/install-test-deps.sh
 
-test: install test-deps
+test: install-test test-deps
 	$(PY) -m pytest
 
-test-quick: install
+test-quick: install-test
 	$(PY) -m pytest tests/unit tests/cli
 
-lint: install
+lint: install-test
 	$(VENV)/bin/ruff check llmproxy_ops tests benchmarks
 	$(VENV)/bin/mypy llmproxy_ops
 
-schema: install
+schema: install-test
 	$(PY) -m llmproxy_ops.validate.schema_gen
 
 # Benchmarks drive wrk (Debian: apt-get install -y wrk) and nginx against 127.0.0.1 only.
-bench: install
+bench: install-test
 	$(PY) benchmarks/perf.py
 	$(PY) benchmarks/validate_render.py
 	$(PY) benchmarks/time_to_healthy.py
 
-bench-quick: install
+bench-quick: install-test
 	$(PY) benchmarks/perf.py --guard
 
 docker:

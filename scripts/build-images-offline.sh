@@ -2,13 +2,15 @@
 # Build every image the compose stack can use without any registry (air-gapped hosts, CI):
 #   llmproxy-ops/debian:bookworm        debootstrap rootfs + docker import (the only base)
 #   llmproxy-ops/python:bookworm        Debian's python3, optional extra CA bundle
-#   llmproxy-ops/litellm:1.108.7        litellm[proxy,mlflow] from PyPI, psycopg2
+#   llmproxy-ops/litellm:1.108.7        lock/litellm-image.txt (hash-checked): litellm[proxy,mlflow], psycopg2
 #   llmproxy-ops/mlflow:3.17.2          thin layer over the litellm image (mlflow server)
 #   llmproxy-ops/postgres:15            Debian's postgresql-15, official-like entrypoint
 #   llmproxy-ops/nginx:1.22             Debian's nginx 1.22.1 (OpenSSL 3)
 #   llmproxy-ops/fake-provider:latest   llmproxy_ops.testing.fake_provider + aiohttp
 # Needs: root (debootstrap), a running Docker engine, Debian's mirror and PyPI.
-# Idempotent: an image whose tag exists is skipped unless --rebuild (or --rebuild=postgres,...).
+# Idempotent: an image is rebuilt only when its inputs changed (its Dockerfile folder, the lock,
+# the fake provider's sources, its base image: a label records their sha256), when it is
+# missing, or when --rebuild (or --rebuild=postgres,...) asks for it.
 set -euo pipefail
 
 usage() {
@@ -83,13 +85,41 @@ rebuild_requested() {
   [ "$REBUILD" = 1 ] || [[ "$REBUILD" == *",$name,"* ]]
 }
 
-# wanted TAG: true when TAG must be built (missing, or asked for).
+# inputs_label TAG: the sha256 of the inputs the image was built from ("" if none).
+inputs_label() {
+  docker image inspect --format '{{ index .Config.Labels "llmproxy-ops.inputs-sha256" }}' "$1" 2>/dev/null
+}
+
+# inputs_sha BASE-TAG PATH...: one sha256 over the base image's id and every file under the
+# paths (names and contents): an edited Dockerfile, lock or fake provider, or a rebuilt base,
+# changes it.
+inputs_sha() {
+  local base_id=""
+  [ -n "$1" ] && base_id="$(docker image inspect --format '{{.Id}}' "$1" 2>/dev/null || true)"
+  shift
+  { echo "$base_id"; find "$@" -type f -not -path '*/__pycache__/*' -print0 | sort -z \
+      | xargs -0 sha256sum | sed "s|$REPO/||"; } | sha256sum | cut -d' ' -f1
+}
+
+# wanted TAG [INPUTS-SHA256]: true when TAG must be built (missing, asked for, or built from
+# other inputs than the ones given).
 wanted() {
+  if [ -n "${2:-}" ] && image_exists "$1" && [ "$(inputs_label "$1")" != "$2" ]; then
+    log "$1 was built from other inputs (Dockerfile, lock, sources or base): rebuilding"
+    return 0
+  fi
   if ! rebuild_requested "$1" && image_exists "$1"; then
     log "$1 exists, skipped (--rebuild to build it again)"
     record "$1" skipped
     return 1
   fi
+}
+
+# image TAG INPUTS-SHA256 BUILD-FUNCTION ARGS...: build TAG when wanted, labelled with its inputs.
+image() {
+  local tag="$1" sha="$2"
+  shift 2
+  if wanted "$tag" "$sha"; then INPUTS_SHA="$sha" timed "$tag" "$@"; fi
 }
 
 # timed TAG CMD...: run CMD, log and record how long it took.
@@ -151,7 +181,9 @@ context() {
 docker_build() {
   local tag="$1" ctx="$2" out="$WORK/build.log"
   shift 2
-  if ! docker build -t "$tag" "$@" "$ctx" >"$out" 2>&1; then
+  local label=()
+  [ -n "${INPUTS_SHA:-}" ] && label=(--label "llmproxy-ops.inputs-sha256=$INPUTS_SHA")
+  if ! docker build -t "$tag" "${label[@]}" "$@" "$ctx" >"$out" 2>&1; then
     tail -n 40 "$out" >&2
     die "docker build of $tag failed (last lines above)"
   fi
@@ -173,6 +205,16 @@ build_mlflow() {
   build_from "$tag" mlflow "$litellm"
 }
 
+# The image installs lock/litellm-image.txt with --require-hashes (see its Dockerfile).
+build_litellm() {
+  local tag="$1" base="$2" ctx lock="$REPO/lock/litellm-image.txt"
+  grep -q "^litellm==$LITELLM_VERSION " "$lock" \
+    || die "$lock does not pin litellm==$LITELLM_VERSION: run make lock"
+  ctx="$(context litellm)"
+  cp "$lock" "$ctx/requirements.txt"
+  docker_build "$tag" "$ctx" --build-arg "BASE=$base" --build-arg "LITELLM_VERSION=$LITELLM_VERSION"
+}
+
 build_fake_provider() {
   local ctx
   ctx="$(context fake-provider)"
@@ -189,20 +231,21 @@ build_from() {  # build_from TAG FOLDER BASE [more build args]
 
 build_all() {
   local debian="$PREFIX/debian:$SUITE" python="$PREFIX/python:$SUITE"
-  local litellm="$PREFIX/litellm:$LITELLM_VERSION"
-  if wanted "$debian"; then timed "$debian" build_debian "$debian"; fi
-  if wanted "$python"; then timed "$python" build_python "$python"; fi
-  if wanted "$litellm"; then
-    timed "$litellm" build_from "$litellm" litellm "$python" \
-      --build-arg "LITELLM_VERSION=$LITELLM_VERSION"
-  fi
-  local mlflow="$PREFIX/mlflow:$MLFLOW_VERSION"
-  if wanted "$mlflow"; then timed "$mlflow" build_mlflow "$mlflow" "$litellm"; fi
+  local litellm="$PREFIX/litellm:$LITELLM_VERSION" mlflow="$PREFIX/mlflow:$MLFLOW_VERSION"
   local postgres="$PREFIX/postgres:15" nginx="$PREFIX/nginx:1.22"
-  if wanted "$postgres"; then timed "$postgres" build_from "$postgres" postgres "$debian"; fi
-  if wanted "$nginx"; then timed "$nginx" build_from "$nginx" nginx "$debian"; fi
-  local fake="$PREFIX/fake-provider:latest"
-  if wanted "$fake"; then timed "$fake" build_fake_provider "$fake"; fi
+  local fake="$PREFIX/fake-provider:latest" ca=()
+  [ -n "$CA_BUNDLE" ] && ca=("$CA_BUNDLE")
+  # the debootstrap base has no inputs but the mirror: it is built when missing or asked for
+  if wanted "$debian"; then timed "$debian" build_debian "$debian"; fi
+  image "$python" "$(inputs_sha "$debian" "$IMAGES/python" "${ca[@]}")" build_python "$python"
+  image "$litellm" "$(inputs_sha "$python" "$IMAGES/litellm" "$REPO/lock/litellm-image.txt")" \
+    build_litellm "$litellm" "$python"
+  image "$mlflow" "$(inputs_sha "$litellm" "$IMAGES/mlflow")" build_mlflow "$mlflow" "$litellm"
+  image "$postgres" "$(inputs_sha "$debian" "$IMAGES/postgres")" \
+    build_from "$postgres" postgres "$debian"
+  image "$nginx" "$(inputs_sha "$debian" "$IMAGES/nginx")" build_from "$nginx" nginx "$debian"
+  image "$fake" "$(inputs_sha "$python" "$IMAGES/fake-provider" "$REPO/llmproxy_ops/testing")" \
+    build_fake_provider "$fake"
 }
 
 print_summary() {
