@@ -7,6 +7,7 @@ environment run the same pinned images unless a layer says otherwise.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,13 +59,18 @@ class KubernetesSettings:
         return self.redis.enabled or self.max_replicas > 1
 
 
+def default_namespace(env_name: str) -> str:
+    """llmproxy-<env> as a DNS label (an environment given as a file may be named x.yaml)."""
+    return re.sub(r"[^a-z0-9-]+", "-", f"llmproxy-{env_name}".lower()).strip("-")[:63].rstrip("-")
+
+
 def kubernetes_settings(raw: dict[str, Any], env_name: str) -> KubernetesSettings:
     """Defaults applied to a validated `stack.kubernetes` mapping."""
     litellm_raw, db_raw = raw.get("litellm") or {}, raw.get("db") or {}
     mlflow_raw, ingress_raw = raw.get("mlflow") or {}, raw.get("ingress") or {}
     replicas = int(raw.get("replicas", 2))
     return KubernetesSettings(
-        namespace=str(raw.get("namespace", f"llmproxy-{env_name}")).lower(),
+        namespace=str(raw.get("namespace", default_namespace(env_name))),
         litellm=service_settings("litellm", litellm_raw),
         db=service_settings("db", db_raw),
         mlflow=service_settings("mlflow", mlflow_raw),
