@@ -30,3 +30,21 @@ took "Docker engine + Compose v2" "$t"
 t=$(date +%s)
 bash scripts/build-images-offline.sh
 took "offline images" "$t"
+
+# Kubernetes offline proof (tests/cli/test_kubernetes_offline.py). kubectl (with kustomize)
+# comes with these machines; Debian bookworm has no kubectl package, so a machine without it
+# fails here, loudly, instead of the tests skipping.
+t=$(date +%s)
+command -v kubectl >/dev/null 2>&1 || {
+  echo "[test-deps] kubectl not found: install kubectl >= 1.27 (kustomize built in) on PATH" >&2
+  exit 1
+}
+kubectl kustomize --help >/dev/null || { echo "[test-deps] kubectl has no kustomize" >&2; exit 1; }
+# checkov pins dozens of packages that conflict with LiteLLM's: its own venv, called as a tool.
+CHECKOV_VERSION=3.3.30
+if [ "$(.tools/checkov/bin/checkov --version 2>/dev/null)" != "$CHECKOV_VERSION" ]; then
+  echo "[test-deps] installing checkov $CHECKOV_VERSION into .tools/checkov (PyPI)"
+  python3 -m venv .tools/checkov
+  .tools/checkov/bin/pip install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION"
+fi
+took "kubectl + checkov" "$t"

@@ -101,7 +101,9 @@ KUBERNETES_SCHEMA: dict[str, Any] = {
         },
         "run_as_user": {"type": "integer", "minimum": 10000},
         "storage_class": _DNS_LABEL,
-        "litellm": _service({"use_db": COMPOSE_SCHEMA["properties"]["litellm"]["properties"]["use_db"]}),
+        "litellm": _service(
+            {"use_db": COMPOSE_SCHEMA["properties"]["litellm"]["properties"]["use_db"]}
+        ),
         "db": _service(
             {
                 "user": {"type": "string", "pattern": "^[a-z_][a-z0-9_]*$"},

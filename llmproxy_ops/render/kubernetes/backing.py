@@ -126,7 +126,8 @@ def mlflow(ks: KubernetesSettings) -> list[dict[str, Any]]:
         args=["--host", "0.0.0.0", "--port", str(MLFLOW_PORT), "--serve-artifacts",
               "--artifacts-destination", "/mlflow/artifacts",
               # MLflow 3 rejects unknown Host headers; LiteLLM calls it as mlflow:5000.
-              "--allowed-hosts", f"{MLFLOW_HOST}:{MLFLOW_PORT},{MLFLOW_HOST},localhost:*,127.0.0.1:*"],
+              "--allowed-hosts",
+              f"{MLFLOW_HOST}:{MLFLOW_PORT},{MLFLOW_HOST},localhost:*,127.0.0.1:*"],
         env=env,
         resources=resources(ks.mlflow),
         startupProbe=http_probe("/health", MLFLOW_PORT, period=5, failures=24),
@@ -135,7 +136,8 @@ def mlflow(ks: KubernetesSettings) -> list[dict[str, Any]]:
         volumeMounts=[{"name": "artifacts", "mountPath": "/mlflow/artifacts"}, tmp_mount],
     )
     claim: dict[str, Any] = {
-        "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": metadata("mlflow-artifacts", MLFLOW_HOST),
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": metadata("mlflow-artifacts", MLFLOW_HOST),
         "spec": {"accessModes": ["ReadWriteOnce"],
                  "resources": {"requests": {"storage": ks.mlflow_storage}}},
     }

@@ -91,10 +91,10 @@ def _kustomization(spec: Spec, namespace: str, resources: list[str], *,
 
 def _secrets_example(keys: list[str], namespace: str) -> str:
     lines = [
-        "# The keys the Secret '{s}' must hold; values are never rendered. Fill a copy\n"
+        f"# The keys the Secret '{SECRET_NAME}' must hold; values are never rendered. Fill a copy\n"
         "# outside the repository, then:\n"
-        "#   kubectl -n {ns} create secret generic {s} --from-env-file=secrets.env\n".format(
-            s=SECRET_NAME, ns=namespace)
+        f"#   kubectl -n {namespace} create secret generic {SECRET_NAME} "
+        "--from-env-file=secrets.env\n"
     ]
     lines += [f"{key}=\n" for key in keys]
     return "".join(lines)
