@@ -101,6 +101,25 @@ def test_kustomize_builds_it_with_hash_named_configmaps_and_no_secret(built, ide
         assert value not in text
 
 
+@pytest.mark.parametrize("ident", IDS)
+def test_the_secrets_example_is_what_kubectl_create_secret_reads(built, ident):
+    folder, _ = built[ident]
+    kubectl = _tool(shutil.which("kubectl"), "kubectl")
+    done = subprocess.run(
+        [kubectl, "create", "secret", "generic", "llmproxy-secrets", "--dry-run=client", "-o", "yaml",
+         f"--from-env-file={folder / 'secrets.env.example'}"],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    data = yaml.safe_load(done.stdout)["data"]
+    assert set(data.values()) == {""}  # names only
+    docs = _docs(built[ident][1])
+    referenced = {e["valueFrom"]["secretKeyRef"]["key"]
+                  for d in docs if d["kind"] in ("Deployment", "StatefulSet")
+                  for c in d["spec"]["template"]["spec"]["containers"] for e in c.get("env", [])
+                  if "valueFrom" in e}
+    assert referenced == set(data)  # every key a pod reads is listed, and nothing else
+
+
 def test_a_config_change_renames_the_configmap_so_pods_roll(tmp_path, monkeypatch):
     overlay = tmp_path / "overlay.yaml"
     overlay.write_text(f"layers: [{REPO}/configs/environments/k8s.yaml]\n"

@@ -99,9 +99,10 @@ def secret_env(name: str, key: str | None = None) -> dict[str, Any]:
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": SECRET_NAME, "key": key or name}}}
 
 
-def scratch_volume(name: str, mount: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def scratch_volume(name: str, mount: str,
+                   size: str = "256Mi") -> tuple[dict[str, Any], dict[str, Any]]:
     """(volume, mount) of a writable emptyDir under a read-only root filesystem."""
-    return {"name": name, "emptyDir": {"sizeLimit": "256Mi"}}, {"name": name, "mountPath": mount}
+    return {"name": name, "emptyDir": {"sizeLimit": size}}, {"name": name, "mountPath": mount}
 
 
 def service(name: str, port: int, *, headless: bool = False) -> dict[str, Any]:

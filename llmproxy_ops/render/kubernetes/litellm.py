@@ -28,6 +28,9 @@ NAME = "litellm"
 CONFIG_MAP = "litellm-config"  # kustomize appends the content hash: a change rolls the pods
 ENV_CONFIG_MAP = "litellm-env"
 CONFIG_DIR = "/etc/litellm"
+# LiteLLM copies its admin UI to a writable folder at start; with a read-only root it asks
+# for LITELLM_UI_PATH on an emptyDir (proxy_server.py, 1.108.7).
+UI_DIR = "/var/lib/litellm/ui"
 REDIS_HOST, REDIS_PORT, REDIS_PASSWORD_VAR = "redis", 6379, "REDIS_PASSWORD"
 POSTGRES_HOST, POSTGRES_PORT = "postgres", 5432
 MLFLOW_HOST, MLFLOW_PORT = "mlflow", 5000
@@ -85,6 +88,7 @@ def workers(spec: Spec, ks: KubernetesSettings) -> int:
 def deployment(spec: Spec, ks: KubernetesSettings, config: dict[str, Any],
                request_timeout: float) -> dict[str, Any]:
     tmp_volume, tmp_mount = scratch_volume("tmp", "/tmp")
+    ui_volume, ui_mount = scratch_volume("ui", UI_DIR)
     pod = {
         "metadata": {"labels": metadata(NAME)["labels"]},
         "spec": {
@@ -96,8 +100,9 @@ def deployment(spec: Spec, ks: KubernetesSettings, config: dict[str, Any],
                 "whenUnsatisfiable": "ScheduleAnyway",
                 "labelSelector": {"matchLabels": selector(NAME)},
             }],
-            "containers": [_container(spec, ks, config, tmp_mount)],
-            "volumes": [{"name": "config", "configMap": {"name": CONFIG_MAP}}, tmp_volume],
+            "containers": [_container(spec, ks, config, [tmp_mount, ui_mount])],
+            "volumes": [{"name": "config", "configMap": {"name": CONFIG_MAP}}, tmp_volume,
+                        ui_volume],
         },
     }
     return {
@@ -117,7 +122,7 @@ def deployment(spec: Spec, ks: KubernetesSettings, config: dict[str, Any],
 
 
 def _container(spec: Spec, ks: KubernetesSettings, config: dict[str, Any],
-               tmp_mount: dict[str, Any]) -> dict[str, Any]:
+               scratch: list[dict[str, Any]]) -> dict[str, Any]:
     args = ["--config", f"{CONFIG_DIR}/config.yaml", "--host", "0.0.0.0",
             "--port", str(LITELLM_PORT), "--num_workers", str(workers(spec, ks)),
             *SERVER_FLAGS.get(spec.stack.server, [])]
@@ -142,7 +147,7 @@ def _container(spec: Spec, ks: KubernetesSettings, config: dict[str, Any],
         # SIGTERM; the server then finishes in-flight streams within the grace period.
         "lifecycle": {"preStop": {"sleep": {"seconds": ks.drain_seconds}}},
         "volumeMounts": [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
-                         tmp_mount],
+                         *scratch],
     }
 
 
@@ -151,6 +156,7 @@ def _env(ks: KubernetesSettings, config: dict[str, Any]) -> list[dict[str, Any]]
            if name != "MLFLOW_BACKEND_STORE_URI"]  # MLflow's, not LiteLLM's
     # Fixed values after the secrets: $(VAR) expands only variables defined earlier.
     env.append({"name": "HOME", "value": "/tmp"})  # the root filesystem is read-only
+    env.append({"name": "LITELLM_UI_PATH", "value": UI_DIR})
     if ks.mlflow.enabled:
         env.append({"name": "MLFLOW_TRACKING_URI", "value": f"http://{MLFLOW_HOST}:{MLFLOW_PORT}"})
     if ks.use_db and not ks.db_external:
