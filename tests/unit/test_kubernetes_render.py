@@ -327,3 +327,27 @@ def test_kubernetes_runtime_is_rendered_not_started(write, in_tmp):
                                     "manifests but does not start, stop or watch them")
     assert raised.value.hint == ("llmproxy-ops render --env x.yaml, then kubectl apply -k build/x.yaml/ "
                                  "(then kubectl for status and logs)")
+
+
+@pytest.mark.parametrize(("image", "pinned"), [
+    ("redis:7", True), ("ghcr.io/berriai/litellm:v1.108.7", True), ("registry:5000/litellm", False),
+    ("redis", False), ("redis:latest", False), ("redis@sha256:" + "a" * 64, True)])
+def test_unpinned_images_are_refused(write, in_tmp, image, pinned):
+    spec = load_files([write("x.yaml", BASE + f"    {{redis: {{image: '{image}'}}}}\n")])
+    findings = [f for f in validate_spec(spec).errors if f.code == "kubernetes-image-unpinned"]
+    if pinned:
+        assert findings == []
+        return
+    [finding] = findings
+    assert finding.message == (f"image '{image}' of redis is not pinned: pods started later may run "
+                               "another build")
+    assert str(finding.location) == "x.yaml:11:14"
+
+
+def test_mlflow_without_any_postgres_is_refused(write, in_tmp):
+    spec = load_files([write("x.yaml", BASE + "    {db: {enabled: false}}\n")])
+    [finding] = [f for f in validate_spec(spec).errors if f.code == "kubernetes-db-missing"]
+    assert finding.message == ("mlflow needs Postgres, but stack.kubernetes.db is disabled and not "
+                               "external")
+    ok = load_files([write("y.yaml", BASE + "    {db: {enabled: false, external: true}}\n")])
+    assert not [f for f in validate_spec(ok).errors if f.code == "kubernetes-db-missing"]
