@@ -351,3 +351,10 @@ def test_mlflow_without_any_postgres_is_refused(write, in_tmp):
                                "external")
     ok = load_files([write("y.yaml", BASE + "    {db: {enabled: false, external: true}}\n")])
     assert not [f for f in validate_spec(ok).errors if f.code == "kubernetes-db-missing"]
+
+
+@pytest.mark.parametrize("odd", ["{db: 3, litellm: [1]}", "[1]", "x=y", "{ingress: 4, redis: {image: 7}}"])
+def test_odd_kubernetes_shapes_are_schema_findings_not_crashes(write, in_tmp, odd):
+    spec = load_files([write("x.yaml", BASE + f"    {odd}\n")])
+    errors = validate_spec(spec).errors
+    assert errors and {f.code for f in errors} == {"wrong-type"}
