@@ -168,8 +168,11 @@ def test_config_is_a_hash_named_configmap_keeping_env_references(write, in_tmp):
 def test_secrets_are_referenced_by_name_and_listed_without_values(write, in_tmp):
     docs, files = _render(write)
     env = {e["name"]: e for e in _litellm(docs)["env"]}
-    for key in ("LITELLM_MASTER_KEY", "OPENAI_API_KEY", "REDIS_PASSWORD", "POSTGRES_PASSWORD"):
+    for key in ("LITELLM_MASTER_KEY", "OPENAI_API_KEY", "REDIS_PASSWORD"):
         assert env[key] == {"name": key, "valueFrom": {"secretKeyRef": {"name": "llmproxy-secrets", "key": key}}}
+    assert "POSTGRES_PASSWORD" not in env  # MLflow's and Postgres's, not LiteLLM's (no use_db)
+    postgres_env = _pod(docs[("StatefulSet", "postgres")])["containers"][0]["env"]
+    assert postgres_env[0]["valueFrom"]["secretKeyRef"]["key"] == "POSTGRES_PASSWORD"
     assert files["secrets.env.example"].splitlines()[3:] == [
         "LITELLM_MASTER_KEY=", "OPENAI_API_KEY=", "POSTGRES_PASSWORD=", "REDIS_PASSWORD="]
     assert not any(doc["kind"] == "Secret" for doc in docs.values())

@@ -60,17 +60,22 @@ def uses_cluster_redis(config: dict[str, Any]) -> bool:
     return isinstance(router, dict) and router.get("redis_host") == REDIS_HOST
 
 
-def secret_keys(config: dict[str, Any], ks: KubernetesSettings) -> list[str]:
-    """Every key the operator's Secret must hold (names only, sorted)."""
+def litellm_secret_keys(config: dict[str, Any], ks: KubernetesSettings) -> list[str]:
+    """The Secret's keys the LiteLLM pods read: its os.environ/ references and its database."""
     keys = {name for name, _ in env_references(config)}
-    if ks.runs_postgres:
-        keys.add("POSTGRES_PASSWORD")
-    if ks.db_external and ks.use_db:
-        keys.add("DATABASE_URL")
-    if ks.db_external and ks.mlflow.enabled:
-        keys.add("MLFLOW_BACKEND_STORE_URI")
     if ks.use_db:
         keys.add("LITELLM_SALT_KEY")  # encrypts credentials LiteLLM stores in its DB
+        keys.add("DATABASE_URL" if ks.db_external else "POSTGRES_PASSWORD")
+    return sorted(keys)
+
+
+def secret_keys(config: dict[str, Any], ks: KubernetesSettings) -> list[str]:
+    """Every key the operator's Secret must hold (names only, sorted)."""
+    keys = set(litellm_secret_keys(config, ks))
+    if ks.runs_postgres:
+        keys.add("POSTGRES_PASSWORD")  # the StatefulSet and MLflow's backend URL
+    if ks.db_external and ks.mlflow.enabled:
+        keys.add("MLFLOW_BACKEND_STORE_URI")
     return sorted(keys)
 
 
@@ -152,8 +157,8 @@ def _container(spec: Spec, ks: KubernetesSettings, config: dict[str, Any],
 
 
 def _env(ks: KubernetesSettings, config: dict[str, Any]) -> list[dict[str, Any]]:
-    env = [secret_env(name) for name in secret_keys(config, ks)
-           if name != "MLFLOW_BACKEND_STORE_URI"]  # MLflow's, not LiteLLM's
+    # Only what LiteLLM reads: the Postgres password stays out of pods that use no database.
+    env = [secret_env(name) for name in litellm_secret_keys(config, ks)]
     # Fixed values after the secrets: $(VAR) expands only variables defined earlier.
     env.append({"name": "HOME", "value": "/tmp"})  # the root filesystem is read-only
     env.append({"name": "LITELLM_UI_PATH", "value": UI_DIR})
