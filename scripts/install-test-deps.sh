@@ -13,13 +13,16 @@ need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql postgresql-client)
 # `ss` shows which worker holds which socket (tests/integration/test_reuseport_workers.py)
 command -v ss >/dev/null 2>&1 || need+=(iproute2)
+# the kubernetes runtime's shared rate limits (tests/integration/test_kubernetes_redis_limits.py)
+{ command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; } \
+  || need+=(redis-server)
 if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || { echo "[test-deps] need root to install: ${need[*]}" >&2; exit 1; }
   echo "[test-deps] installing ${need[*]} (Debian)"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-took "nginx + PostgreSQL packages" "$t"
+took "nginx + PostgreSQL + Redis packages" "$t"
 
 # the stack tests need an engine; they fail (never skip) without one
 t=$(date +%s)
