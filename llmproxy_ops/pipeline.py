@@ -105,9 +105,17 @@ def runtime_of(spec: Spec, secrets: tuple[str, ...] = ()) -> Runtime:
             startup_timeout=spec.stack.startup_timeout,
             secrets=secrets,
         )
+    if spec.stack.runtime == "kubernetes":
+        # Rendered and checked offline only: the cluster applies it, not llmproxy-ops.
+        raise UsageError(
+            f"environment '{spec.name}' runs on Kubernetes: llmproxy-ops renders its manifests "
+            "but does not start, stop or watch them",
+            hint=f"llmproxy-ops render --env {spec.name}, then kubectl apply -k "
+            f"{spec.stack.build_dir / spec.name}/ (then kubectl for status and logs)",
+        )
     if spec.stack.runtime != "local":
         raise UsageError(f"unknown stack.runtime '{spec.stack.runtime}'",
-                         hint="use runtime: local or runtime: compose")
+                         hint="use runtime: local, compose or kubernetes")
     return LocalRuntime(spec.stack.run_dir / spec.name)
 
 

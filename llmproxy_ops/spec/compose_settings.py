@@ -73,7 +73,8 @@ _SERVICE_DEFAULTS: dict[str, tuple[bool, str, str, str, str]] = {
 }
 
 
-def _service(name: str, raw: dict[str, Any]) -> Service:
+def service_settings(name: str, raw: dict[str, Any]) -> Service:
+    """One service's settings with the defaults above (compose and kubernetes share them)."""
     enabled, cpus, memory, cpus_r, memory_r = _SERVICE_DEFAULTS[name]
     return Service(
         name=name,
@@ -86,17 +87,22 @@ def _service(name: str, raw: dict[str, Any]) -> Service:
     )
 
 
+def nginx_settings_kwargs(raw: dict[str, Any]) -> dict[str, Any]:
+    """NginxSettings' fields present in `raw` (compose nginx and kubernetes ingress share them)."""
+    known = {f.name for f in fields(NginxSettings)}
+    kwargs = {k: v for k, v in raw.items() if k in known}
+    if "allow" in kwargs:
+        kwargs["allow"] = tuple(kwargs["allow"])
+    return kwargs
+
+
 def compose_settings(raw: dict[str, Any], env_name: str) -> ComposeSettings:
     """Defaults applied to a validated `stack.compose` mapping."""
-    nginx_raw = raw.get("nginx") or {}
-    known = {f.name for f in fields(NginxSettings)}
-    nginx_kwargs = {k: v for k, v in nginx_raw.items() if k in known}
-    if "allow" in nginx_kwargs:
-        nginx_kwargs["allow"] = tuple(nginx_kwargs["allow"])
+    nginx_kwargs = nginx_settings_kwargs(raw.get("nginx") or {})
     litellm_raw, db_raw = raw.get("litellm") or {}, raw.get("db") or {}
     return ComposeSettings(
         project=str(raw.get("project", f"llmproxy-{env_name}")).lower(),
-        **{n: _service(n, raw.get(n) or {}) for n in _SERVICE_DEFAULTS},  # type: ignore[arg-type]
+        **{n: service_settings(n, raw.get(n) or {}) for n in _SERVICE_DEFAULTS},  # type: ignore[arg-type]
         nginx_settings=NginxSettings(**nginx_kwargs),
         replicas=int(litellm_raw.get("replicas", 1)),
         use_db=bool(litellm_raw.get("use_db", False)),

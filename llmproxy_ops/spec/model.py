@@ -10,6 +10,7 @@ from typing import Any
 
 from llmproxy_ops.findings import Finding, JsonPath, Location
 from llmproxy_ops.spec.compose_settings import ComposeSettings, compose_settings
+from llmproxy_ops.spec.kubernetes_settings import KubernetesSettings, kubernetes_settings
 from llmproxy_ops.spec.located import LMap, locate, to_plain
 
 STACK_KEY = "stack"
@@ -30,6 +31,7 @@ STACK_DEFAULTS: dict[str, Any] = {
     "build_dir": "build",
     "environment": {},
     "compose": {},
+    "kubernetes": {},
     "backup": {},
 }
 
@@ -49,9 +51,14 @@ class StackSettings:
     environment: dict[str, str]
     compose_raw: dict[str, Any]
     backup_raw: dict[str, Any]
+    kubernetes_raw: dict[str, Any] = field(default_factory=dict)
+    workers_auto: bool = False  # `workers: auto`: a pod sizes it from its CPU limit, not ours
 
     def compose(self, env_name: str) -> ComposeSettings:
         return compose_settings(self.compose_raw, env_name)
+
+    def kubernetes(self, env_name: str) -> KubernetesSettings:
+        return kubernetes_settings(self.kubernetes_raw, env_name)
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any]) -> StackSettings:
@@ -73,6 +80,8 @@ class StackSettings:
             environment={str(k): str(v) for k, v in (values["environment"] or {}).items()},
             compose_raw=dict(values["compose"] or {}),
             backup_raw=dict(values["backup"] or {}),
+            kubernetes_raw=dict(values["kubernetes"] or {}),
+            workers_auto=values["workers"] == "auto",
         )
 
 

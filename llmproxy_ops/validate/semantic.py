@@ -14,6 +14,7 @@ from llmproxy_ops.validate.checks.compose import check_compose_env
 from llmproxy_ops.validate.checks.deployments import check_duplicate_deployment
 from llmproxy_ops.validate.checks.env import check_env_missing, check_env_undocumented
 from llmproxy_ops.validate.checks.guardrails import check_guardrail_params
+from llmproxy_ops.validate.checks.kubernetes import check_kubernetes
 from llmproxy_ops.validate.checks.master_key import check_master_key_format
 from llmproxy_ops.validate.checks.model_groups import check_unknown_model_group
 from llmproxy_ops.validate.checks.providers import check_unknown_model, check_unknown_provider
@@ -43,6 +44,7 @@ CHECKS: tuple[Check, ...] = (
     check_guardrail_params,
     check_compose_env,
     check_salt_key,
+    check_kubernetes,
 )
 
 

@@ -79,6 +79,60 @@ COMPOSE_SCHEMA: dict[str, Any] = {
     },
 }
 
+_DNS_LABEL = {"type": "string", "pattern": "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"}
+_QUANTITY = {"type": "string", "pattern": "^[0-9]+(Mi|Gi|Ti)$"}  # PVC sizes: 10Gi
+
+KUBERNETES_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "the kubernetes runtime's objects (used when runtime: kubernetes); images "
+    "and resources take the same defaults as stack.compose",
+    "additionalProperties": False,
+    "properties": {
+        "namespace": _DNS_LABEL,
+        "replicas": {"type": "integer", "minimum": 1, "maximum": 64},
+        "max_replicas": {
+            "type": "integer", "minimum": 1, "maximum": 256,
+            "description": "HorizontalPodAutoscaler ceiling (default: 2 x replicas)",
+        },
+        "target_cpu_percent": {"type": "integer", "minimum": 10, "maximum": 100},
+        "drain_seconds": {
+            "type": "integer", "minimum": 1, "maximum": 300,
+            "description": "preStop sleep: the ingress stops sending before SIGTERM",
+        },
+        "run_as_user": {"type": "integer", "minimum": 10000},
+        "storage_class": _DNS_LABEL,
+        "litellm": _service(
+            {"use_db": COMPOSE_SCHEMA["properties"]["litellm"]["properties"]["use_db"]}
+        ),
+        "db": _service(
+            {
+                "user": {"type": "string", "pattern": "^[a-z_][a-z0-9_]*$"},
+                "external": {
+                    "type": "boolean",
+                    "description": "no StatefulSet: DATABASE_URL / MLFLOW_BACKEND_STORE_URI "
+                    "come from the Secret",
+                },
+                "storage": _QUANTITY,
+            }
+        ),
+        "mlflow": _service({"storage": _QUANTITY}),
+        "redis": _service(),
+        "ingress": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "enabled": {"type": "boolean"},
+                "class_name": _DNS_LABEL,
+                "controller_namespace": _DNS_LABEL,
+                "tls_secret": _DNS_LABEL,
+                **{k: v for k, v in COMPOSE_SCHEMA["properties"]["nginx"]["properties"].items()
+                   if k in ("server_name", "rate", "burst", "client_max_body_size", "allow",
+                            "basic_auth")},
+            },
+        },
+    },
+}
+
 BACKUP_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "llmproxy-ops backup create|verify|restore|prune settings",
@@ -105,7 +159,10 @@ STACK_SCHEMA: dict[str, Any] = {
     "description": "llmproxy-ops deployment settings; stripped from the rendered config.yaml",
     "additionalProperties": False,
     "properties": {
-        "runtime": {"enum": ["local", "compose"], "description": "where the proxy runs"},
+        "runtime": {
+            "enum": ["local", "compose", "kubernetes"],
+            "description": "where the proxy runs (kubernetes: rendered for `kubectl apply -k`)",
+        },
         "host": {"type": "string", "minLength": 1, "description": "address the proxy binds"},
         "port": {"type": "integer", "minimum": 1, "maximum": 65535},
         "env_file": {**_PATH, "description": "secret store: values for os.environ/ references"},
@@ -125,6 +182,7 @@ STACK_SCHEMA: dict[str, Any] = {
             "additionalProperties": {"type": ["string", "number", "boolean"]},
         },
         "compose": COMPOSE_SCHEMA,
+        "kubernetes": KUBERNETES_SCHEMA,
         "backup": BACKUP_SCHEMA,
     },
 }
