@@ -48,6 +48,10 @@ def login(
         "logged in")
     console.print(f"[green]copilot[/green]: {env} {verb}")
     console.print(_describe(result))
+    if not result.reused:
+        # LiteLLM resolves a Copilot deployment once, at start; one that failed is dropped.
+        console.print("  a proxy already running reads it after a restart: "
+                      f"llmproxy-ops down --env {env} && llmproxy-ops up --env {env}")
 
 
 def _show_prompt(prompt: DevicePrompt) -> None:

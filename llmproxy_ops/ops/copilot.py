@@ -224,7 +224,7 @@ def missing_login_finding(spec: Spec) -> Finding | None:
     return Finding(
         Severity.WARNING, "copilot-not-logged-in",
         f"github_copilot/ models but no Copilot login in {copilot_token_dir(spec)}: "
-        "their requests will fail with 401",
+        "LiteLLM drops those deployments when it starts",
         spec.locate(path), path, hint=f"run: llmproxy-ops copilot login --env {spec.name}",
     )
 
@@ -250,6 +250,9 @@ def _run(argv: list[str], env: dict[str, str] | None, timeout: float,
         proc.wait(timeout=30)
     finally:
         _stop(proc)  # on a timeout, an error or Ctrl-C (KeyboardInterrupt passes through)
+        reader.join(5)  # the pipe is at EOF once the child is gone
+        if proc.stdout is not None:
+            proc.stdout.close()
     return _result(proc.returncode, lines), lines
 
 

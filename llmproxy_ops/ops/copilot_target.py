@@ -45,8 +45,10 @@ def _own_volume(base: list[str], service: str, user: str) -> None:
     there (the login) and refresh the key (every replica)."""
     if user in _ROOT_USERS:
         return
-    script = 'chown "$1" "$2" && chmod 700 "$2"'
-    _docker([*base, "run", "--rm", "--no-deps", "-T", "--user", "0", "--entrypoint", "sh",
+    script = 'chmod 700 "$2" && chown "$1" "$2"'  # chmod first: after chown root needs FOWNER
+    # the service drops every capability; this one-off container gets back just CHOWN
+    _docker([*base, "run", "--rm", "--no-deps", "-T", "--user", "0", "--cap-add", "CHOWN",
+             "--entrypoint", "sh",
              service, "-c", script, "sh", user.split(":")[0], copilot.CONTAINER_DIR])
 
 

@@ -6,14 +6,15 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 
+from llmproxy_ops.cli.main import app
 from llmproxy_ops.ops.copilot import copilot_token_dir
 from llmproxy_ops.pipeline import Target, runtime_for, start_target, validate_target
 from llmproxy_ops.testing.fake_provider import FakeProvider
@@ -79,12 +80,10 @@ def _target(root: Path) -> Target:
     return Target(env=ENV, configs_dir=root / "configs")
 
 
-def _ops(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "llmproxy_ops", *args, "--env", ENV,
-           "--configs", str(root / "configs")]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_COPILOT_")}
-    env["PYTHONPATH"] = str(REPO)
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env, cwd=root)
+def _ops(root: Path, *args: str) -> Result:
+    """`llmproxy-ops ARGS --env copilot` in-process (the login itself is LiteLLM's, a child)."""
+    argv = [*args, "--env", ENV, "--configs", str(root / "configs")]
+    return CliRunner().invoke(app, argv, catch_exceptions=False)
 
 
 def _chat(url: str, model: str, *, stream: bool = False) -> httpx.Response:
@@ -103,29 +102,29 @@ def test_before_login_validation_warns_and_status_says_so(project):
     assert [f.code for f in found] == ["copilot-not-logged-in"]
     assert found[0].hint == f"run: llmproxy-ops copilot login --env {ENV}"
     status = _ops(project, "copilot", "status")
-    assert status.returncode == 1 and "not logged in" in status.stdout
+    assert status.exit_code == 1 and "not logged in" in status.output
 
 
 def test_login_runs_the_device_flow_once_into_a_private_folder(project, fake):
     login = _ops(project, "copilot", "login", "--timeout", "60")
-    assert login.returncode == 0, login.stdout + login.stderr
-    assert "open https://github.com/login/device and enter the code " in login.stdout
-    assert f"copilot: {ENV} logged in" in login.stdout
+    assert login.exit_code == 0, login.output
+    assert "open https://github.com/login/device and enter the code " in login.output
+    assert f"copilot: {ENV} logged in" in login.output
     token_dir = copilot_token_dir(validate_target(_target(project)).spec)
     assert token_dir == project / ".run" / ENV / "github_copilot"
     assert stat.S_IMODE(token_dir.stat().st_mode) == 0o700
     for name in ("access-token", "api-key.json"):
         assert stat.S_IMODE((token_dir / name).stat().st_mode) == 0o600
     token = (token_dir / "access-token").read_text()
-    assert token.startswith("gho_") and token not in login.stdout + login.stderr
+    assert token.startswith("gho_") and token not in login.output
     counters = _copilot(fake)
     assert (counters["device_codes"], counters["access_tokens"]) == (1, 1)
     assert counters["access_token_polls"] == 2  # authorization_pending, then the token
     again = _ops(project, "copilot", "login")
-    assert again.returncode == 0 and "already logged in" in again.stdout
+    assert again.exit_code == 0 and "already logged in" in again.output
     assert _copilot(fake)["device_codes"] == 1
     status = _ops(project, "copilot", "status")
-    assert status.returncode == 0 and "copilot key expires " in status.stdout
+    assert status.exit_code == 0 and "copilot key expires " in status.output
 
 
 def test_every_route_through_the_proxy_and_a_restart_keeps_the_login(project, fake):
