@@ -1,4 +1,4 @@
-"""`llmproxy-ops copilot login|status|logout`: GitHub Copilot's device login, kept per environment."""
+"""`llmproxy-ops copilot login|status|logout`: Copilot's device login, kept per environment."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from llmproxy_ops.ops.copilot import CopilotLogin, DevicePrompt
 from llmproxy_ops.ops.copilot_target import login_place
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS
 
-app = typer.Typer(help="GitHub Copilot's device login, stored where the runtime reads it.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="GitHub Copilot's device login, stored where the runtime reads it.", no_args_is_help=True
+)
 
 EnvName = Annotated[
     str, typer.Option("--env", "-e", help="environment (configs/environments/NAME.yaml)")
@@ -42,16 +43,22 @@ def login(
     """
     tgt = target(env, configs, env_file)
     _, place = run(lambda: login_place(tgt, for_login=True))
-    result = run(lambda: copilot.login(place, env, on_prompt=_show_prompt, timeout=timeout,
-                                       force=force))
-    verb = "already logged in (no device flow; --force logs in again)" if result.reused else (
-        "logged in")
+    result = run(
+        lambda: copilot.login(place, env, on_prompt=_show_prompt, timeout=timeout, force=force)
+    )
+    verb = (
+        "already logged in (no device flow; --force logs in again)"
+        if result.reused
+        else ("logged in")
+    )
     console.print(f"[green]copilot[/green]: {env} {verb}")
     console.print(_describe(result))
     if not result.reused:
         # LiteLLM resolves a Copilot deployment once, at start; one that failed is dropped.
-        console.print("  a proxy already running reads it after a restart: "
-                      f"llmproxy-ops down --env {env} && llmproxy-ops up --env {env}")
+        console.print(
+            "  a proxy already running reads it after a restart: "
+            f"llmproxy-ops down --env {env} && llmproxy-ops up --env {env}"
+        )
 
 
 def _show_prompt(prompt: DevicePrompt) -> None:
@@ -103,6 +110,11 @@ def _describe(result: CopilotLogin) -> str:
 
 
 def _as_dict(result: CopilotLogin) -> dict[str, object]:
-    return {"env": result.env, "runtime": result.runtime, "location": result.location,
-            "logged_in": result.logged_in, "expires_at": result.expires_at,
-            "key_expired": result.key_expired}
+    return {
+        "env": result.env,
+        "runtime": result.runtime,
+        "location": result.location,
+        "logged_in": result.logged_in,
+        "expires_at": result.expires_at,
+        "key_expired": result.key_expired,
+    }

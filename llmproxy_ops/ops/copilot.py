@@ -154,15 +154,30 @@ class LoginPlace:
 
 def local_place(spec: Spec, environment: dict[str, str]) -> LoginPlace:
     token_dir = _private_dir(copilot_token_dir(spec))
-    env = {**os.environ, **environment, TOKEN_DIR_VAR: str(token_dir),
-           "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        **environment,
+        TOKEN_DIR_VAR: str(token_dir),
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "PYTHONUNBUFFERED": "1",
+    }
     return LoginPlace("local", str(token_dir), (sys.executable,), env)
 
 
 def compose_place(base_command: list[str], project: str, service: str) -> LoginPlace:
     # A one-off container of the litellm service: its image, env file and the volume mount.
-    argv = (*base_command, "run", "--rm", "--no-deps", "-T", "--entrypoint", "python",
-            "-e", "PYTHONUNBUFFERED=1", service)
+    argv = (
+        *base_command,
+        "run",
+        "--rm",
+        "--no-deps",
+        "-T",
+        "--entrypoint",
+        "python",
+        "-e",
+        "PYTHONUNBUFFERED=1",
+        service,
+    )
     return LoginPlace("compose", volume_name(project), argv, None)
 
 
@@ -180,8 +195,14 @@ def login(
     """Run LiteLLM's device login once; an existing token is kept unless `force`."""
     argv = [*place.argv, "-c", _LOGIN_SCRIPT, *(["--force"] if force else [])]
     result, output = _run(argv, place.env, timeout, on_prompt)
-    return CopilotLogin(env_name, place.runtime, place.location, True,
-                        result.get("expires_at"), bool(result.get("reused")))
+    return CopilotLogin(
+        env_name,
+        place.runtime,
+        place.location,
+        True,
+        result.get("expires_at"),
+        bool(result.get("reused")),
+    )
 
 
 def status(place: LoginPlace, env_name: str, timeout: float = 120.0) -> CopilotLogin:
@@ -189,8 +210,13 @@ def status(place: LoginPlace, env_name: str, timeout: float = 120.0) -> CopilotL
         return read_local(Path(place.location), env_name)
     argv = [*place.argv, "-c", _PROBE_SCRIPT]
     result, _ = _run(argv, place.env, timeout, lambda _: None)
-    return CopilotLogin(env_name, place.runtime, place.location,
-                        bool(result.get("access_token")), result.get("expires_at"))
+    return CopilotLogin(
+        env_name,
+        place.runtime,
+        place.location,
+        bool(result.get("access_token")),
+        result.get("expires_at"),
+    )
 
 
 def logout(place: LoginPlace, env_name: str, timeout: float = 120.0) -> CopilotLogin:
@@ -217,26 +243,44 @@ def missing_login_finding(spec: Spec) -> Finding | None:
         return None
     if read_local(copilot_token_dir(spec), spec.name).logged_in:
         return None
-    index = next(i for i, e in enumerate(spec.model_list)
-                 if isinstance(e, dict) and str((e.get("litellm_params") or {}).get("model", ""))
-                 .startswith(PROVIDER_PREFIX))
+    index = next(
+        i
+        for i, e in enumerate(spec.model_list)
+        if isinstance(e, dict)
+        and str((e.get("litellm_params") or {}).get("model", "")).startswith(PROVIDER_PREFIX)
+    )
     path = ("model_list", index, "litellm_params", "model")
     return Finding(
-        Severity.WARNING, "copilot-not-logged-in",
+        Severity.WARNING,
+        "copilot-not-logged-in",
         f"github_copilot/ models but no Copilot login in {copilot_token_dir(spec)}: "
         "LiteLLM drops those deployments when it starts",
-        spec.locate(path), path, hint=f"run: llmproxy-ops copilot login --env {spec.name}",
+        spec.locate(path),
+        path,
+        hint=f"run: llmproxy-ops copilot login --env {spec.name}",
     )
 
 
 # ---- the child process ----------------------------------------------------------------------
 
 
-def _run(argv: list[str], env: dict[str, str] | None, timeout: float,
-         on_prompt: Callable[[DevicePrompt], None]) -> tuple[dict, list[str]]:
+def _run(
+    argv: list[str],
+    env: dict[str, str] | None,
+    timeout: float,
+    on_prompt: Callable[[DevicePrompt], None],
+) -> tuple[dict, list[str]]:
     """Run the script, pass LiteLLM's prompt on as it appears, return the marker's JSON."""
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=env, stdin=subprocess.DEVNULL, start_new_session=True)  # we forward Ctrl-C ourselves
+    # Its own session: Ctrl-C reaches us only, and we stop the child (and its container).
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     lines: list[str] = []
     reader = threading.Thread(target=_read, args=(proc, lines, on_prompt), daemon=True)
     reader.start()
@@ -256,8 +300,9 @@ def _run(argv: list[str], env: dict[str, str] | None, timeout: float,
     return _result(proc.returncode, lines), lines
 
 
-def _read(proc: subprocess.Popen[str], lines: list[str],
-          on_prompt: Callable[[DevicePrompt], None]) -> None:
+def _read(
+    proc: subprocess.Popen[str], lines: list[str], on_prompt: Callable[[DevicePrompt], None]
+) -> None:
     assert proc.stdout is not None
     for line in proc.stdout:
         lines.append(line.rstrip("\n"))
@@ -279,18 +324,20 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 def _result(code: int | None, lines: list[str]) -> dict:
     for line in reversed(lines):
         if line.startswith(_RESULT_MARK):
-            return dict(json.loads(line[len(_RESULT_MARK):]))
+            return dict(json.loads(line[len(_RESULT_MARK) :]))
     last = next((ln for ln in reversed(lines) if ln.strip()), "no output")
     if "No such service" in last or "no such service" in last:
         raise StackError(last, hint="render the environment first: llmproxy-ops render --env ENV")
     raise CopilotLoginError(
         f"Copilot login failed (exit {code}): {last[-300:]}",
         hint="check the GITHUB_COPILOT_*_URL variables and that GitHub is reachable; "
-             "`--force` starts over with a new device login",
+        "`--force` starts over with a new device login",
     )
 
 
 def require_copilot(spec: Spec) -> None:
     if not uses_copilot(spec):
-        raise UsageError(f"environment '{spec.name}' has no github_copilot/ models",
-                         hint="add a model with litellm_params.model: github_copilot/NAME")
+        raise UsageError(
+            f"environment '{spec.name}' has no github_copilot/ models",
+            hint="add a model with litellm_params.model: github_copilot/NAME",
+        )

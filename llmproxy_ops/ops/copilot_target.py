@@ -25,8 +25,10 @@ def login_place(target: Target, *, for_login: bool) -> tuple[Spec, LoginPlace]:
     if for_login:
         render_target(target)
     elif not runtime.compose_file.is_file():
-        raise StackError(f"{runtime.compose_file} is missing",
-                         hint=f"render it first: llmproxy-ops render --env {spec.name}")
+        raise StackError(
+            f"{runtime.compose_file} is missing",
+            hint=f"render it first: llmproxy-ops render --env {spec.name}",
+        )
     cs = spec.stack.compose(spec.name)
     service = litellm_names(cs)[0]
     base = runtime.base_command()
@@ -47,18 +49,39 @@ def _own_volume(base: list[str], service: str, user: str) -> None:
         return
     script = 'chmod 700 "$2" && chown "$1" "$2"'  # chmod first: after chown root needs FOWNER
     # the service drops every capability; this one-off container gets back just CHOWN
-    _docker([*base, "run", "--rm", "--no-deps", "-T", "--user", "0", "--cap-add", "CHOWN",
-             "--entrypoint", "sh",
-             service, "-c", script, "sh", user.split(":")[0], copilot.CONTAINER_DIR])
+    _docker(
+        [
+            *base,
+            "run",
+            "--rm",
+            "--no-deps",
+            "-T",
+            "--user",
+            "0",
+            "--cap-add",
+            "CHOWN",
+            "--entrypoint",
+            "sh",
+            service,
+            "-c",
+            script,
+            "sh",
+            user.split(":")[0],
+            copilot.CONTAINER_DIR,
+        ]
+    )
 
 
 def _docker(argv: list[str]) -> str:
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=180, check=False,
-                              stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, timeout=180, check=False, stdin=subprocess.DEVNULL
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise StackError(f"{argv[0]} failed: {exc}") from None
     if proc.returncode != 0:
-        raise StackError(f"`{' '.join(argv[:4])} ...` exited {proc.returncode}",
-                         details=(proc.stderr or proc.stdout)[-2000:])
+        raise StackError(
+            f"`{' '.join(argv[:4])} ...` exited {proc.returncode}",
+            details=(proc.stderr or proc.stdout)[-2000:],
+        )
     return proc.stdout

@@ -83,7 +83,7 @@ class CopilotState:
 
 
 COPILOT: Final = web.AppKey("copilot", CopilotState)
-ANSWER: Final = web.AppKey("copilot_answer", Callable)
+ANSWER: Final[web.AppKey[Answer]] = web.AppKey("copilot_answer")
 
 
 def add_routes(app: web.Application, answer: Answer) -> None:

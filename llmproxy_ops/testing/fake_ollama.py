@@ -70,7 +70,9 @@ async def handle_generate(request: web.Request) -> web.StreamResponse:
     return await _serve(request, await _parse(request), chat=False)
 
 
-async def _serve(request: web.Request, call: Call | web.Response, *, chat: bool) -> web.StreamResponse:
+async def _serve(
+    request: web.Request, call: Call | web.Response, *, chat: bool
+) -> web.StreamResponse:
     if isinstance(call, web.Response):
         return call
     state: FakeState = request.app[STATE]
@@ -81,7 +83,9 @@ async def _serve(request: web.Request, call: Call | web.Response, *, chat: bool)
     return response
 
 
-async def _answer(request: web.Request, call: Call, plan: Plan, *, chat: bool) -> web.StreamResponse:
+async def _answer(
+    request: web.Request, call: Call, plan: Plan, *, chat: bool
+) -> web.StreamResponse:
     if plan.latency_ms:
         await asyncio.sleep(plan.latency_ms / 1000)
     if plan.status is not None:

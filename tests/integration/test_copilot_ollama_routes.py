@@ -57,7 +57,8 @@ def project(tmp_path_factory: pytest.TempPathFactory, fake: FakeProvider) -> Ite
     (configs / "environments" / f"{ENV}.yaml").write_text(LAYER.format(port=free_port()))
     shutil.copy(REPO / ".env.example", root / ".env.example")
     env = {
-        "LITELLM_MASTER_KEY": MASTER, **KEYS,
+        "LITELLM_MASTER_KEY": MASTER,
+        **KEYS,
         "FAKE_PROVIDER_OPENAI_BASE": fake.openai_base,
         "FAKE_PROVIDER_GEMINI_BASE": fake.gemini_base,
         "LM_STUDIO_API_BASE": fake.openai_base,
@@ -87,10 +88,17 @@ def _ops(root: Path, *args: str) -> Result:
 
 
 def _chat(url: str, model: str, *, stream: bool = False) -> httpx.Response:
-    body = {"model": model, "stream": stream,
-            "messages": [{"role": "user", "content": "say hello"}]}
-    return httpx.post(url + "/v1/chat/completions", json=body, timeout=60,
-                      headers={"Authorization": f"Bearer {MASTER}"})
+    body = {
+        "model": model,
+        "stream": stream,
+        "messages": [{"role": "user", "content": "say hello"}],
+    }
+    return httpx.post(
+        url + "/v1/chat/completions",
+        json=body,
+        timeout=60,
+        headers={"Authorization": f"Bearer {MASTER}"},
+    )
 
 
 def _copilot(fake: FakeProvider) -> dict:
@@ -143,11 +151,17 @@ def test_every_route_through_the_proxy_and_a_restart_keeps_the_login(project, fa
             runtime_for(_target(project))[1].down()
         for answer in (ollama, generate):
             assert answer.status_code == 200, answer.text
-            assert answer.json()["choices"][0]["message"]["content"] == "Hello from the fake provider."
+            assert (
+                answer.json()["choices"][0]["message"]["content"] == "Hello from the fake provider."
+            )
         assert streamed.status_code == 200 and "data: [DONE]" in streamed.text
         seen = {(r.path, r.stream) for r in fake.requests()}
-        assert {("/copilot/chat/completions", False), ("/api/chat", False),
-                ("/api/chat", True), ("/api/generate", False)} <= seen, (round_, seen)
+        assert {
+            ("/copilot/chat/completions", False),
+            ("/api/chat", False),
+            ("/api/chat", True),
+            ("/api/generate", False),
+        } <= seen, (round_, seen)
         chat = next(r for r in fake.requests() if r.path == "/copilot/chat/completions")
         assert chat.headers["editor-version"] == "vscode/1.85.1"  # the seed's extra_headers
         assert chat.headers["editor-plugin-version"] == "copilot/1.155.0"

@@ -82,8 +82,12 @@ def _free(port: int) -> bool:
 
 def _chat(port: int, model: str) -> httpx.Response:
     body = {"model": model, "messages": [{"role": "user", "content": "say hello"}]}
-    return httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body, timeout=60,
-                      headers={"Authorization": f"Bearer {MASTER}"})
+    return httpx.post(
+        f"http://127.0.0.1:{port}/v1/chat/completions",
+        json=body,
+        timeout=60,
+        headers={"Authorization": f"Bearer {MASTER}"},
+    )
 
 
 def _ops(*args: str) -> object:
@@ -96,7 +100,8 @@ def test_copilot_login_survives_a_replica_recreate(docker_engine, tmp_path: Path
     port = _free_pair()
     (tmp_path / f"configs/environments/{ENV}.yaml").write_text(LAYER.replace("@PORT@", str(port)))
     env = {
-        "LITELLM_MASTER_KEY": MASTER, "FAKE_PROVIDER_KEY": "fake-key-0123",
+        "LITELLM_MASTER_KEY": MASTER,
+        "FAKE_PROVIDER_KEY": "fake-key-0123",
         "OLLAMA_API_BASE": FAKE,
         "GITHUB_COPILOT_DEVICE_CODE_URL": FAKE + "/login/device/code",
         "GITHUB_COPILOT_ACCESS_TOKEN_URL": FAKE + "/login/oauth/access_token",
@@ -142,8 +147,12 @@ def test_copilot_login_survives_a_replica_recreate(docker_engine, tmp_path: Path
         assert chat["headers"]["editor-version"] == "vscode/1.85.1"
     finally:
         runtime.down(volumes=True)
-    gone = subprocess.run(["docker", "volume", "inspect", f"{PROJECT}_github-copilot-auth"],
-                          capture_output=True, text=True, check=False)
+    gone = subprocess.run(
+        ["docker", "volume", "inspect", f"{PROJECT}_github-copilot-auth"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert gone.returncode != 0  # down --volumes removes the login too
 
 

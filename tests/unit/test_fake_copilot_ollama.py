@@ -77,8 +77,11 @@ def test_copilot_chat_wants_the_issued_key_and_the_editor_headers(client, fake):
     bare = client.post("/copilot/chat/completions", json=CHAT, headers=auth)
     assert bare.status_code == 400
     assert bare.json()["error"]["message"] == "bad request: missing Editor-Version header"
-    stranger = client.post("/copilot/chat/completions", json=CHAT,
-                           headers={"Authorization": "Bearer sk-only-this", **EDITOR})
+    stranger = client.post(
+        "/copilot/chat/completions",
+        json=CHAT,
+        headers={"Authorization": "Bearer sk-only-this", **EDITOR},
+    )
     assert stranger.status_code == 401
     assert stranger.json()["error"]["message"] == "unauthorized: token expired or invalid"
     seen = [r for r in fake.requests() if r.path == "/copilot/chat/completions"]
@@ -90,8 +93,11 @@ def test_an_expired_copilot_key_is_refused(client):
     client.post("/_fake/copilot", json={"key_ttl_s": 0})
     try:
         key = _copilot_key(client)["token"]
-        answer = client.post("/copilot/chat/completions", json=CHAT,
-                             headers={"Authorization": f"Bearer {key}", **EDITOR})
+        answer = client.post(
+            "/copilot/chat/completions",
+            json=CHAT,
+            headers={"Authorization": f"Bearer {key}", **EDITOR},
+        )
         assert answer.status_code == 401
     finally:
         client.post("/_fake/copilot", json={"key_ttl_s": 1800})
@@ -103,10 +109,16 @@ def test_copilot_admin_rejects_unknown_knobs(client):
     assert answer.json() == {"error": "unknown copilot knob(s): pending"}
 
 
-@pytest.mark.parametrize(("path", "field"), [("/api/chat", "message"), ("/api/generate", "response")])
+@pytest.mark.parametrize(
+    ("path", "field"), [("/api/chat", "message"), ("/api/generate", "response")]
+)
 def test_ollama_non_streaming(client, path, field):
-    body = {"model": "llama3.2", "stream": False, "messages": [{"role": "user", "content": "hi"}],
-            "prompt": "hi"}
+    body = {
+        "model": "llama3.2",
+        "stream": False,
+        "messages": [{"role": "user", "content": "hi"}],
+        "prompt": "hi",
+    }
     answer = client.post(path, json=body)
     assert answer.status_code == 200
     doc = answer.json()
@@ -114,7 +126,9 @@ def test_ollama_non_streaming(client, path, field):
     assert text == REPLY and doc["done"] is True and doc["eval_count"] == 5
 
 
-@pytest.mark.parametrize(("path", "field"), [("/api/chat", "message"), ("/api/generate", "response")])
+@pytest.mark.parametrize(
+    ("path", "field"), [("/api/chat", "message"), ("/api/generate", "response")]
+)
 def test_ollama_streams_ndjson_by_default(client, path, field):
     answer = client.post(path, json={"model": "llama3.2", "prompt": "hi"})
     assert answer.headers["content-type"] == "application/x-ndjson"
