@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -170,3 +173,43 @@ def test_every_route_through_the_proxy_and_a_restart_keeps_the_login(project, fa
     after = _copilot(fake)
     assert (after["device_codes"], after["access_tokens"]) == (before["device_codes"], 1)
     assert after["chats"] == before["chats"] + 2
+
+
+def test_login_gives_up_at_the_timeout_and_on_ctrl_c(project, fake):
+    """Never typed: the fake keeps answering authorization_pending. Runs after the other tests
+    with --force, so their login is gone too (this module's last test)."""
+    httpx.post(fake.url + "/_fake/copilot", json={"pending_polls": 1000}, timeout=5)
+    try:
+        late = _ops(project, "copilot", "login", "--force", "--timeout", "3")
+        assert late.exit_code == 1
+        assert "error: Copilot login did not finish within 3s" in late.output
+        cmd = [
+            sys.executable,
+            "-m",
+            "llmproxy_ops",
+            "copilot",
+            "login",
+            "--force",
+            "--env",
+            ENV,
+            "--configs",
+            str(project / "configs"),
+        ]
+        child = subprocess.Popen(
+            cmd,
+            cwd=project,
+            stdout=subprocess.PIPE,
+            text=True,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        assert child.stdout is not None
+        for line in child.stdout:  # interrupt once the code is on screen, as a user would
+            if "enter the code" in line:
+                child.send_signal(signal.SIGINT)
+                break
+        assert child.wait(timeout=60) == 130
+        assert "interrupted" in child.stdout.read()
+        child.stdout.close()
+    finally:
+        httpx.post(fake.url + "/_fake/copilot", json={"pending_polls": 1}, timeout=5)
