@@ -15,6 +15,7 @@ from llmproxy_ops.ops import copilot
 from llmproxy_ops.ops.copilot import CopilotLogin, DevicePrompt
 from llmproxy_ops.ops.copilot_target import login_place
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS
+from llmproxy_ops.spec import Spec
 
 app = typer.Typer(
     help="GitHub Copilot's device login, stored where the runtime reads it.", no_args_is_help=True
@@ -52,7 +53,7 @@ def login(
         else ("logged in")
     )
     console.print(f"[green]copilot[/green]: {env} {verb}")
-    console.print(_describe(result))
+    console.print(describe(result))
     if not result.reused:
         # LiteLLM resolves a Copilot deployment once, at start; one that failed is dropped.
         console.print(
@@ -79,9 +80,9 @@ def status(
     _, place = run(lambda: login_place(target(env, configs), for_login=False))
     result = run(lambda: copilot.status(place, env))
     if as_json:
-        print(json.dumps(_as_dict(result), indent=2, sort_keys=True))
+        print(json.dumps(login_dict(result), indent=2, sort_keys=True))
     else:
-        console.print(_describe(result))
+        console.print(describe(result))
     raise typer.Exit(0 if result.logged_in else 1)
 
 
@@ -96,7 +97,7 @@ def logout(env: EnvName = "dev", configs: ConfigsOpt = DEFAULT_CONFIGS) -> None:
     console.print(f"copilot: {env} logged out; removed the login from {result.location}")
 
 
-def _describe(result: CopilotLogin) -> str:
+def describe(result: CopilotLogin) -> str:
     where = "volume" if result.runtime == "compose" else "folder"
     state = "logged in" if result.logged_in else "not logged in"
     lines = [f"  {state}; token {where}: {result.location}"]
@@ -109,7 +110,7 @@ def _describe(result: CopilotLogin) -> str:
     return "\n".join(lines)
 
 
-def _as_dict(result: CopilotLogin) -> dict[str, object]:
+def login_dict(result: CopilotLogin) -> dict[str, object]:
     return {
         "env": result.env,
         "runtime": result.runtime,
@@ -118,3 +119,10 @@ def _as_dict(result: CopilotLogin) -> dict[str, object]:
         "expires_at": result.expires_at,
         "key_expired": result.key_expired,
     }
+
+
+def local_login(spec: Spec) -> CopilotLogin | None:
+    """The local runtime's Copilot login for `status` (compose: `copilot status` asks docker)."""
+    if spec.stack.runtime != "local" or not copilot.uses_copilot(spec):
+        return None
+    return copilot.read_local(copilot.copilot_token_dir(spec), spec.name)

@@ -136,6 +136,9 @@ def test_login_runs_the_device_flow_once_into_a_private_folder(project, fake):
     assert _copilot(fake)["device_codes"] == 1
     status = _ops(project, "copilot", "status")
     assert status.exit_code == 0 and "copilot key expires " in status.output
+    runtime = _ops(project, "status")  # the proxy's own status names the login too
+    assert runtime.exit_code == 1 and f"{ENV}: not running" in runtime.output
+    assert "copilot: logged in; token folder: " in runtime.output
 
 
 def test_every_route_through_the_proxy_and_a_restart_keeps_the_login(project, fake):
