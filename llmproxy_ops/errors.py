@@ -86,3 +86,7 @@ class ValidationFailed(ConfigError):
 
 class BackupError(OpsError):
     """A backup could not be written, verified, restored or pruned."""
+
+
+class CopilotLoginError(OpsError):
+    """GitHub Copilot's device login did not finish (timed out, refused, GitHub unreachable)."""

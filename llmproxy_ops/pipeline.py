@@ -9,6 +9,7 @@ from pathlib import Path
 from llmproxy_ops.envfile import example_names, read_env_file
 from llmproxy_ops.errors import UsageError, ValidationFailed
 from llmproxy_ops.findings import ValidationResult
+from llmproxy_ops.ops import copilot
 from llmproxy_ops.render import RenderResult, render_build
 from llmproxy_ops.render.build import CONFIG_FILE
 from llmproxy_ops.render.compose import COMPOSE_FILE, project_name
@@ -66,6 +67,7 @@ def validate_target(target: Target, *, use_env: bool = True) -> Validated:
         return Validated(spec, validate_spec(spec))
     env = target_environment(spec, target)
     result = validate_spec(spec, env=env, env_example=example_names(spec.stack.env_example))
+    result.extend(f for f in [copilot.missing_login_finding(spec)] if f is not None)
     return Validated(spec, result, env)
 
 
@@ -129,7 +131,7 @@ def start_target(
     runtime = runtime_of(spec, tuple(secrets.values()))
     if isinstance(runtime, ComposeRuntime):
         return validated, rendered, runtime.up()
-    env = {**runtime_environment(spec), **secrets}
+    env = {**runtime_environment(spec), **copilot.local_environment(spec), **secrets}
     launch = LaunchSpec(
         config_path=rendered.out_dir / CONFIG_FILE, env=env, host=stack.host, port=stack.port,
         workers=stack.workers, server=stack.server, startup_timeout=stack.startup_timeout,

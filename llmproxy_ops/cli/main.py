@@ -9,6 +9,7 @@ from llmproxy_ops.cli import (
     backup_cmd,
     certs_cmd,
     config_cmd,
+    copilot_cmd,
     init_cmd,
     keys_cmd,
     render_cmd,
@@ -30,6 +31,7 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(certs_cmd.app, name="certs")
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(backup_cmd.app, name="backup")
+app.add_typer(copilot_cmd.app, name="copilot")
 app.command("init")(init_cmd.init)
 app.command("render")(render_cmd.render)
 app.command("up")(runtime_cmd.up)

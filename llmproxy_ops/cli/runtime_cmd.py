@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from llmproxy_ops.cli import copilot_cmd
 from llmproxy_ops.cli.boundary import run
 from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, target
 from llmproxy_ops.cli.output import console, print_findings
@@ -120,15 +121,21 @@ def status(
 
     Example: llmproxy-ops status --env dev
     """
-    _, runtime = run(lambda: runtime_for(target(env, configs)))
+    spec, runtime = run(lambda: runtime_for(target(env, configs)))
     st = run(runtime.status)
     if isinstance(st, ComposeStatus):
         _print_compose_status(env, st, as_json)
         raise typer.Exit(0 if st.healthy else 1)
+    login = copilot_cmd.local_login(spec)
     if as_json:
-        print(json.dumps(_status_dict(st), indent=2, sort_keys=True))
+        doc = _status_dict(st)
+        if login is not None:
+            doc["copilot"] = copilot_cmd.login_dict(login)
+        print(json.dumps(doc, indent=2, sort_keys=True))
     else:
         console.print(_status_text(env, st))
+        if login is not None:
+            console.print("  copilot: " + copilot_cmd.describe(login).strip())
     raise typer.Exit(0 if st.running and st.healthy else 1)
 
 

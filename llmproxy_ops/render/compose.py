@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from llmproxy_ops.ops import copilot
 from llmproxy_ops.render.initdb import INITDB_FILE
 from llmproxy_ops.spec.compose_settings import ComposeSettings, Service
 from llmproxy_ops.spec.model import Spec, StackSettings
@@ -107,6 +108,8 @@ def compose_document(spec: Spec, paths: ComposePaths) -> dict[str, Any]:
         services["nginx"] = _nginx(cs, paths)
     doc: dict[str, Any] = {"name": project_name(cs), "services": services}
     volumes = _volumes(cs)
+    if copilot.uses_copilot(spec):
+        _mount_copilot_auth(services, litellm_names(cs), volumes)
     if volumes:
         doc["volumes"] = volumes
     return doc
@@ -291,6 +294,14 @@ def _http_check(url: str, *, start_period: str) -> dict:
 def _check(test: list[str], *, start_period: str) -> dict:
     return {"test": test, "interval": "5s", "timeout": "5s", "retries": 6,
             "start_period": start_period}
+
+
+def _mount_copilot_auth(services: dict, names: list[str], volumes: dict[str, dict]) -> None:
+    """Copilot's login lives in a volume every replica mounts: a recreate never asks again."""
+    for name in names:
+        services[name].setdefault("environment", {})[copilot.TOKEN_DIR_VAR] = copilot.CONTAINER_DIR
+        services[name]["volumes"].append(f"{copilot.VOLUME}:{copilot.CONTAINER_DIR}")
+    volumes[copilot.VOLUME] = {}
 
 
 def _volumes(cs: ComposeSettings) -> dict[str, dict]:

@@ -9,6 +9,8 @@ wire formats so the stock LiteLLM proxy talks to it with only `api_base` changed
     Gemini     POST {base}/models/{model}:generateContent | :streamGenerateContent[?alt=sse]
                (LiteLLM appends /models/... to api_base, so use api_base={url}/v1beta)
                x-goog-api-key header or ?key=
+    GitHub     device login + Copilot chat (fake_copilot.py)
+    Ollama     POST {base}/api/chat | /api/generate, NDJSON streams (fake_ollama.py)
 
 Admin API (no auth): POST /_fake/config, GET /_fake/config, POST /_fake/reset,
 GET /_fake/requests, GET /_fake/health. Model names containing `fail-429|500|503`
@@ -30,6 +32,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from llmproxy_ops.testing import fake_copilot, fake_ollama
 from llmproxy_ops.testing import fake_wire as wire
 from llmproxy_ops.testing.fake_calls import (
     FAST,
@@ -229,6 +232,8 @@ def build_app(
 
 
 def _add_routes(app: web.Application) -> None:
+    fake_copilot.add_routes(app, _answer)  # first: its chat path would match the OpenAI one
+    fake_ollama.add_routes(app)
     prefix = "{prefix:(?:[^{}]+/)?}"  # any api_base path in front of the provider path
     app.router.add_post("/" + prefix + "chat/completions", handle_openai)
     app.router.add_post("/" + prefix + "v1/messages", handle_anthropic)

@@ -31,8 +31,11 @@ def full_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.mark.parametrize(("configs", "env"), SHIPPED, ids=[f"{d.name}:{e}" for d, e in SHIPPED])
 def test_shipped_environment_validates_clean_and_renders(cli, full_env, tmp_path, configs, env):
     rel = str(configs.relative_to(REPO))
-    result = cli("validate", "config", "--configs", rel, "--env", env, "--env-file", str(full_env), "--strict")
+    result = cli("validate", "config", "--configs", rel, "--env", env, "--env-file", str(full_env))
     assert result.exit_code == 0, result.output
+    findings = [ln for ln in result.output.splitlines() if "warning[" in ln or "error[" in ln]
+    # clean but for one: a local Copilot environment before its `copilot login` (ops/copilot.py)
+    assert [ln for ln in findings if "warning[copilot-not-logged-in]" not in ln] == [], result.output
     out = tmp_path / "build"
     rendered = cli("render", "--configs", rel, "--env", env, "--env-file", str(full_env), "--out", str(out))
     assert rendered.exit_code == 0, rendered.output

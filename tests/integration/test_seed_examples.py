@@ -72,7 +72,7 @@ def test_home_gateway_every_provider_route_through_the_stock_proxy(project, fake
         assert report.ok, [(c.name, c.detail) for c in report.checks if not c.ok]
         names = {c.name for c in report.checks}
         for group in ["openai/gpt-oss-20b-or", "google/gemini-2.5-pro", "google/gemini-2.5-flash",
-                      "openai/gpt-4o-mini", "gemma-3-12b"]:
+                      "openai/gpt-4o-mini", "gemma-3-12b", "llama3.2"]:
             assert f"chat: {group}" in names
         assert {"rpm: google/gemini-2.5-pro", "rpm: openai/gpt-oss-20b-or"} <= names
     finally:

@@ -1,0 +1,128 @@
+"""`llmproxy-ops copilot login|status|logout`: Copilot's device login, kept per environment."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from llmproxy_ops.cli.boundary import run
+from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, target
+from llmproxy_ops.cli.output import console
+from llmproxy_ops.ops import copilot
+from llmproxy_ops.ops.copilot import CopilotLogin, DevicePrompt
+from llmproxy_ops.ops.copilot_target import login_place
+from llmproxy_ops.pipeline import DEFAULT_CONFIGS
+from llmproxy_ops.spec import Spec
+
+app = typer.Typer(
+    help="GitHub Copilot's device login, stored where the runtime reads it.", no_args_is_help=True
+)
+
+EnvName = Annotated[
+    str, typer.Option("--env", "-e", help="environment (configs/environments/NAME.yaml)")
+]
+
+
+@app.command("login")
+def login(
+    env: EnvName = "dev",
+    configs: ConfigsOpt = DEFAULT_CONFIGS,
+    env_file: EnvFileOpt = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="seconds to wait for the code to be entered")
+    ] = copilot.DEFAULT_TIMEOUT_S,
+    force: Annotated[
+        bool, typer.Option("--force", help="discard a stored login and run the device flow again")
+    ] = False,
+) -> None:
+    """Log in to GitHub Copilot once (device flow); every restart and replica reuses it.
+
+    Example: llmproxy-ops copilot login --env prod --timeout 600
+    """
+    tgt = target(env, configs, env_file)
+    _, place = run(lambda: login_place(tgt, for_login=True))
+    result = run(
+        lambda: copilot.login(place, env, on_prompt=_show_prompt, timeout=timeout, force=force)
+    )
+    verb = (
+        "already logged in (no device flow; --force logs in again)"
+        if result.reused
+        else ("logged in")
+    )
+    console.print(f"[green]copilot[/green]: {env} {verb}")
+    console.print(describe(result))
+    if not result.reused:
+        # LiteLLM resolves a Copilot deployment once, at start; one that failed is dropped.
+        console.print(
+            "  a proxy already running reads it after a restart: "
+            f"llmproxy-ops down --env {env} && llmproxy-ops up --env {env}"
+        )
+
+
+def _show_prompt(prompt: DevicePrompt) -> None:
+    console.print(f"open {prompt.url} and enter the code [bold]{prompt.code}[/bold]")
+    console.print("waiting for GitHub (Ctrl-C to give up)...")
+
+
+@app.command("status")
+def status(
+    env: EnvName = "dev",
+    configs: ConfigsOpt = DEFAULT_CONFIGS,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Show whether an environment is logged in and when its Copilot key expires; exit 1 if not.
+
+    Example: llmproxy-ops copilot status --env prod
+    """
+    _, place = run(lambda: login_place(target(env, configs), for_login=False))
+    result = run(lambda: copilot.status(place, env))
+    if as_json:
+        print(json.dumps(login_dict(result), indent=2, sort_keys=True))
+    else:
+        console.print(describe(result))
+    raise typer.Exit(0 if result.logged_in else 1)
+
+
+@app.command("logout")
+def logout(env: EnvName = "dev", configs: ConfigsOpt = DEFAULT_CONFIGS) -> None:
+    """Delete the stored Copilot login of an environment (revoke it on GitHub too, see README).
+
+    Example: llmproxy-ops copilot logout --env prod
+    """
+    _, place = run(lambda: login_place(target(env, configs), for_login=False))
+    result = run(lambda: copilot.logout(place, env))
+    console.print(f"copilot: {env} logged out; removed the login from {result.location}")
+
+
+def describe(result: CopilotLogin) -> str:
+    where = "volume" if result.runtime == "compose" else "folder"
+    state = "logged in" if result.logged_in else "not logged in"
+    lines = [f"  {state}; token {where}: {result.location}"]
+    if result.expires_at is not None:
+        when = datetime.fromtimestamp(result.expires_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        note = " (expired: LiteLLM refreshes it at the next request)" if result.key_expired else ""
+        lines.append(f"  copilot key expires {when}{note}")
+    if not result.logged_in:
+        lines.append(f"  log in: llmproxy-ops copilot login --env {result.env}")
+    return "\n".join(lines)
+
+
+def login_dict(result: CopilotLogin) -> dict[str, object]:
+    return {
+        "env": result.env,
+        "runtime": result.runtime,
+        "location": result.location,
+        "logged_in": result.logged_in,
+        "expires_at": result.expires_at,
+        "key_expired": result.key_expired,
+    }
+
+
+def local_login(spec: Spec) -> CopilotLogin | None:
+    """The local runtime's Copilot login for `status` (compose: `copilot status` asks docker)."""
+    if spec.stack.runtime != "local" or not copilot.uses_copilot(spec):
+        return None
+    return copilot.read_local(copilot.copilot_token_dir(spec), spec.name)

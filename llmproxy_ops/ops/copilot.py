@@ -1,0 +1,343 @@
+"""GitHub Copilot's device login, run once per environment and kept where the runtime reads it.
+
+LiteLLM keeps Copilot's credentials in a folder (GITHUB_COPILOT_TOKEN_DIR): `access-token`
+(the GitHub OAuth token of the device login) and `api-key.json` (the short-lived Copilot key,
+exchanged from it and refreshed by LiteLLM itself). Since 1.108 the proxy refuses to run the
+device login inside its event loop, so a fresh container would just fail Copilot requests.
+We run LiteLLM's own Authenticator once, outside the proxy, into the folder the runtime mounts:
+
+- local:   {run_dir}/{env}/github_copilot, mode 0700 (never the repo's configs or build/);
+- compose: the named volume `github-copilot-auth`, mounted into every litellm replica, so a
+           recreate, rolling apply or key rotation never asks for a login again.
+
+The login runs in the same place the proxy does (the venv's python, or a one-off container of
+the litellm service with its env file), so it reaches GitHub — or the fake — by the same
+GITHUB_COPILOT_*_URL variables and writes exactly the files LiteLLM will read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from llmproxy_ops.errors import CopilotLoginError, StackError, UsageError
+from llmproxy_ops.findings import Finding, Severity
+from llmproxy_ops.spec.model import Spec
+
+PROVIDER_PREFIX: Final = "github_copilot/"
+TOKEN_DIR_VAR: Final = "GITHUB_COPILOT_TOKEN_DIR"
+LOCAL_SUBDIR: Final = "github_copilot"
+VOLUME: Final = "github-copilot-auth"
+CONTAINER_DIR: Final = "/app/github_copilot"
+ACCESS_TOKEN_FILE: Final = "access-token"
+API_KEY_FILE: Final = "api-key.json"
+DEFAULT_TIMEOUT_S: Final = 300.0
+_RESULT_MARK: Final = "LLMPROXY_OPS_COPILOT "
+# LiteLLM's own prompt (authenticator.py `_login`): we show it our way, not as a log line.
+_PROMPT: Final = re.compile(r"Please visit (\S+) and enter code (\S+) to authenticate\.")
+
+# Runs in the proxy's python (venv or image): LiteLLM's Authenticator does the device flow and
+# the first key exchange and writes both files; umask keeps them to the owner. Prints a
+# summary (never a token) after the marker.
+_LOGIN_SCRIPT: Final = f"""
+import json, os, sys
+os.umask(0o077)
+from litellm.llms.github_copilot.authenticator import Authenticator
+auth = Authenticator()
+os.chmod(auth.token_dir, 0o700)
+if sys.argv[1:] == ["--force"]:
+    for path in (auth.access_token_file, auth.api_key_file):
+        if os.path.exists(path):
+            os.remove(path)
+had = os.path.isfile(auth.access_token_file) and os.path.getsize(auth.access_token_file) > 0
+auth.get_access_token()
+auth.get_api_key()
+info = json.load(open(auth.api_key_file))
+print({_RESULT_MARK!r} + json.dumps({{"reused": had, "expires_at": info.get("expires_at"),
+      "api": (info.get("endpoints") or {{}}).get("api")}}), flush=True)
+"""
+_PROBE_SCRIPT: Final = f"""
+import json, os
+d = os.environ[{TOKEN_DIR_VAR!r}]
+tok = os.path.join(d, {ACCESS_TOKEN_FILE!r})
+out = {{"access_token": os.path.isfile(tok) and os.path.getsize(tok) > 0, "expires_at": None}}
+try:
+    out["expires_at"] = json.load(open(os.path.join(d, {API_KEY_FILE!r}))).get("expires_at")
+except (OSError, ValueError):
+    pass
+print({_RESULT_MARK!r} + json.dumps(out), flush=True)
+"""
+_LOGOUT_SCRIPT: Final = f"""
+import json, os
+d = os.environ[{TOKEN_DIR_VAR!r}]
+for name in ({ACCESS_TOKEN_FILE!r}, {API_KEY_FILE!r}):
+    if os.path.exists(os.path.join(d, name)):
+        os.remove(os.path.join(d, name))
+print({_RESULT_MARK!r} + json.dumps({{"removed": True}}), flush=True)
+"""
+
+
+@dataclass(frozen=True)
+class DevicePrompt:
+    url: str
+    code: str
+
+
+@dataclass(frozen=True)
+class CopilotLogin:
+    """Where an environment's Copilot login lives and what is there (never the token)."""
+
+    env: str
+    runtime: str
+    location: str  # a folder (local) or a docker volume name (compose)
+    logged_in: bool
+    expires_at: float | None = None
+    reused: bool = False  # login found a token already there and ran no device flow
+
+    @property
+    def key_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= time.time()
+
+
+def uses_copilot(spec: Spec) -> bool:
+    return any(
+        isinstance(e, dict)
+        and isinstance(e.get("litellm_params"), dict)
+        and str(e["litellm_params"].get("model", "")).startswith(PROVIDER_PREFIX)
+        for e in spec.model_list
+    )
+
+
+def copilot_token_dir(spec: Spec, env: str | None = None) -> Path:
+    """The local runtime's token folder: under the run directory, never the repo or build/."""
+    return (spec.stack.run_dir / (env or spec.name) / LOCAL_SUBDIR).absolute()
+
+
+def local_environment(spec: Spec) -> dict[str, str]:
+    """What the local runtime adds to litellm's environment ({} without Copilot models)."""
+    if not uses_copilot(spec):
+        return {}
+    return {TOKEN_DIR_VAR: str(_private_dir(copilot_token_dir(spec)))}
+
+
+def _private_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)  # mkdir's mode is masked by the umask; this is not
+    return path
+
+
+def volume_name(project: str) -> str:
+    return f"{project}_{VOLUME}"
+
+
+# ---- where the login runs -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoginPlace:
+    """A command prefix that runs `python -c SCRIPT` with the proxy's environment."""
+
+    runtime: str
+    location: str
+    argv: tuple[str, ...]
+    env: dict[str, str] | None  # None: inherit (compose passes the env file itself)
+
+
+def local_place(spec: Spec, environment: dict[str, str]) -> LoginPlace:
+    token_dir = _private_dir(copilot_token_dir(spec))
+    env = {
+        **os.environ,
+        **environment,
+        TOKEN_DIR_VAR: str(token_dir),
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "PYTHONUNBUFFERED": "1",
+    }
+    return LoginPlace("local", str(token_dir), (sys.executable,), env)
+
+
+def compose_place(base_command: list[str], project: str, service: str) -> LoginPlace:
+    # A one-off container of the litellm service: its image, env file and the volume mount.
+    argv = (
+        *base_command,
+        "run",
+        "--rm",
+        "--no-deps",
+        "-T",
+        "--entrypoint",
+        "python",
+        "-e",
+        "PYTHONUNBUFFERED=1",
+        service,
+    )
+    return LoginPlace("compose", volume_name(project), argv, None)
+
+
+# ---- verbs ----------------------------------------------------------------------------------
+
+
+def login(
+    place: LoginPlace,
+    env_name: str,
+    *,
+    on_prompt: Callable[[DevicePrompt], None],
+    timeout: float = DEFAULT_TIMEOUT_S,
+    force: bool = False,
+) -> CopilotLogin:
+    """Run LiteLLM's device login once; an existing token is kept unless `force`."""
+    argv = [*place.argv, "-c", _LOGIN_SCRIPT, *(["--force"] if force else [])]
+    result, output = _run(argv, place.env, timeout, on_prompt)
+    return CopilotLogin(
+        env_name,
+        place.runtime,
+        place.location,
+        True,
+        result.get("expires_at"),
+        bool(result.get("reused")),
+    )
+
+
+def status(place: LoginPlace, env_name: str, timeout: float = 120.0) -> CopilotLogin:
+    if place.runtime == "local":
+        return read_local(Path(place.location), env_name)
+    argv = [*place.argv, "-c", _PROBE_SCRIPT]
+    result, _ = _run(argv, place.env, timeout, lambda _: None)
+    return CopilotLogin(
+        env_name,
+        place.runtime,
+        place.location,
+        bool(result.get("access_token")),
+        result.get("expires_at"),
+    )
+
+
+def logout(place: LoginPlace, env_name: str, timeout: float = 120.0) -> CopilotLogin:
+    """Delete both files (the GitHub grant itself is revoked on github.com, see README)."""
+    argv = [*place.argv, "-c", _LOGOUT_SCRIPT]
+    _run(argv, place.env, timeout, lambda _: None)
+    return CopilotLogin(env_name, place.runtime, place.location, False)
+
+
+def read_local(token_dir: Path, env_name: str) -> CopilotLogin:
+    token = token_dir / ACCESS_TOKEN_FILE
+    logged_in = token.is_file() and token.stat().st_size > 0
+    try:
+        expires = json.loads((token_dir / API_KEY_FILE).read_text()).get("expires_at")
+    except (OSError, ValueError, AttributeError):
+        expires = None
+    return CopilotLogin(env_name, "local", str(token_dir), logged_in, expires)
+
+
+def missing_login_finding(spec: Spec) -> Finding | None:
+    """A warning when the local runtime has Copilot models and no login (compose: no docker
+    call at validation time, `copilot status` checks the volume)."""
+    if spec.stack.runtime != "local" or not uses_copilot(spec):
+        return None
+    if read_local(copilot_token_dir(spec), spec.name).logged_in:
+        return None
+    index = next(
+        i
+        for i, e in enumerate(spec.model_list)
+        if isinstance(e, dict)
+        and str((e.get("litellm_params") or {}).get("model", "")).startswith(PROVIDER_PREFIX)
+    )
+    path = ("model_list", index, "litellm_params", "model")
+    return Finding(
+        Severity.WARNING,
+        "copilot-not-logged-in",
+        f"github_copilot/ models but no Copilot login in {copilot_token_dir(spec)}: "
+        "LiteLLM drops those deployments when it starts",
+        spec.locate(path),
+        path,
+        hint=f"run: llmproxy-ops copilot login --env {spec.name}",
+    )
+
+
+# ---- the child process ----------------------------------------------------------------------
+
+
+def _run(
+    argv: list[str],
+    env: dict[str, str] | None,
+    timeout: float,
+    on_prompt: Callable[[DevicePrompt], None],
+) -> tuple[dict, list[str]]:
+    """Run the script, pass LiteLLM's prompt on as it appears, return the marker's JSON."""
+    # Its own session: Ctrl-C reaches us only, and we stop the child (and its container).
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=_read, args=(proc, lines, on_prompt), daemon=True)
+    reader.start()
+    try:
+        reader.join(timeout)
+        if reader.is_alive():
+            raise CopilotLoginError(
+                f"Copilot login did not finish within {timeout:.0f}s",
+                hint="enter the code at the address shown sooner, or raise --timeout",
+            )
+        proc.wait(timeout=30)
+    finally:
+        _stop(proc)  # on a timeout, an error or Ctrl-C (KeyboardInterrupt passes through)
+        reader.join(5)  # the pipe is at EOF once the child is gone
+        if proc.stdout is not None:
+            proc.stdout.close()
+    return _result(proc.returncode, lines), lines
+
+
+def _read(
+    proc: subprocess.Popen[str], lines: list[str], on_prompt: Callable[[DevicePrompt], None]
+) -> None:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(line.rstrip("\n"))
+        match = _PROMPT.search(line)
+        if match:
+            on_prompt(DevicePrompt(url=match.group(1), code=match.group(2)))
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _result(code: int | None, lines: list[str]) -> dict:
+    for line in reversed(lines):
+        if line.startswith(_RESULT_MARK):
+            return dict(json.loads(line[len(_RESULT_MARK) :]))
+    last = next((ln for ln in reversed(lines) if ln.strip()), "no output")
+    if "No such service" in last or "no such service" in last:
+        raise StackError(last, hint="render the environment first: llmproxy-ops render --env ENV")
+    raise CopilotLoginError(
+        f"Copilot login failed (exit {code}): {last[-300:]}",
+        hint="check the GITHUB_COPILOT_*_URL variables and that GitHub is reachable; "
+        "`--force` starts over with a new device login",
+    )
+
+
+def require_copilot(spec: Spec) -> None:
+    if not uses_copilot(spec):
+        raise UsageError(
+            f"environment '{spec.name}' has no github_copilot/ models",
+            hint="add a model with litellm_params.model: github_copilot/NAME",
+        )

@@ -1,0 +1,87 @@
+"""Where an environment's Copilot login runs: the venv (local) or a litellm container (compose)."""
+
+from __future__ import annotations
+
+import subprocess
+
+from llmproxy_ops.errors import StackError
+from llmproxy_ops.ops import copilot
+from llmproxy_ops.ops.copilot import LoginPlace
+from llmproxy_ops.pipeline import Target, load_target, render_target, runtime_of, target_environment
+from llmproxy_ops.render.compose import litellm_names
+from llmproxy_ops.runtime.compose import ComposeRuntime
+from llmproxy_ops.spec import Spec
+
+_ROOT_USERS = frozenset({"", "0", "root", "0:0", "root:root"})
+
+
+def login_place(target: Target, *, for_login: bool) -> tuple[Spec, LoginPlace]:
+    """The place for `target`; for a login, compose renders first so the volume is mounted."""
+    spec = load_target(target)
+    copilot.require_copilot(spec)
+    runtime = runtime_of(spec)
+    if not isinstance(runtime, ComposeRuntime):
+        return spec, copilot.local_place(spec, target_environment(spec, target))
+    if for_login:
+        render_target(target)
+    elif not runtime.compose_file.is_file():
+        raise StackError(
+            f"{runtime.compose_file} is missing",
+            hint=f"render it first: llmproxy-ops render --env {spec.name}",
+        )
+    cs = spec.stack.compose(spec.name)
+    service = litellm_names(cs)[0]
+    base = runtime.base_command()
+    if for_login:
+        _own_volume(base, service, _image_user(runtime.docker, cs.litellm.image))
+    return spec, copilot.compose_place(base, runtime.project, service)
+
+
+def _image_user(docker: str, image: str) -> str:
+    out = _docker([docker, "image", "inspect", "-f", "{{.Config.User}}", image])
+    return out.strip()
+
+
+def _own_volume(base: list[str], service: str, user: str) -> None:
+    """A fresh named volume is root's; the image's own user must be able to write the token
+    there (the login) and refresh the key (every replica)."""
+    if user in _ROOT_USERS:
+        return
+    script = 'chmod 700 "$2" && chown "$1" "$2"'  # chmod first: after chown root needs FOWNER
+    # the service drops every capability; this one-off container gets back just CHOWN
+    _docker(
+        [
+            *base,
+            "run",
+            "--rm",
+            "--no-deps",
+            "-T",
+            "--user",
+            "0",
+            "--cap-add",
+            "CHOWN",
+            "--entrypoint",
+            "sh",
+            service,
+            "-c",
+            script,
+            "sh",
+            user.split(":")[0],
+            copilot.CONTAINER_DIR,
+        ]
+    )
+
+
+def _docker(argv: list[str]) -> str:
+    try:
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, timeout=180, check=False, stdin=subprocess.DEVNULL
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise StackError(f"{argv[0]} failed: {exc}") from None
+    if proc.returncode != 0:
+        raise StackError(
+            f"`{' '.join(argv[:4])} ...` exited {proc.returncode}",
+            details=(proc.stderr or proc.stdout)[-2000:],
+        )
+    return proc.stdout

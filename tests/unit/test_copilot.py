@@ -1,0 +1,90 @@
+"""Where Copilot's login lives: the compose volume on every replica, the local 0700 folder,
+the warning before the first login, and the CLI's refusals."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from llmproxy_ops.cli.main import app
+from llmproxy_ops.ops import copilot
+from llmproxy_ops.render.build import render_files
+from llmproxy_ops.spec import load_files
+
+COPILOT = """
+model_list:
+  - model_name: m
+    litellm_params: {model: openai/gpt-4o-mini, api_key: os.environ/OPENAI_API_KEY}
+  - model_name: c
+    litellm_params: {model: github_copilot/gpt-4o-mini-2024-07-18}
+general_settings: {master_key: os.environ/LITELLM_MASTER_KEY}
+stack:
+  runtime: RUNTIME
+  compose: {litellm: {replicas: REPLICAS}}
+"""
+
+
+def _spec(write, runtime: str = "compose", replicas: int = 2, copilot_model: bool = True):
+    text = COPILOT.replace("RUNTIME", runtime).replace("REPLICAS", str(replicas))
+    if not copilot_model:
+        text = text.replace("github_copilot/", "openai/")
+    return load_files([write("x.yaml", text)])
+
+
+def _compose(spec) -> dict:
+    return yaml.safe_load(render_files(spec, out_dir=Path("build/x"))["docker-compose.yml"])
+
+
+def test_every_replica_mounts_the_login_volume(write, in_tmp):
+    doc = _compose(_spec(write))
+    assert doc["volumes"]["github-copilot-auth"] == {}
+    for name in ("litellm-1", "litellm-2"):
+        service = doc["services"][name]
+        assert "github-copilot-auth:/app/github_copilot" in service["volumes"]
+        assert service["environment"]["GITHUB_COPILOT_TOKEN_DIR"] == "/app/github_copilot"
+
+
+def test_no_volume_without_copilot_models(write, in_tmp):
+    doc = _compose(_spec(write, copilot_model=False))
+    assert "github-copilot-auth" not in doc["volumes"]
+    assert "GITHUB_COPILOT_TOKEN_DIR" not in str(doc)
+
+
+def test_local_folder_is_private_and_under_the_run_dir(write, in_tmp):
+    spec = _spec(write, runtime="local")
+    env = copilot.local_environment(spec)
+    folder = in_tmp / ".run" / spec.name / "github_copilot"
+    assert env == {"GITHUB_COPILOT_TOKEN_DIR": str(folder)}
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert copilot.local_environment(_spec(write, runtime="local", copilot_model=False)) == {}
+
+
+def test_warning_until_the_local_login_exists(write, in_tmp):
+    spec = _spec(write, runtime="local")
+    finding = copilot.missing_login_finding(spec)
+    assert finding is not None and finding.code == "copilot-not-logged-in"
+    assert str(finding.location) == "x.yaml:5:22"  # the github_copilot/ model
+    assert finding.hint == f"run: llmproxy-ops copilot login --env {spec.name}"
+    folder = Path(copilot.local_environment(spec)["GITHUB_COPILOT_TOKEN_DIR"])
+    (folder / "access-token").write_text("gho_x")
+    assert copilot.missing_login_finding(spec) is None
+    assert copilot.read_local(folder, "x").logged_in
+
+
+def test_login_refuses_an_environment_without_copilot(in_tmp):
+    result = CliRunner().invoke(
+        app,
+        [
+            "copilot",
+            "login",
+            "--env",
+            "dev",
+            "--configs",
+            str(Path(__file__).parents[2] / "configs"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "error: environment 'dev' has no github_copilot/ models" in result.output
