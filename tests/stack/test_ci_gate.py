@@ -90,6 +90,7 @@ def test_smoke_passes_for_every_model_group_through_nginx(ci_stack: GateStack) -
         "chat: mock-gpt",
         "chat: fake-openai",
         "chat: fake-anthropic",
+        "messages: fake-anthropic",
         "stream: mock-gpt",
         "rpm: fake-openai",
         "rpm: mock-gpt",
