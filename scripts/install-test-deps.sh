@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What the test suite drives for real, on a Debian machine (root): nginx, PostgreSQL and
-# iproute2's `ss` from Debian, a Docker engine with Compose v2, and the offline images of the
-# compose stack.
+# iproute2's `ss` from Debian, the Claude Code CLI (npm), a Docker engine with Compose v2,
+# and the offline images of the compose stack.
 # Idempotent and quick when everything is there; `make test` runs it first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +23,18 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 took "nginx + PostgreSQL + Redis packages" "$t"
+
+# The real Claude Code CLI (npm) for tests/integration/test_sdk_clients.py, pinned, in a
+# project-local folder (never global). Its native binary comes as an optional dependency,
+# so no install script has to run.
+t=$(date +%s)
+claude_code="@anthropic-ai/claude-code@${CLAUDE_CODE_VERSION:-2.1.197}"
+if ! .cache/claude-code/node_modules/.bin/claude --version 2>/dev/null | grep -q "^${claude_code##*@} "; then
+  command -v npm >/dev/null 2>&1 || { echo "[test-deps] npm (Node 20) is needed for Claude Code" >&2; exit 1; }
+  mkdir -p .cache/claude-code
+  npm install --prefix .cache/claude-code --no-audit --no-fund --silent "$claude_code"
+fi
+took "Claude Code CLI" "$t"
 
 # the stack tests need an engine; they fail (never skip) without one
 t=$(date +%s)

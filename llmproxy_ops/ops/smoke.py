@@ -18,6 +18,8 @@ import httpx
 
 PROMPT = [{"role": "user", "content": "Reply with one short word."}]
 WRONG_KEY = "sk-llmproxy-ops-smoke-wrong-key"
+AUTH_REJECTIONS = (401, 403)
+ANTHROPIC_VERSION = "2023-06-01"
 _BODY_QUOTE = 300
 MINUTE_MARGIN_S = 5.0
 
@@ -29,6 +31,9 @@ class SmokeTarget:
     expected_models: list[str]
     models_to_test: list[str] | None = None
     rpm_enforced: dict[str, int] = field(default_factory=dict)
+    # Groups served by Anthropic deployments: also asked through the Messages route
+    # (/v1/messages), the one Claude Code and the Anthropic SDK use.
+    messages_models: list[str] = field(default_factory=list)
     verify_tls: bool | str = True
     timeout: float = 60.0
 
@@ -105,6 +110,8 @@ def _plan(probe: _Probe, models: list[str]) -> list[tuple[str, Callable[[], str]
         ("auth: wrong key rejected", partial(probe.rejected, WRONG_KEY)),
     ]
     plan += [(f"chat: {model}", partial(probe.chat, model)) for model in models]
+    messages = [m for m in probe.target.messages_models if m in models]
+    plan += [(f"messages: {model}", partial(probe.messages, model)) for model in messages]
     if models:
         plan.append((f"stream: {models[0]}", partial(probe.stream, models[0])))
     for model, rpm in sorted(probe.target.rpm_enforced.items()):
@@ -209,8 +216,12 @@ class _Probe:
         response = self.client.get("/v1/models", headers=headers)
         if response.is_success:
             raise _Fail(f"accepted with HTTP {response.status_code}: the proxy does not check keys")
-        # Without a database LiteLLM answers 400 "No connected db." or 500: still rejections.
-        return f"rejected with HTTP {response.status_code}: {self.quote(_error_message(response))}"
+        message = self.quote(_error_message(response))
+        if response.status_code not in AUTH_REJECTIONS:
+            # e.g. LiteLLM without a database and without our auth-status callback: 400
+            # "No connected db." (SDKs raise BadRequestError), or 500 without prisma (retried).
+            raise _Fail(f"rejected with HTTP {response.status_code}, not 401/403: {message}")
+        return f"rejected with HTTP {response.status_code}: {message}"
 
     def chat(self, model: str) -> str:
         payload = {"model": model, "messages": PROMPT}
@@ -225,6 +236,20 @@ class _Probe:
             raise _Fail("the response has no usage block")
         tokens = f"{usage.get('prompt_tokens')}+{usage.get('completion_tokens')} tokens"
         return f"HTTP 200, {len(content)} chars, usage {tokens}"
+
+    def messages(self, model: str) -> str:
+        """Anthropic's Messages route, authenticated the way Anthropic clients do (x-api-key)."""
+        headers = {"x-api-key": self.target.key, "anthropic-version": ANTHROPIC_VERSION}
+        payload = {"model": model, "max_tokens": 32, "messages": PROMPT}
+        body = self.expect_2xx(self.client.post("/v1/messages", json=payload, headers=headers))
+        texts = _message_texts(body)
+        if not "".join(texts).strip():
+            raise _Fail(f"no text block in the message: {self.quote(json.dumps(body))}")
+        usage = body.get("usage") if isinstance(body, dict) else None
+        if not isinstance(usage, dict):
+            raise _Fail("the message has no usage block")
+        tokens = f"{usage.get('input_tokens')}+{usage.get('output_tokens')} tokens"
+        return f"HTTP 200, {len(''.join(texts))} chars, usage {tokens}"
 
     def stream(self, model: str) -> str:
         payload = {"model": model, "messages": PROMPT, "stream": True}
@@ -323,6 +348,15 @@ def _is_error_event(data: str) -> bool:
     except ValueError:
         return True  # not JSON: not a chunk a client could use
     return isinstance(event, dict) and "error" in event
+
+
+def _message_texts(body: Any) -> list[str]:
+    content = body.get("content") if isinstance(body, dict) else None
+    if not isinstance(content, list):
+        return []
+    return [
+        str(b.get("text", "")) for b in content if isinstance(b, dict) and b.get("type") == "text"
+    ]
 
 
 def _content(body: Any) -> Any:

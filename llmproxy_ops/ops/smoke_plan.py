@@ -53,3 +53,15 @@ def _group_and_rpm(entry: Any) -> tuple[str | None, int | None]:
 def _has_redis(spec: Spec) -> bool:
     router = spec.root.get("router_settings")
     return isinstance(router, dict) and any(k.startswith("redis") for k in router)
+
+
+def anthropic_groups(spec: Spec) -> list[str]:
+    """Model groups with an Anthropic deployment, in model_list order (Messages route checks)."""
+    groups: list[str] = []
+    for entry in spec.model_list:
+        params = entry.get("litellm_params") if isinstance(entry, dict) else None
+        model = params.get("model") if isinstance(params, dict) else None
+        name = entry.get("model_name") if isinstance(entry, dict) else None
+        if isinstance(model, str) and model.startswith("anthropic/") and isinstance(name, str):
+            groups.append(name)
+    return list(dict.fromkeys(groups))

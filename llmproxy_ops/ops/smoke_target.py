@@ -9,7 +9,7 @@ from pathlib import Path
 from llmproxy_ops.envfile import read_env_file
 from llmproxy_ops.errors import UsageError
 from llmproxy_ops.ops.smoke import SmokeTarget
-from llmproxy_ops.ops.smoke_plan import enforced_rpm, master_key_variable
+from llmproxy_ops.ops.smoke_plan import anthropic_groups, enforced_rpm, master_key_variable
 from llmproxy_ops.pipeline import Target, env_file_of, load_target
 from llmproxy_ops.runtime.local import base_url
 from llmproxy_ops.spec.model import Spec
@@ -62,6 +62,7 @@ def smoke_target(req: SmokeRequest) -> SmokeTarget:
         expected_models=spec.model_groups(),
         models_to_test=list(req.models) or None,
         rpm_enforced=enforced_rpm(spec) if req.rate_limits else {},
+        messages_models=anthropic_groups(spec),
         verify_tls=verify if req.verify_tls is True and not req.url else req.verify_tls,
     )
 

@@ -18,6 +18,7 @@ import yaml
 
 from llmproxy_ops.ops import copilot
 from llmproxy_ops.render.initdb import INITDB_FILE
+from llmproxy_ops.render.litellm_hooks import SHIPPED as SHIPPED_HOOKS
 from llmproxy_ops.spec.compose_settings import ComposeSettings, Service
 from llmproxy_ops.spec.model import Spec, StackSettings
 
@@ -138,6 +139,11 @@ def _litellm(cs: ComposeSettings, stack: StackSettings, paths: ComposePaths, ind
         service["environment"] = environment
     service["volumes"] = ["./config.yaml:/app/config.yaml:ro"]
     _label_digest(service, paths, "config.yaml")
+    # Callbacks LiteLLM loads from config.yaml's folder (llmproxy_ops/render/litellm_hooks).
+    for name in (f"{module}.py" for module in SHIPPED_HOOKS):
+        if paths.digest(name):  # rendered: the config's callbacks name it
+            service["volumes"].append(f"./{name}:/app/{name}:ro")
+            _label_digest(service, paths, name)
     if not cs.nginx.enabled:
         service["ports"] = [f"127.0.0.1:{stack.port + index}:{LITELLM_PORT}"]
     service["healthcheck"] = _http_check(
@@ -264,7 +270,7 @@ def _nginx(cs: ComposeSettings, paths: ComposePaths) -> dict:
 def _label_digest(service: dict, paths: ComposePaths, name: str) -> None:
     digest = paths.digest(name)
     if digest:
-        service["labels"] = {f"llmproxy-ops.sha256.{name}": digest}
+        service.setdefault("labels", {})[f"llmproxy-ops.sha256.{name}"] = digest
 
 
 def _finish(service: dict, settings: Service, depends: list[str],

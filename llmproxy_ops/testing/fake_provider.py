@@ -6,6 +6,9 @@ wire formats so the stock LiteLLM proxy talks to it with only `api_base` changed
     OpenAI     POST {base}/chat/completions   (any prefix: /v1, /api/v1, /inference...)
                GET  /v1/models, /models        Authorization: Bearer <key>
     Anthropic  POST {base}/v1/messages         x-api-key (or Bearer) + anthropic-version
+               POST {base}/v1/messages/count_tokens
+    OpenAI     POST {base}/embeddings
+    Tools, JSON mode, thinking blocks and cache_control: see fake_features.
     Gemini     POST {base}/models/{model}:generateContent | :streamGenerateContent[?alt=sse]
                (LiteLLM appends /models/... to api_base, so use api_base={url}/v1beta)
                x-goog-api-key header or ?key=
@@ -47,6 +50,7 @@ from llmproxy_ops.testing.fake_calls import (
     parse_openai,
     provider_error,
 )
+from llmproxy_ops.testing.fake_features import add_feature_routes, render_features
 from llmproxy_ops.testing.fake_state import FakeState, Plan, RecordedRequest
 
 DEFAULT_MODELS: Final = ("gpt-4o-mini", "claude-sonnet-4-5-20250929", "gemini-2.5-flash")
@@ -156,6 +160,9 @@ def _render(app: web.Application, call: Call, chunks: int) -> list[bytes]:
         call.prompt_tokens,
         chunks,
     )
+    featured = render_features(call, chunks)
+    if featured is not None:  # tools, JSON mode, thinking, caching: never memoised
+        return featured
     fast, cache = app[FAST], app[RENDER_CACHE]
     if fast and key in cache:
         return list(cache[key])
@@ -238,6 +245,7 @@ def _add_routes(app: web.Application) -> None:
     app.router.add_post("/" + prefix + "chat/completions", handle_openai)
     app.router.add_post("/" + prefix + "v1/messages", handle_anthropic)
     app.router.add_post("/" + prefix + "models/{target:[^/]+}", handle_gemini)
+    add_feature_routes(app, prefix)
     app.router.add_get("/v1/models", handle_models)
     app.router.add_get("/models", handle_models)
     app.router.add_route("*", "/_fake/config", admin_config)

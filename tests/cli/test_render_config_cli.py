@@ -20,7 +20,7 @@ def test_render_writes_the_build_and_is_deterministic(cli, project):
     first = cli("render", "--env", "dev")
     assert first.exit_code == 0, first.output
     assert first.output.splitlines()[-1] == (
-        "rendered dev → build/dev/ (config.yaml, env-manifest.json, runtime.env; written)"
+        "rendered dev → build/dev/ (config.yaml, env-manifest.json, llmproxy_auth_status.py, runtime.env; written)"
     )
     before = {p.name: p.read_bytes() for p in (project / "build/dev").iterdir()}
     again = cli("render", "--env", "dev")

@@ -102,7 +102,7 @@ def test_unknown_environment_lists_the_known_ones(cli, in_tmp):
     assert result.exit_code == 1
     assert result.output.splitlines() == [
         "configs/environments/staging.yaml:1:1: error: no environment 'staging'",
-        "  hint: environments in configs: ci, dev, k8s, prod",
+        "  hint: environments in configs: ci, claude-code, dev, k8s, prod",
     ]
 
 

@@ -6,10 +6,13 @@ import re
 from collections.abc import Iterator
 
 import pytest
+import yaml
 from rich.console import Console
 
 from llmproxy_ops.ops.smoke import SmokeReport, SmokeTarget, run_smoke
 from llmproxy_ops.ops.smoke_report import junit_xml, render_table
+from llmproxy_ops.render.litellm_hooks import hook_files
+from llmproxy_ops.render.litellm_hooks.llmproxy_auth_status import MESSAGE as NO_DB_401
 from llmproxy_ops.runtime import LaunchSpec, LocalRuntime
 from tests.conftest import free_port
 
@@ -28,7 +31,8 @@ model_list:
     litellm_params: {model: openai/mock-limited, mock_response: "limited", api_key: dummy, rpm: 3}
 router_settings: {optional_pre_call_checks: ["enforce_model_rate_limits"]}
 general_settings: {master_key: os.environ/LITELLM_MASTER_KEY}
-litellm_settings: {json_logs: true, request_timeout: 600}
+litellm_settings:
+  {json_logs: true, request_timeout: 600, callbacks: ["llmproxy_auth_status.handler"]}
 """
 
 
@@ -39,6 +43,8 @@ def proxy_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     base = tmp_path_factory.mktemp("smoke")
     config = base / "config.yaml"
     config.write_text(CONFIG)
+    for name, content in hook_files(yaml.safe_load(CONFIG)).items():
+        (base / name).write_text(content)  # as rendered: beside config.yaml
     runtime = LocalRuntime(base / "run")
     env = {"LITELLM_MASTER_KEY": KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     status = runtime.up(LaunchSpec(config_path=config, env=env, port=free_port()))
@@ -77,12 +83,12 @@ def test_smoke_passes_against_stock_litellm(proxy_url: str) -> None:
         True,
         "3 model groups, as expected: mock-claude, mock-gpt, mock-limited",
     )
-    # Without a database (and without prisma) LiteLLM 1.108.7 answers like this:
+    # Without a database: 401 from LiteLLM (with prisma installed) and from our callback.
     assert checks["auth: missing key rejected"] == (
         True,
-        "rejected with HTTP 500: Internal server error",
+        "rejected with HTTP 401: Authentication Error, No api key passed in.",
     )
-    assert checks["auth: wrong key rejected"] == (True, "rejected with HTTP 400: No connected db.")
+    assert checks["auth: wrong key rejected"] == (True, f"rejected with HTTP 401: {NO_DB_401}")
     assert checks["chat: mock-gpt"] == (True, "HTTP 200, 25 chars, usage 10+20 tokens")
     assert checks["chat: mock-claude"] == (True, "HTTP 200, 2 chars, usage 10+20 tokens")
     ok, detail = checks["stream: mock-gpt"]
@@ -113,7 +119,7 @@ def test_a_wrong_key_fails_the_authenticated_checks(proxy_url: str) -> None:
     wrong = "sk-not-the-master-key-0000"
     report = run_smoke(SmokeTarget(proxy_url, wrong, MODELS, models_to_test=["mock-claude"]))
     checks = by_name(report)
-    failing = "HTTP 400: No connected db."
+    failing = f"HTTP 401: {NO_DB_401}"
     assert checks["models"] == (False, failing)
     assert checks["chat: mock-claude"] == (False, failing)
     assert checks["stream: mock-claude"] == (False, failing)
@@ -183,3 +189,13 @@ def test_without_expected_models_every_listed_group_is_tested(proxy_url: str) ->
     assert checks["models"] == (True, "3 model groups listed: mock-gpt, mock-claude, mock-limited")
     assert checks["chat: mock-gpt"][0] and checks["chat: mock-claude"][0]
     assert checks["stream: mock-gpt"][0]
+
+
+def test_anthropic_groups_are_asked_through_the_messages_route(proxy_url: str) -> None:
+    target = SmokeTarget(
+        proxy_url, KEY, MODELS, models_to_test=["mock-claude"], messages_models=["mock-claude"]
+    )
+    report = run_smoke(target)
+    ok, detail = by_name(report)["messages: mock-claude"]
+    assert ok and re.fullmatch(r"HTTP 200, 2 chars, usage \d+\+\d+ tokens", detail), detail
+    assert [c.name for c in report.checks][-2:] == ["messages: mock-claude", "stream: mock-claude"]

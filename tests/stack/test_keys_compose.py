@@ -153,7 +153,7 @@ def test_master_rotation_under_load(replicas: int, tmp_path: Path, monkeypatch) 
         names = ["litellm"] if replicas == 1 else ["litellm-1", "litellm-2"]
         assert [c.replica for c in result.verification] == names
         assert all(
-            c.detail == "new key: accepted (HTTP 200); old key: rejected (HTTP 400)"
+            c.detail == "new key: accepted (HTTP 200); old key: rejected (HTTP 401)"
             for c in result.verification
         )
         with httpx.Client(verify=False, timeout=10) as client:
