@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from llmproxy_ops.cli.boundary import run
 from llmproxy_ops.cli.options import ConfigsOpt, target
 from llmproxy_ops.cli.output import console
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS, load_target
@@ -27,7 +26,7 @@ def show(
 
     Example: llmproxy-ops config show --env dev --annotate
     """
-    spec = run(lambda: load_target(target(env, configs)))
+    spec = load_target(target(env, configs))
     text = annotated_yaml(spec) if annotate else plain_yaml(spec)
     console.out(text, end="", highlight=False)
 
@@ -42,8 +41,8 @@ def diff(
 
     Example: llmproxy-ops config diff dev prod
     """
-    spec_a = run(lambda: load_target(target(env_a, configs)))
-    spec_b = run(lambda: load_target(target(env_b, configs)))
+    spec_a = load_target(target(env_a, configs))
+    spec_b = load_target(target(env_b, configs))
     text = diff_specs(spec_a, spec_b)
     console.out(text or f"no differences between {env_a} and {env_b}\n", end="", highlight=False)
     raise typer.Exit(1 if text else 0)

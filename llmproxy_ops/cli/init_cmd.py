@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from llmproxy_ops.cli.boundary import run
 from llmproxy_ops.cli.output import console
 from llmproxy_ops.envfile import MASTER_KEY_VAR, ensure_env_file
 
@@ -19,7 +18,7 @@ def init(
 
     Example: llmproxy-ops init
     """
-    created = run(lambda: ensure_env_file(env_file))
+    created = ensure_env_file(env_file)
     if created:
         console.print(f"created {env_file} (mode 0600) with a new {MASTER_KEY_VAR}")
     else:

@@ -120,3 +120,61 @@ def test_a_bug_exits_3_with_a_log_and_no_traceback_on_screen(cli, write, in_tmp,
     assert "secret-ish" not in result.output and "Traceback" not in result.output
     log = result.output.split("details in ")[1].split()[0]
     assert "RuntimeError: secret-ish internal state" in Path(log).read_text(encoding="utf-8")
+
+
+def _json_failure(result) -> dict:
+    doc = json.loads(result.stdout)  # exactly one document on stdout, nothing else
+    assert (doc["ok"], doc["errors"], doc["warnings"]) == (False, 1, 0)
+    [finding] = doc["findings"]
+    assert doc["exit_code"] == result.exit_code
+    return finding
+
+
+@pytest.mark.parametrize(
+    ("args", "text", "expected"),
+    [
+        (
+            ["bad.yaml"], "a: [1, 2\nb: 3\n",
+            {"code": "load-error", "file": "bad.yaml", "line": 2, "col": 2,
+             "message": "YAML syntax error: did not find expected ',' or ']'"},
+        ),
+        (
+            ["missing.yaml"], None,
+            {"code": "load-error", "file": "missing.yaml", "line": 1, "col": 1,
+             "message": "file not found"},
+        ),
+        (
+            ["--env", "nope"], None,
+            {"code": "load-error", "file": "configs/environments/nope.yaml", "line": 1, "col": 1,
+             "message": "no environment 'nope'"},
+        ),
+        (
+            ["--env", "dev", "bad.yaml"], "a: 1\n",
+            {"code": "usage-error", "file": "<command line>", "line": 1, "col": 1,
+             "message": "give either --env or files, not both"},
+        ),
+    ],
+)
+def test_json_format_is_one_json_document_for_every_failure(cli, in_tmp, args, text, expected):
+    if text is not None:
+        (in_tmp / "bad.yaml").write_text(text)
+    result = cli("validate", "config", "--no-env", "--format", "json", *args)
+    assert result.exit_code == (2 if expected["code"] == "usage-error" else 1)
+    finding = _json_failure(result)
+    assert {k: finding[k] for k in expected} == expected
+    assert finding["severity"] == "error"
+
+
+def test_json_format_reports_an_internal_error_as_json_with_exit_3(cli, in_tmp, monkeypatch):
+    def broken(*_a, **_k):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("llmproxy_ops.cli.validate_cmd.validate_target", broken)
+    (in_tmp / "a.yaml").write_text("a: 1\n")
+    result = cli("validate", "config", "--format", "json", "a.yaml")
+    assert result.exit_code == 3
+    finding = _json_failure(result)
+    assert finding["code"] == "internal-error" and finding["file"] == "<llmproxy-ops>"
+    log = Path(finding["message"].rsplit(" ", 1)[1])
+    assert "RuntimeError: a bug" in log.read_text()
+    log.unlink()
