@@ -51,7 +51,7 @@ def test_json_format_is_stable_for_ci(cli, write, in_tmp):
 def test_env_checks_name_the_models_that_need_a_variable(cli, write, in_tmp, monkeypatch):
     monkeypatch.delenv("GEMINI_API_KEY", raising=False)
     write("ok.yaml", BAD.replace("      rmp: 10\n      rpd: 50\n", "").replace("mater_key: sk-x", "master_key: os.environ/MK"))
-    write(".env", "MK=sk-abc\n")
+    write(".env", "MK=sk-Zq8vN2xK7pLm4RtY9wBc3HjD6f\n").chmod(0o600)
     write(".env.example", "MK=\nGEMINI_API_KEY=\n")
     result = cli("validate", "config", "ok.yaml")
     assert result.exit_code == 1
@@ -59,7 +59,7 @@ def test_env_checks_name_the_models_that_need_a_variable(cli, write, in_tmp, mon
         "ok.yaml:5:7: error[env-missing] model_list[0].litellm_params.api_key: GEMINI_API_KEY is not "
         "set (needed by gemini) (hint: add GEMINI_API_KEY=... to .env (or export it))"
     )
-    write(".env", "MK=sk-abc\nGEMINI_API_KEY=AIza-from-the-env-file\n")
+    write(".env", "MK=sk-Zq8vN2xK7pLm4RtY9wBc3HjD6f\nGEMINI_API_KEY=AIza-from-the-env-file\n")
     assert cli("validate", "config", "ok.yaml").exit_code == 0
 
 
@@ -178,3 +178,11 @@ def test_json_format_reports_an_internal_error_as_json_with_exit_3(cli, in_tmp, 
     log = Path(finding["message"].rsplit(" ", 1)[1])
     assert "RuntimeError: a bug" in log.read_text()
     log.unlink()
+
+
+def test_cli_strict_fails_on_no_key_with_a_public_host(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "c.yaml").write_text("model_list: []\nstack:\n  host: 0.0.0.0\n")
+    result = cli("validate", "config", "--strict", "c.yaml")
+    assert result.exit_code == 1
+    assert "error[no-master-key] general_settings: no general_settings.master_key" in result.output
