@@ -189,6 +189,8 @@ def _status_text(env: str, st: RuntimeStatus) -> str:
         "[green]healthy[/green]" if st.healthy else "[red]not answering /health/liveliness[/red]"
     )
     uptime = f"{st.uptime_s:.0f}s" if st.uptime_s is not None else "?"
+    if st.note:
+        health += f" ({st.note})"
     return (
         f"{env}: running, {health}\n  pid {st.pid}  url {st.url}  up {uptime}  "
         f"{st.server} x{st.workers}\n  log {st.log_path}"
