@@ -37,7 +37,9 @@ def diff(
     env_b: Annotated[str, typer.Argument(help="second environment")],
     configs: ConfigsOpt = DEFAULT_CONFIGS,
 ) -> None:
-    """Show what differs between two environments' merged configurations (exit 1 if any).
+    """Show what differs between two environments' merged configurations.
+
+    Exit codes: 0 no differences, 1 they differ or one cannot be loaded, 2 usage.
 
     Example: llmproxy-ops config diff dev prod
     """
