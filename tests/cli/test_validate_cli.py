@@ -146,7 +146,8 @@ def _json_failure(result) -> dict:
         (
             ["--env", "nope"], None,
             {"code": "load-error", "file": "configs/environments/nope.yaml", "line": 1, "col": 1,
-             "message": "no environment 'nope'"},
+             "message": "no environment 'nope': there is no environments/ folder in {tmp}/configs "
+                        "(looked for {tmp}/configs/environments/nope.yaml)"},
         ),
         (
             ["--env", "dev", "bad.yaml"], "a: 1\n",
@@ -161,6 +162,7 @@ def test_json_format_is_one_json_document_for_every_failure(cli, in_tmp, args, t
     result = cli("validate", "config", "--no-env", "--format", "json", *args)
     assert result.exit_code == (2 if expected["code"] == "usage-error" else 1)
     finding = _json_failure(result)
+    expected = {**expected, "message": expected["message"].format(tmp=in_tmp)}
     assert {k: finding[k] for k in expected} == expected
     assert finding["severity"] == "error"
 
