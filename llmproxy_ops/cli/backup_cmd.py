@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from llmproxy_ops.cli.boundary import GuardedTyper
 from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, target
 from llmproxy_ops.cli.output import console, err_console
 from llmproxy_ops.errors import UsageError
@@ -19,7 +20,7 @@ from llmproxy_ops.ops.backup_settings import BackupContext, context_for
 from llmproxy_ops.ops.backup_verify import verify_backup
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS
 
-app = typer.Typer(
+app = GuardedTyper(
     help="Back up, verify, restore and prune the stack's databases and configs.",
     no_args_is_help=True,
 )

@@ -1,6 +1,6 @@
 """The one place exceptions become exit codes: 0 ok, 1 expected failure, 2 usage, 3 bug, 130 ^C.
 
-Every command is wrapped once (guard_app at registration), around its whole body: the
+Every command is wrapped once (GuardedTyper.command at registration), around its whole body: the
 library call and the reporting after it, so no path of a command escapes the boundary.
 """
 
@@ -72,14 +72,18 @@ def guard(command: Callable[..., Any]) -> Callable[..., Any]:
     return guarded
 
 
-def guard_app(app: typer.Typer) -> None:
-    """Guard every command of `app` and of its sub-apps, each exactly once."""
-    for info in app.registered_commands:
-        if info.callback is not None:
-            info.callback = guard(info.callback)
-    for group in app.registered_groups:
-        if group.typer_instance is not None:
-            guard_app(group.typer_instance)
+class GuardedTyper(typer.Typer):
+    """A Typer whose every command runs inside the boundary, wherever the app is invoked
+    (the root app or a sub-app on its own, as tests do)."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
+        register = super().command(*args, **kwargs)
+
+        def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+            register(guard(func))
+            return func
+
+        return decorator
 
 
 def is_guarded(command: Callable[..., Any]) -> bool:

@@ -7,10 +7,11 @@ from typing import Annotated
 
 import typer
 
+from llmproxy_ops.cli.boundary import GuardedTyper
 from llmproxy_ops.cli.output import console
 from llmproxy_ops.ops.certs import create_self_signed
 
-app = typer.Typer(help="TLS certificates for the nginx front end.", no_args_is_help=True)
+app = GuardedTyper(help="TLS certificates for the nginx front end.", no_args_is_help=True)
 
 
 @app.command("self-signed")

@@ -6,12 +6,13 @@ from typing import Annotated
 
 import typer
 
+from llmproxy_ops.cli.boundary import GuardedTyper
 from llmproxy_ops.cli.options import ConfigsOpt, target
 from llmproxy_ops.cli.output import console
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS, load_target
 from llmproxy_ops.spec.show import annotated_yaml, diff_specs, plain_yaml
 
-app = typer.Typer(help="Inspect the merged configuration.", no_args_is_help=True)
+app = GuardedTyper(help="Inspect the merged configuration.", no_args_is_help=True)
 
 
 @app.command("show")

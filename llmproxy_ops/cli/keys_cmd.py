@@ -13,6 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from llmproxy_ops.cli.boundary import GuardedTyper
 from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, target
 from llmproxy_ops.cli.output import console
 from llmproxy_ops.ops.keys import RotateRequest, RotationResult, rotate_master, rotate_provider
@@ -20,11 +21,11 @@ from llmproxy_ops.ops.keys_plan import RotationPlan
 from llmproxy_ops.ops.secret_store import read_secret
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS
 
-app = typer.Typer(
+app = GuardedTyper(
     help="Rotate secrets in the env file without downtime where the runtime allows.",
     no_args_is_help=True,
 )
-rotate = typer.Typer(help="Rotate the master key or a provider key.", no_args_is_help=True)
+rotate = GuardedTyper(help="Rotate the master key or a provider key.", no_args_is_help=True)
 app.add_typer(rotate, name="rotate")
 
 EnvName = Annotated[

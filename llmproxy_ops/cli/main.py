@@ -20,10 +20,10 @@ from llmproxy_ops.cli import (
     smoke_cmd,
     validate_cmd,
 )
-from llmproxy_ops.cli.boundary import guard_app
+from llmproxy_ops.cli.boundary import GuardedTyper
 
 # Local-variable tracebacks would print keys held in frames: never show them.
-app = typer.Typer(
+app = GuardedTyper(
     help="Validated, layered configuration and operations for the stock LiteLLM proxy.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -42,7 +42,6 @@ app.command("down")(runtime_cmd.down)
 app.command("status")(runtime_cmd.status)
 app.command("logs")(runtime_cmd.logs)
 app.command("smoke-test")(smoke_cmd.smoke_test)
-guard_app(app)  # one error boundary around each whole command (exit codes: cli/boundary.py)
 
 
 def _version(value: bool) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from llmproxy_ops.cli.boundary import report_failures_as_json
+from llmproxy_ops.cli.boundary import GuardedTyper, report_failures_as_json
 from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, EnvOpt, target
 from llmproxy_ops.cli.output import (
     console,
@@ -19,7 +19,7 @@ from llmproxy_ops.cli.output import (
 )
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS, validate_target
 
-app = typer.Typer(help="Check configuration before it ships.", no_args_is_help=True)
+app = GuardedTyper(help="Check configuration before it ships.", no_args_is_help=True)
 
 
 class Format(enum.StrEnum):

@@ -73,3 +73,14 @@ def test_ctrl_c_anywhere_in_a_command_exits_130(tmp_path):
     finally:
         proc.kill()
     assert (proc.returncode, out, err) == (130, "", "interrupted\n")
+
+
+def test_a_sub_app_invoked_on_its_own_has_the_boundary_too(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from llmproxy_ops.cli import config_cmd
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(config_cmd.app, ["show", "--env", "dev"], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert "error: no environment 'dev'" in result.output
