@@ -66,7 +66,12 @@ def validate_target(target: Target, *, use_env: bool = True) -> Validated:
     if not use_env:
         return Validated(spec, validate_spec(spec))
     env = target_environment(spec, target)
-    result = validate_spec(spec, env=env, env_example=example_names(spec.stack.env_example))
+    result = validate_spec(
+        spec,
+        env=env,
+        env_example=example_names(spec.stack.env_example),
+        env_file=env_file_of(spec, target),
+    )
     result.extend(f for f in [copilot.missing_login_finding(spec)] if f is not None)
     return Validated(spec, result, env)
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from llmproxy_ops.cli.boundary import run
+from llmproxy_ops.cli.boundary import GuardedTyper
 from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, target
 from llmproxy_ops.cli.output import console, err_console
 from llmproxy_ops.errors import UsageError
@@ -20,7 +20,7 @@ from llmproxy_ops.ops.backup_settings import BackupContext, context_for
 from llmproxy_ops.ops.backup_verify import verify_backup
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS
 
-app = typer.Typer(
+app = GuardedTyper(
     help="Back up, verify, restore and prune the stack's databases and configs.",
     no_args_is_help=True,
 )
@@ -32,13 +32,13 @@ BackupArg = Annotated[Path | None, typer.Argument(help="backup folder (default: 
 
 
 def _ctx(env: str, configs: Path, env_file: Path | None) -> BackupContext:
-    return run(lambda: context_for(target(env, configs, env_file)))
+    return context_for(target(env, configs, env_file))
 
 
 def _read_passphrase(passphrase_file: Path | None) -> str:
     """From a file or stdin, never argv (visible in ps); first line, newline stripped."""
     if passphrase_file is not None:
-        text = run(lambda: _read_file(passphrase_file))
+        text = _read_file(passphrase_file)
     elif sys.stdin.isatty():
         text = typer.prompt(
             "passphrase for the env file", hide_input=True, confirmation_prompt=True
@@ -47,13 +47,8 @@ def _read_passphrase(passphrase_file: Path | None) -> str:
         text = sys.stdin.readline()
     value = text.splitlines()[0] if text else ""
     if not value:
-        run(lambda: _raise(UsageError("empty passphrase")))
+        raise UsageError("empty passphrase")
     return value
-
-
-def _raise(exc: Exception) -> None:
-    """Report through the error boundary (exit code and message format in one place)."""
-    raise exc
 
 
 def _read_file(path: Path) -> str:
@@ -81,7 +76,7 @@ def create(
     """
     ctx = _ctx(env, configs, env_file)
     passphrase = _read_passphrase(passphrase_file) if include_secrets else None
-    result = run(lambda: create_backup(ctx, passphrase=passphrase))
+    result = create_backup(ctx, passphrase=passphrase)
     tables = sum(len(d.tables) for d in result.manifest.databases.values())
     console.print(
         f"[green]created[/green]: {result.folder} ({_size(result.size)}, "
@@ -112,7 +107,7 @@ def _pick(ctx: BackupContext, backup: Path | None) -> Path:
         return backup
     found = list_backups(ctx.backup_dir, ctx.env)
     if not found:
-        run(lambda: _raise(UsageError(f"no backups of {ctx.env} in {ctx.backup_dir}")))
+        raise UsageError(f"no backups of {ctx.env} in {ctx.backup_dir}")
     return found[-1].folder
 
 
@@ -129,7 +124,7 @@ def verify(
     """
     ctx = _ctx(env, configs, env_file)
     folder = _pick(ctx, backup)
-    report = run(lambda: verify_backup(ctx.pg, folder, salt=ctx.salt_fingerprint))
+    report = verify_backup(ctx.pg, folder, salt=ctx.salt_fingerprint)
     for problem in report.problems:
         err_console.print(f"[red]error[/red]: {folder.name}: {problem}", markup=True)
     if not report.ok:
@@ -157,7 +152,7 @@ def restore(
     Example: llmproxy-ops backup restore --env prod backups/prod-20250101T030000Z --dry-run
     """
     ctx = _ctx(env, configs, env_file)
-    plan = run(lambda: restore_backup(ctx, backup, dry_run=True))
+    plan = restore_backup(ctx, backup, dry_run=True)
     console.print(f"plan for restoring {backup} into {env}:")
     for i, step in enumerate(plan.plan, 1):
         console.print(f"  {i}. {step}")
@@ -166,7 +161,7 @@ def restore(
         return
     if not yes and not typer.confirm("replace the databases with this backup?", default=False):
         raise typer.Exit(1)
-    result = run(lambda: restore_backup(ctx, backup))
+    result = restore_backup(ctx, backup)
     for note in result.notes:
         console.print(f"  {note}")
     for old in result.kept_old:
@@ -197,14 +192,12 @@ def prune(
     Example: llmproxy-ops backup prune --env prod --keep 7 --max-age-days 30
     """
     ctx = _ctx(env, configs, env_file)
-    result = run(
-        lambda: prune_backups(
-            ctx.backup_dir,
-            ctx.env,
-            keep=keep or ctx.keep,
-            max_age_days=max_age_days or ctx.max_age_days,
-            dry_run=dry_run,
-        )
+    result = prune_backups(
+        ctx.backup_dir,
+        ctx.env,
+        keep=keep or ctx.keep,
+        max_age_days=max_age_days or ctx.max_age_days,
+        dry_run=dry_run,
     )
     verb = "would delete" if dry_run else "deleted"
     for folder, why in result.deleted:

@@ -7,11 +7,11 @@ from typing import Annotated
 
 import typer
 
-from llmproxy_ops.cli.boundary import run
+from llmproxy_ops.cli.boundary import GuardedTyper
 from llmproxy_ops.cli.output import console
 from llmproxy_ops.ops.certs import create_self_signed
 
-app = typer.Typer(help="TLS certificates for the nginx front end.", no_args_is_help=True)
+app = GuardedTyper(help="TLS certificates for the nginx front end.", no_args_is_help=True)
 
 
 @app.command("self-signed")
@@ -35,7 +35,7 @@ def self_signed(
 
     Example: llmproxy-ops certs self-signed --out certs --host gateway.lan --days 90
     """
-    paths = run(lambda: create_self_signed(out, list(host or []), days, force=force))
+    paths = create_self_signed(out, list(host or []), days, force=force)
     console.print(f"certificate: {paths.cert}")
     console.print(f"private key: {paths.key} (mode 0600)")
     console.print(f"names: {', '.join(paths.names)}; valid until {paths.not_after:%Y-%m-%d}")

@@ -6,13 +6,13 @@ from typing import Annotated
 
 import typer
 
-from llmproxy_ops.cli.boundary import run
+from llmproxy_ops.cli.boundary import GuardedTyper
 from llmproxy_ops.cli.options import ConfigsOpt, target
 from llmproxy_ops.cli.output import console
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS, load_target
 from llmproxy_ops.spec.show import annotated_yaml, diff_specs, plain_yaml
 
-app = typer.Typer(help="Inspect the merged configuration.", no_args_is_help=True)
+app = GuardedTyper(help="Inspect the merged configuration.", no_args_is_help=True)
 
 
 @app.command("show")
@@ -27,7 +27,7 @@ def show(
 
     Example: llmproxy-ops config show --env dev --annotate
     """
-    spec = run(lambda: load_target(target(env, configs)))
+    spec = load_target(target(env, configs))
     text = annotated_yaml(spec) if annotate else plain_yaml(spec)
     console.out(text, end="", highlight=False)
 
@@ -38,12 +38,14 @@ def diff(
     env_b: Annotated[str, typer.Argument(help="second environment")],
     configs: ConfigsOpt = DEFAULT_CONFIGS,
 ) -> None:
-    """Show what differs between two environments' merged configurations (exit 1 if any).
+    """Show what differs between two environments' merged configurations.
+
+    Exit codes: 0 no differences, 1 they differ or one cannot be loaded, 2 usage.
 
     Example: llmproxy-ops config diff dev prod
     """
-    spec_a = run(lambda: load_target(target(env_a, configs)))
-    spec_b = run(lambda: load_target(target(env_b, configs)))
+    spec_a = load_target(target(env_a, configs))
+    spec_b = load_target(target(env_b, configs))
     text = diff_specs(spec_a, spec_b)
     console.out(text or f"no differences between {env_a} and {env_b}\n", end="", highlight=False)
     raise typer.Exit(1 if text else 0)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from llmproxy_ops.cli.boundary import run
+from llmproxy_ops.cli.boundary import GuardedTyper
 from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, target
 from llmproxy_ops.cli.output import console
 from llmproxy_ops.ops import copilot
@@ -17,7 +17,7 @@ from llmproxy_ops.ops.copilot_target import login_place
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS
 from llmproxy_ops.spec import Spec
 
-app = typer.Typer(
+app = GuardedTyper(
     help="GitHub Copilot's device login, stored where the runtime reads it.", no_args_is_help=True
 )
 
@@ -43,10 +43,8 @@ def login(
     Example: llmproxy-ops copilot login --env prod --timeout 600
     """
     tgt = target(env, configs, env_file)
-    _, place = run(lambda: login_place(tgt, for_login=True))
-    result = run(
-        lambda: copilot.login(place, env, on_prompt=_show_prompt, timeout=timeout, force=force)
-    )
+    _, place = login_place(tgt, for_login=True)
+    result = copilot.login(place, env, on_prompt=_show_prompt, timeout=timeout, force=force)
     verb = (
         "already logged in (no device flow; --force logs in again)"
         if result.reused
@@ -77,8 +75,8 @@ def status(
 
     Example: llmproxy-ops copilot status --env prod
     """
-    _, place = run(lambda: login_place(target(env, configs), for_login=False))
-    result = run(lambda: copilot.status(place, env))
+    _, place = login_place(target(env, configs), for_login=False)
+    result = copilot.status(place, env)
     if as_json:
         print(json.dumps(login_dict(result), indent=2, sort_keys=True))
     else:
@@ -92,8 +90,8 @@ def logout(env: EnvName = "dev", configs: ConfigsOpt = DEFAULT_CONFIGS) -> None:
 
     Example: llmproxy-ops copilot logout --env prod
     """
-    _, place = run(lambda: login_place(target(env, configs), for_login=False))
-    result = run(lambda: copilot.logout(place, env))
+    _, place = login_place(target(env, configs), for_login=False)
+    result = copilot.logout(place, env)
     console.print(f"copilot: {env} logged out; removed the login from {result.location}")
 
 

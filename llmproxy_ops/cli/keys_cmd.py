@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from llmproxy_ops.cli.boundary import run
+from llmproxy_ops.cli.boundary import GuardedTyper
 from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, target
 from llmproxy_ops.cli.output import console
 from llmproxy_ops.ops.keys import RotateRequest, RotationResult, rotate_master, rotate_provider
@@ -21,11 +21,11 @@ from llmproxy_ops.ops.keys_plan import RotationPlan
 from llmproxy_ops.ops.secret_store import read_secret
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS
 
-app = typer.Typer(
+app = GuardedTyper(
     help="Rotate secrets in the env file without downtime where the runtime allows.",
     no_args_is_help=True,
 )
-rotate = typer.Typer(help="Rotate the master key or a provider key.", no_args_is_help=True)
+rotate = GuardedTyper(help="Rotate the master key or a provider key.", no_args_is_help=True)
 app.add_typer(rotate, name="rotate")
 
 EnvName = Annotated[
@@ -48,7 +48,7 @@ def master(
     Example: llmproxy-ops keys rotate master --env prod --dry-run
     """
     req = RotateRequest(target(env, configs, env_file), dry_run=dry_run)
-    _finish(run(lambda: rotate_master(req)))
+    _finish(rotate_master(req))
 
 
 @rotate.command("provider")
@@ -73,11 +73,11 @@ def provider(
     """
     tgt = target(env, configs, env_file)
     if dry_run:
-        _finish(run(lambda: rotate_provider(RotateRequest(tgt, dry_run=True, variable=variable))))
+        _finish(rotate_provider(RotateRequest(tgt, dry_run=True, variable=variable)))
         return
-    value = run(lambda: read_secret(from_file, prompt=f"new value for {variable} (not echoed): "))
+    value = read_secret(from_file, prompt=f"new value for {variable} (not echoed): ")
     req = RotateRequest(tgt, variable=variable, value=value)
-    _finish(run(lambda: rotate_provider(req)))
+    _finish(rotate_provider(req))
 
 
 def _finish(result: RotationResult) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 from llmproxy_ops import __version__
@@ -17,9 +21,10 @@ from llmproxy_ops.cli import (
     smoke_cmd,
     validate_cmd,
 )
+from llmproxy_ops.cli.boundary import GuardedTyper
 
 # Local-variable tracebacks would print keys held in frames: never show them.
-app = typer.Typer(
+app = GuardedTyper(
     help="Validated, layered configuration and operations for the stock LiteLLM proxy.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -47,11 +52,30 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _project(value: Path | None) -> Path | None:
+    # Every path in a project (configs/, .env, build/, .run/) is relative to its folder.
+    if value is not None:
+        if not value.is_dir():
+            raise typer.BadParameter(f"{value} is not a folder", param_hint="--project")
+        os.chdir(value)
+    return value
+
+
 @app.callback()
 def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="print the version"
     ),
+    project: Annotated[
+        Path | None,
+        typer.Option(
+            "--project",
+            "-C",
+            envvar="LLMPROXY_OPS_PROJECT",
+            callback=_project,
+            help="the project folder (configs/, .env, build/); default: the current folder",
+        ),
+    ] = None,
 ) -> None:
     """Validated, layered configuration and operations for the stock LiteLLM proxy."""
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from pathlib import Path
 
 from rich.console import Console
 
-from llmproxy_ops.findings import Finding, Severity, ValidationResult
+from llmproxy_ops.errors import LayerError, OpsError, UsageError
+from llmproxy_ops.findings import Finding, Location, Severity, ValidationResult
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -44,6 +46,33 @@ def findings_json(result: ValidationResult, subject: str, *, ok: bool) -> str:
         "findings": [f.as_dict() for f in result.sorted],
     }
     return json.dumps(doc, indent=2, sort_keys=True)
+
+
+def failure_json(subject: str, exc: OpsError | None, crash_log: Path | None) -> str:
+    """The findings_json document for a run that failed before it had a result."""
+    finding = _failure_finding(exc, crash_log)
+    doc = {
+        "subject": subject,
+        "ok": False,
+        "errors": 1,
+        "warnings": 0,
+        "findings": [finding.as_dict()],
+        "exit_code": exc.exit_code if exc is not None else 3,
+    }
+    return json.dumps(doc, indent=2, sort_keys=True)
+
+
+def _failure_finding(exc: OpsError | None, crash_log: Path | None) -> Finding:
+    if exc is None:
+        message = f"internal error: an unexpected exception; details in {crash_log}"
+        return Finding(Severity.ERROR, "internal-error", message, Location("<llmproxy-ops>"))
+    if isinstance(exc, LayerError):
+        where, code = Location(exc.file, exc.line, exc.col), "load-error"
+    elif isinstance(exc, UsageError):
+        where, code = Location("<command line>"), "usage-error"
+    else:
+        where, code = Location("<llmproxy-ops>"), "error"
+    return Finding(Severity.ERROR, code, exc.message, where, (), exc.hint)
 
 
 def _escape(text: str) -> str:

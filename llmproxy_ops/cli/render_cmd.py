@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from llmproxy_ops.cli.boundary import run
 from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, target
 from llmproxy_ops.cli.output import console, print_findings
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS, render_target
@@ -28,8 +27,8 @@ def render(
 
     Example: llmproxy-ops render --env dev
     """
-    validated, result = run(
-        lambda: render_target(target(env, configs, env_file), out=out, use_env=not no_env)
+    validated, result = render_target(
+        target(env, configs, env_file), out=out, use_env=not no_env
     )
     print_findings(validated.result.warnings, console)
     state = "written" if result.changed else "unchanged"

@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from llmproxy_ops.cli import copilot_cmd
-from llmproxy_ops.cli.boundary import run
 from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, target
 from llmproxy_ops.cli.output import console, print_findings
 from llmproxy_ops.errors import UsageError
@@ -31,7 +30,7 @@ def up(
     Example: llmproxy-ops up --env dev
     """
     tgt = target(env, configs, env_file)
-    validated, rendered, status = run(lambda: start_target(tgt))
+    validated, rendered, status = start_target(tgt)
     print_findings(validated.result.warnings, console)
     if isinstance(status, ComposeStatus):
         console.print(f"[green]up[/green]: {env} stack healthy in {status.time_to_healthy_s:.1f}s")
@@ -83,16 +82,15 @@ def down(
 
     Example: llmproxy-ops down --env prod --volumes --yes
     """
-    _, runtime = run(lambda: runtime_for(target(env, configs)))
+    _, runtime = runtime_for(target(env, configs))
     if isinstance(runtime, ComposeRuntime):
         if volumes:
-            run(lambda: _confirm_volumes(runtime.project, yes))
-        result = run(lambda: runtime.down(volumes=volumes))
-    else:
-        if volumes:
-            run(lambda: _no_volumes(env))
-        result = run(lambda: runtime.down(grace=grace))
-    console.print(result.message)
+            _confirm_volumes(runtime.project, yes)
+        console.print(runtime.down(volumes=volumes).message)
+        return
+    if volumes:
+        _no_volumes(env)
+    console.print(runtime.down(grace=grace).message)
 
 
 def _confirm_volumes(project: str, yes: bool) -> None:
@@ -121,8 +119,8 @@ def status(
 
     Example: llmproxy-ops status --env dev
     """
-    spec, runtime = run(lambda: runtime_for(target(env, configs)))
-    st = run(runtime.status)
+    spec, runtime = runtime_for(target(env, configs))
+    st = runtime.status()
     if isinstance(st, ComposeStatus):
         _print_compose_status(env, st, as_json)
         raise typer.Exit(0 if st.healthy else 1)
@@ -198,6 +196,8 @@ def _status_text(env: str, st: RuntimeStatus) -> str:
         "[green]healthy[/green]" if st.healthy else "[red]not answering /health/liveliness[/red]"
     )
     uptime = f"{st.uptime_s:.0f}s" if st.uptime_s is not None else "?"
+    if st.note:
+        health += f" ({st.note})"
     return (
         f"{env}: running, {health}\n  pid {st.pid}  url {st.url}  up {uptime}  "
         f"{st.server} x{st.workers}\n  log {st.log_path}"
@@ -219,10 +219,10 @@ def logs(
 
     Example: llmproxy-ops logs --env dev -n 100
     """
-    _, runtime = run(lambda: runtime_for(target(env, configs)))
+    _, runtime = runtime_for(target(env, configs))
     if isinstance(runtime, ComposeRuntime):
-        found = run(lambda: runtime.logs(lines, service))
+        found = runtime.logs(lines, service)
     else:
-        found = run(lambda: runtime.logs(lines))
+        found = runtime.logs(lines)
     for line in found:
         console.out(line, highlight=False)

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from llmproxy_ops.cli.boundary import run
 from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, EnvOpt, target
 from llmproxy_ops.cli.output import console
 from llmproxy_ops.ops.smoke import run_smoke
@@ -66,10 +65,10 @@ def smoke_test(
         rate_limits=rate_limits,
         verify_tls=verify,
     )
-    report = run(lambda: run_smoke(smoke_target(req)))
+    report = run_smoke(smoke_target(req))
     console.print(render_table(report))
     if junit_xml:
-        run(lambda: write_junit_xml(report, junit_xml))
+        write_junit_xml(report, junit_xml)
     total, passed = len(report.checks), sum(c.ok for c in report.checks)
     skipped = sum(c.skipped for c in report.checks)
     if report.ok:

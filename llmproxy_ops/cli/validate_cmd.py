@@ -8,12 +8,18 @@ from typing import Annotated
 
 import typer
 
-from llmproxy_ops.cli.boundary import run
+from llmproxy_ops.cli.boundary import GuardedTyper, report_failures_as_json
 from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, EnvOpt, target
-from llmproxy_ops.cli.output import console, findings_json, print_findings, print_summary
+from llmproxy_ops.cli.output import (
+    console,
+    failure_json,
+    findings_json,
+    print_findings,
+    print_summary,
+)
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS, validate_target
 
-app = typer.Typer(help="Check configuration before it ships.", no_args_is_help=True)
+app = GuardedTyper(help="Check configuration before it ships.", no_args_is_help=True)
 
 
 class Format(enum.StrEnum):
@@ -43,7 +49,9 @@ def validate_config(
     Example: llmproxy-ops validate config --env dev
     """
     tgt = target(env, configs, env_file, files)
-    validated = run(lambda: validate_target(tgt, use_env=not no_env))
+    if fmt is Format.json:  # CI reads stdout: one JSON document, whatever goes wrong
+        report_failures_as_json(lambda exc, log: print(failure_json(tgt.describe(), exc, log)))
+    validated = validate_target(tgt, use_env=not no_env)
     result, ok = validated.result, validated.result.ok(strict=strict)
     if fmt is Format.json:
         print(findings_json(result, tgt.describe(), ok=ok))

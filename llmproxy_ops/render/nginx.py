@@ -12,7 +12,8 @@ import jinja2
 from llmproxy_ops.errors import RenderError
 from llmproxy_ops.spec.compose_settings import NginxSettings
 
-TEMPLATE_DIR: Final = Path(__file__).resolve().parents[2] / "nginx"
+# Inside the package (package-data), so an installed wheel renders like a checkout does.
+TEMPLATE_DIR: Final = Path(__file__).resolve().parent / "templates"
 TEMPLATE_NAME: Final = "nginx.conf.j2"
 
 # Mozilla guideline 6.0, "intermediate", OpenSSL names, in Mozilla's order

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from llmproxy_ops.errors import RuntimeStateError, StackError, UsageError
-from llmproxy_ops.runtime import process
+from llmproxy_ops.runtime import ownership, process, recovery
 
 PID_FILE = "litellm.pid"
 LOG_FILE = "litellm.log"
@@ -130,18 +130,15 @@ class LocalRuntime:
             self._forget()
             raise
         state["time_to_healthy_s"] = round(time.time() - started, 3)
+        state["listening_on"] = sorted(ownership.group_ports(pid))  # the real ports
         self._save(pid, state)
         return self.status()
 
     def down(self, grace: float = 10.0) -> StopResult:
         """SIGTERM the group, SIGKILL after `grace`; not running is a result, not an error."""
         pid, state = self._read_pid(), self._read_state()
-        if pid is None:
-            return StopResult(was_running=False, pid=None, message="litellm is not running")
-        if not self._is_ours(pid, state):
-            self._forget()
-            message = f"litellm is not running (removed stale pid file for pid {pid})"
-            return StopResult(was_running=False, pid=pid, message=message)
+        if pid is None or not self._is_ours(pid, state):
+            return self._down_unrecorded(pid, grace)
         t0 = time.monotonic()
         forced = self._kill(pid, grace)
         self._forget()
@@ -152,9 +149,36 @@ class LocalRuntime:
             was_running=True, pid=pid, message=message, forced=forced, duration_s=took
         )
 
+    def _down_unrecorded(self, pid: int | None, grace: float) -> StopResult:
+        """No usable pid/state: stop what this run dir started, found by its env marker."""
+        leaders = recovery.started_from(self.run_dir)
+        self._forget()
+        if not leaders:
+            stale = f" (removed stale pid file for pid {pid})" if pid is not None else ""
+            return StopResult(was_running=False, pid=pid, message=f"litellm is not running{stale}")
+        t0 = time.monotonic()
+        forced = any([self._kill(leader, grace) for leader in leaders])
+        took = round(time.monotonic() - t0, 3)
+        pids = ", ".join(map(str, leaders))
+        message = (
+            f"stopped: litellm (pid {pids}) in {took:g} s, found by its run-dir marker "
+            f"because {self.state_path.name}/{self.pid_path.name} did not describe it"
+        )
+        return StopResult(
+            was_running=True, pid=leaders[0], message=message, forced=forced, duration_s=took
+        )
+
     def status(self) -> RuntimeStatus:
         """Recorded state plus a live check: is the pid ours and does it answer liveliness."""
         pid, state = self._read_pid(), self._read_state()
+        if pid is None or not self._is_ours(pid, state):
+            leaders = recovery.started_from(self.run_dir)
+            if leaders:
+                return RuntimeStatus(
+                    running=True, healthy=False, log_path=self.log_path, pid=leaders[0],
+                    note=f"running, but {self.state_path} is missing or unreadable: "
+                    "its address is unknown; stop it with down, then up",
+                )
         if pid is None:
             return self._stopped_status("not running")
         if not self._is_ours(pid, state):
@@ -188,6 +212,13 @@ class LocalRuntime:
 
     def _refuse_if_running(self) -> None:
         pid, state = self._read_pid(), self._read_state()
+        leaders = recovery.started_from(self.run_dir)
+        if leaders and (pid is None or not self._is_ours(pid, state)):
+            raise RuntimeStateError(
+                f"litellm started from {self.run_dir} is still running (pid {leaders[0]}) "
+                f"but {self.state_path.name} does not describe it",
+                hint="stop it with down (it finds the process by its run-dir marker)",
+            )
         if pid is None:
             return
         if self._is_ours(pid, state):
@@ -212,7 +243,9 @@ class LocalRuntime:
         return argv + SERVER_FLAGS[launch.server]
 
     def _child_env(self, launch: LaunchSpec) -> dict[str, str]:
-        return {**CHILD_ENV_DEFAULTS, **os.environ, **launch.env}
+        # the marker lets `down` find this process if state.json is ever lost (recovery.py)
+        marker = recovery.marker_env(self.run_dir)
+        return {**CHILD_ENV_DEFAULTS, **os.environ, **launch.env, **marker}
 
     def _write_marker(self, launch: LaunchSpec, config: Path) -> int:
         """Append a start marker; return the offset where this start's output begins."""
@@ -236,11 +269,23 @@ class LocalRuntime:
                     code = process.wait_exit_status(pid, timeout=2.0)
                 how = f"with code {code}" if code is not None else ""
                 raise self._start_failed(f"litellm exited {how} during start-up", launch, offset)
-            if liveliness(url):
+            ours = ownership.group_ports(pid)
+            if launch.port in ours and liveliness(url):
                 return
+            if ours - {launch.port}:
+                raise self._start_failed(self._moved(pid, launch, ours), launch, offset)
             time.sleep(0.2)
         message = f"litellm did not become healthy within {launch.startup_timeout:g} s ({url})"
         raise self._start_failed(message, launch, offset)
+
+    def _moved(self, pid: int, launch: LaunchSpec, ours: set[int]) -> str:
+        others = ownership.foreign_listeners(launch.port, pid)
+        holder = f"pid {others[0]} holds port {launch.port}" if others else "it was busy"
+        ports = ", ".join(map(str, sorted(ours)))
+        return (
+            f"litellm (pid {pid}) listens on port {ports}, not {launch.port}: {holder} "
+            f"(LiteLLM moves off port 4000 silently when it is in use); stopped it"
+        )
 
     def _start_failed(self, message: str, launch: LaunchSpec, offset: int) -> StackError:
         tail = process.tail_lines(self.log_path, LOG_TAIL_LINES, start_offset=offset)
@@ -297,9 +342,17 @@ class LocalRuntime:
 
     def _running_status(self, pid: int, state: dict[str, Any]) -> RuntimeStatus:
         started = state.get("started_epoch")
+        port = state["port"]
+        ours = port in ownership.group_ports(pid)
+        others = [] if ours else ownership.foreign_listeners(port, pid)
+        note = None if ours else (
+            f"port {port} is held by pid {others[0]}, not this litellm" if others
+            else f"this litellm does not listen on port {port}"
+        )
         return RuntimeStatus(
             running=True,
-            healthy=liveliness(base_url(state["host"], state["port"])),
+            healthy=ours and liveliness(base_url(state["host"], port)),
+            note=note,
             log_path=self.log_path,
             pid=pid,
             host=state["host"],

@@ -37,6 +37,16 @@ def available_environments(configs_dir: Path) -> list[str]:
 def load_environment(configs_dir: Path, env: str) -> Spec:
     """Merge the layers an environment file names, then the file itself, into a Spec."""
     path = environment_file(configs_dir, env)
+    if not (configs_dir / ENVIRONMENTS_DIR).is_dir():
+        # run from outside a project: say where we looked and how to point at one
+        raise LayerError(
+            f"no environment '{env}': there is no {ENVIRONMENTS_DIR}/ folder in "
+            f"{configs_dir.resolve()} (looked for {path.resolve()})",
+            file=display_path(path),
+            hint="run it from the project folder, or point at the project: "
+            "llmproxy-ops --project DIR ... (or LLMPROXY_OPS_PROJECT=DIR); "
+            "--configs DIR names the configs folder alone",
+        )
     if not path.is_file():
         known = ", ".join(available_environments(configs_dir)) or "none"
         raise LayerError(

@@ -18,6 +18,7 @@ MAX_LAYER_BYTES = 4 * 1024 * 1024
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
 
 @dataclass
@@ -71,8 +72,13 @@ def parse_yaml(text: str, display: str) -> YamlDocument:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
+        hint = None
+        if _char_at(text, line, col) == "\t":
+            # PyYAML's words ("cannot start any token") do not say what is wrong with a tab
+            problem = "a tab character; YAML does not allow tabs for indentation"
+            hint = "indent with spaces (2 per level is usual)"
         raise LayerError(
-            f"YAML syntax error: {problem}", file=display, line=line, col=col
+            f"YAML syntax error: {problem}", file=display, line=line, col=col, hint=hint
         ) from None
     except yaml.YAMLError as exc:
         raise LayerError(f"YAML error: {exc}", file=display) from None
@@ -89,6 +95,13 @@ def parse_yaml(text: str, display: str) -> YamlDocument:
     builder = _Builder(display)
     data = builder.build(node)
     return YamlDocument(display, data, builder.findings)
+
+
+def _char_at(text: str, line: int, col: int) -> str:
+    lines = text.splitlines()
+    if not 0 < line <= len(lines) or not 0 < col <= len(lines[line - 1]):
+        return ""
+    return lines[line - 1][col - 1]
 
 
 class _Builder:
@@ -113,12 +126,26 @@ class _Builder:
         try:
             return self._constructor.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as exc:
-            raise LayerError(
-                f"cannot read value: {exc.problem}",
-                file=self.file,
-                line=node.start_mark.line + 1,
-                col=node.start_mark.column + 1,
-            ) from None
+            hint = "remove the tag or quote the value to keep it as text"
+            return self._unreadable(node, path, f"cannot read value: {exc.problem}", hint)
+        except Exception:  # noqa: BLE001 - PyYAML's constructors raise anything on bad scalars
+            # `2026-13-45` resolves as a timestamp and its constructor raises ValueError;
+            # `!!bool maybe` a KeyError, `!!timestamp 2026` an AttributeError.
+            if node.tag == _TIMESTAMP_TAG:
+                message = f"'{node.value}' looks like a date but is not a valid one"
+                hint = "write a real date (YYYY-MM-DD) or quote the value to keep it as text"
+            else:
+                tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+                message = f"cannot read '{node.value}' as {tag}"
+                hint = "remove the tag or quote the value to keep it as text"
+            return self._unreadable(node, path, message, hint)
+
+    def _unreadable(self, node: yaml.Node, path: JsonPath, message: str, hint: str | None) -> Any:
+        """A located error; the text as written stands in, so validation goes on."""
+        self.findings.append(
+            Finding(Severity.ERROR, "bad-value", message, self.loc(node), path, hint)
+        )
+        return node.value if isinstance(node, yaml.ScalarNode) else None
 
     def _mapping(self, node: yaml.MappingNode, path: JsonPath) -> LMap:
         out = LMap(self.loc(node))

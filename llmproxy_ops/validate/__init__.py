@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from llmproxy_ops.findings import ValidationResult
 from llmproxy_ops.spec.model import Spec
 from llmproxy_ops.validate.context import CheckContext
 
 
 def validate_spec(
-    spec: Spec, *, env: dict[str, str] | None = None, env_example: frozenset[str] | None = None
+    spec: Spec,
+    *,
+    env: dict[str, str] | None = None,
+    env_example: frozenset[str] | None = None,
+    env_file: Path | None = None,
 ) -> ValidationResult:
     """Every finding for `spec` (loading, shape, meaning), collected, never stopping early."""
     from llmproxy_ops.validate.semantic import run_checks
@@ -16,5 +22,5 @@ def validate_spec(
 
     result = ValidationResult(list(spec.findings))
     result.extend(check_shape(spec.root, spec.locate))
-    result.extend(run_checks(CheckContext(spec, env, env_example)))
+    result.extend(run_checks(CheckContext(spec, env, env_example, env_file)))
     return result

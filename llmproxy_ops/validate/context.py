@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from llmproxy_ops.spec.model import Spec
 
@@ -14,6 +15,8 @@ class CheckContext:
     env: dict[str, str] | None = None
     # variable names listed in .env.example; None when environment checks are off
     env_example: frozenset[str] | None = None
+    # the env file the values came from (its permissions are checked); None with --no-env
+    env_file: Path | None = None
 
     @property
     def env_checks(self) -> bool:

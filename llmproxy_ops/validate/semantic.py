@@ -24,6 +24,7 @@ from llmproxy_ops.validate.checks.rate_limits import (
 )
 from llmproxy_ops.validate.checks.salt_key import check_salt_key
 from llmproxy_ops.validate.checks.secrets import check_literal_secret, check_weak_demo_key
+from llmproxy_ops.validate.checks.weak_secrets import check_env_file_mode, check_weak_master_key
 from llmproxy_ops.validate.context import CheckContext
 
 Check = Callable[[CheckContext], Iterable[Finding]]
@@ -34,6 +35,8 @@ CHECKS: tuple[Check, ...] = (
     check_literal_secret,
     check_weak_demo_key,
     check_master_key_format,
+    check_weak_master_key,
+    check_env_file_mode,
     check_unknown_provider,
     check_unknown_model,
     check_duplicate_deployment,

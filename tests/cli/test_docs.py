@@ -1,6 +1,7 @@
 """The README is checked against the real CLI and Makefile, so it cannot drift."""
 
 import re
+from pathlib import Path
 
 from tests.conftest import REPO
 
@@ -39,3 +40,44 @@ def test_every_make_target_the_readme_names_exists():
     named = set(re.findall(r"`make ([a-z][a-z-]*)", README))
     assert {"up", "test", "down", "status", "logs", "validate", "render"} <= named
     assert named <= targets, named - targets
+
+
+def test_the_readme_makes_llmproxy_ops_reachable_before_it_uses_it():
+    # `make up` installs into .venv/bin, which is not on PATH: the README must say so first
+    activate = README.index("source .venv/bin/activate")
+    first_use = min(m.start() for m in re.finditer(r"^llmproxy-ops ", README, re.M))
+    assert activate < first_use
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    assert "VENV ?= .venv" in makefile and "OPS := $(VENV)/bin/llmproxy-ops" in makefile
+
+
+def test_the_activated_venv_runs_the_readme_command_as_typed(tmp_path):
+    import subprocess
+    import sys
+
+    venv = Path(sys.executable).parent.parent
+    script = f"source {venv}/bin/activate && llmproxy-ops --project {REPO} config show --env dev"
+    proc = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("general_settings:\n")
+
+
+def test_config_diff_exit_codes_are_documented_in_help_and_readme(cli):
+    codes = "0 no differences, 1 they differ or one cannot be loaded, 2 usage"
+    assert codes in " ".join(cli("config", "diff", "--help").output.split())
+    assert f"`config diff` exit codes: {codes}." in README
+
+
+def test_from_another_folder_errors_say_where_they_looked_and_how_to_point(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = cli("validate", "config", "--env", "dev")
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"configs/environments/dev.yaml:1:1: error: no environment 'dev': there is no "
+        f"environments/ folder in {tmp_path}/configs (looked for {tmp_path}/configs/environments/dev.yaml)",
+        "  hint: run it from the project folder, or point at the project: llmproxy-ops --project "
+        "DIR ... (or LLMPROXY_OPS_PROJECT=DIR); --configs DIR names the configs folder alone",
+    ]
+    monkeypatch.setenv("LLMPROXY_OPS_PROJECT", str(REPO))
+    assert cli("config", "show", "--env", "dev").exit_code == 0

@@ -75,4 +75,14 @@ def test_init_creates_a_private_env_file_once(cli, in_tmp):
     key_line = (in_tmp / ".env").read_text().splitlines()[-1]
     assert key_line.startswith("LITELLM_MASTER_KEY=sk-")
     assert key_line.split("=", 1)[1] not in first.output
-    assert cli("init").output == ".env exists; left unchanged\n"
+    assert cli("init").output == ".env exists with a LITELLM_MASTER_KEY; left unchanged\n"
+
+
+def test_init_adds_the_master_key_an_existing_env_file_lacks(cli, in_tmp):
+    env = in_tmp / ".env"
+    env.write_text("ANTHROPIC_API_KEY=sk-ant-x\nLITELLM_MASTER_KEY=\nOTHER='a b'")
+    assert cli("init").output == "added a new LITELLM_MASTER_KEY to .env (it had none); other lines kept\n"
+    lines = env.read_text().splitlines()
+    assert lines[:2] == ["ANTHROPIC_API_KEY=sk-ant-x", "OTHER='a b'"]
+    assert lines[2].startswith("LITELLM_MASTER_KEY=sk-") and len(lines) == 3
+    assert env.stat().st_mode & 0o777 == 0o600

@@ -22,9 +22,10 @@ def full_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in example_names(REPO / ".env.example"):
         monkeypatch.delenv(name, raising=False)
     values = {name: f"test-value-{name.lower()}" for name in example_names(REPO / ".env.example")}
-    values["LITELLM_MASTER_KEY"] = "sk-test-master-key"
+    values["LITELLM_MASTER_KEY"] = "sk-test-Zq8vN2xK7pLm4RtY9wBc3HjD6f"
     env_file = tmp_path / "test.env"
     env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()), encoding="utf-8")
+    env_file.chmod(0o600)  # as `init` writes it: readable by others is a warning
     return env_file
 
 

@@ -51,7 +51,7 @@ def test_json_format_is_stable_for_ci(cli, write, in_tmp):
 def test_env_checks_name_the_models_that_need_a_variable(cli, write, in_tmp, monkeypatch):
     monkeypatch.delenv("GEMINI_API_KEY", raising=False)
     write("ok.yaml", BAD.replace("      rmp: 10\n      rpd: 50\n", "").replace("mater_key: sk-x", "master_key: os.environ/MK"))
-    write(".env", "MK=sk-abc\n")
+    write(".env", "MK=sk-Zq8vN2xK7pLm4RtY9wBc3HjD6f\n").chmod(0o600)
     write(".env.example", "MK=\nGEMINI_API_KEY=\n")
     result = cli("validate", "config", "ok.yaml")
     assert result.exit_code == 1
@@ -59,7 +59,7 @@ def test_env_checks_name_the_models_that_need_a_variable(cli, write, in_tmp, mon
         "ok.yaml:5:7: error[env-missing] model_list[0].litellm_params.api_key: GEMINI_API_KEY is not "
         "set (needed by gemini) (hint: add GEMINI_API_KEY=... to .env (or export it))"
     )
-    write(".env", "MK=sk-abc\nGEMINI_API_KEY=AIza-from-the-env-file\n")
+    write(".env", "MK=sk-Zq8vN2xK7pLm4RtY9wBc3HjD6f\nGEMINI_API_KEY=AIza-from-the-env-file\n")
     assert cli("validate", "config", "ok.yaml").exit_code == 0
 
 
@@ -120,3 +120,71 @@ def test_a_bug_exits_3_with_a_log_and_no_traceback_on_screen(cli, write, in_tmp,
     assert "secret-ish" not in result.output and "Traceback" not in result.output
     log = result.output.split("details in ")[1].split()[0]
     assert "RuntimeError: secret-ish internal state" in Path(log).read_text(encoding="utf-8")
+
+
+def _json_failure(result) -> dict:
+    doc = json.loads(result.stdout)  # exactly one document on stdout, nothing else
+    assert (doc["ok"], doc["errors"], doc["warnings"]) == (False, 1, 0)
+    [finding] = doc["findings"]
+    assert doc["exit_code"] == result.exit_code
+    return finding
+
+
+@pytest.mark.parametrize(
+    ("args", "text", "expected"),
+    [
+        (
+            ["bad.yaml"], "a: [1, 2\nb: 3\n",
+            {"code": "load-error", "file": "bad.yaml", "line": 2, "col": 2,
+             "message": "YAML syntax error: did not find expected ',' or ']'"},
+        ),
+        (
+            ["missing.yaml"], None,
+            {"code": "load-error", "file": "missing.yaml", "line": 1, "col": 1,
+             "message": "file not found"},
+        ),
+        (
+            ["--env", "nope"], None,
+            {"code": "load-error", "file": "configs/environments/nope.yaml", "line": 1, "col": 1,
+             "message": "no environment 'nope': there is no environments/ folder in {tmp}/configs "
+                        "(looked for {tmp}/configs/environments/nope.yaml)"},
+        ),
+        (
+            ["--env", "dev", "bad.yaml"], "a: 1\n",
+            {"code": "usage-error", "file": "<command line>", "line": 1, "col": 1,
+             "message": "give either --env or files, not both"},
+        ),
+    ],
+)
+def test_json_format_is_one_json_document_for_every_failure(cli, in_tmp, args, text, expected):
+    if text is not None:
+        (in_tmp / "bad.yaml").write_text(text)
+    result = cli("validate", "config", "--no-env", "--format", "json", *args)
+    assert result.exit_code == (2 if expected["code"] == "usage-error" else 1)
+    finding = _json_failure(result)
+    expected = {**expected, "message": expected["message"].format(tmp=in_tmp)}
+    assert {k: finding[k] for k in expected} == expected
+    assert finding["severity"] == "error"
+
+
+def test_json_format_reports_an_internal_error_as_json_with_exit_3(cli, in_tmp, monkeypatch):
+    def broken(*_a, **_k):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("llmproxy_ops.cli.validate_cmd.validate_target", broken)
+    (in_tmp / "a.yaml").write_text("a: 1\n")
+    result = cli("validate", "config", "--format", "json", "a.yaml")
+    assert result.exit_code == 3
+    finding = _json_failure(result)
+    assert finding["code"] == "internal-error" and finding["file"] == "<llmproxy-ops>"
+    log = Path(finding["message"].rsplit(" ", 1)[1])
+    assert "RuntimeError: a bug" in log.read_text()
+    log.unlink()
+
+
+def test_cli_strict_fails_on_no_key_with_a_public_host(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "c.yaml").write_text("model_list: []\nstack:\n  host: 0.0.0.0\n")
+    result = cli("validate", "config", "--strict", "c.yaml")
+    assert result.exit_code == 1
+    assert "error[no-master-key] general_settings: no general_settings.master_key" in result.output

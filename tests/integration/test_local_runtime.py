@@ -108,6 +108,7 @@ def test_pid_and_state_files_hold_no_secret(started: tuple) -> None:
     assert sorted(state) == [
         "config_path",
         "host",
+        "listening_on",
         "log_path",
         "pid",
         "port",

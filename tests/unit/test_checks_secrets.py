@@ -246,3 +246,32 @@ def test_master_key_from_env_is_checked_without_printing_it(tmp_path: Path) -> N
     good = CheckContext(bad.spec, env={"LITELLM_MASTER_KEY": "sk-" + HEX_SECRET})
     assert list(check_master_key_format(good)) == []
     assert list(check_master_key_format(CheckContext(bad.spec))) == []  # --no-env
+
+
+@pytest.mark.parametrize(
+    ("model", "key", "name"),
+    [
+        # the key's format names its provider, whatever the deployment's prefix says
+        ("openai/claude-sonnet-4-5", ANTHROPIC, "ANTHROPIC_API_KEY"),
+        ("claude-sonnet-4-5-20250929", ANTHROPIC, "ANTHROPIC_API_KEY"),
+        # a generic sk- key: the deployment's provider names it; a bare model name does not
+        ("openrouter/meta-llama/llama-3.3-70b-instruct", "sk-" + "Zq8vN2xK7pLm4RtY9wBc3HjD6f", "OPENROUTER_API_KEY"),
+        ("gpt-4o", "sk-" + "Zq8vN2xK7pLm4RtY9wBc3HjD6f", "API_KEY"),
+    ],
+)
+def test_literal_key_hint_names_the_variable_of_the_key_and_deployment(tmp_path: Path, model, key, name) -> None:
+    ctx = load(
+        tmp_path,
+        f"""\
+        model_list:
+          - model_name: m
+            litellm_params:
+              model: {model}
+              api_key: {key}
+        """,
+    )
+    [f] = check_literal_secret(ctx)
+    assert f.hint == (
+        f"move it to .env as {name}=... and write os.environ/{name} here; "
+        "rotate it if this file was ever shared or committed"
+    )

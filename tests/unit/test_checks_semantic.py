@@ -37,7 +37,7 @@ stack:
 ENV = {
     "ANTHROPIC_API_KEY": "a",
     "GEMINI_API_KEY": "g",
-    "LITELLM_MASTER_KEY": "sk-abc",
+    "LITELLM_MASTER_KEY": "sk-Zq8vN2xK7pLm4RtY9wBc3HjD6fGs1QaE",
     "DATABASE_URL": "postgresql://x",
     "LITELLM_SALT_KEY": "q3Zr8vN2xK7pLm4RtY9wBc",
 }
@@ -117,7 +117,7 @@ def test_every_check_survives_odd_shapes(tmp_path: Path) -> None:
         """,
     )
     odd = CheckContext(ctx.spec, env={}, env_example=frozenset())
-    assert len(CHECKS) == 16
+    assert len(CHECKS) == 18
     # only the guardrail check types values (with LiteLLM's own pydantic model); nothing crashes
     assert [(f.code, f.message) for f in run_checks(odd)] == [
         ("guardrail-params", "guardrail 'g': guardrail: Input should be a valid string"),

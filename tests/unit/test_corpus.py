@@ -261,6 +261,18 @@ SEMANTIC_DETECTED: dict[str, set[tuple[str, str]]] = {
     "KaiharaJP__vllm-manager__config__litellm_config.yaml": {("unknown-provider", "model_list[0].litellm_params.model")},
     "RATDEO__lammastudio__config__litellm.yaml": {("master-key-format", "general_settings.master_key")},
 }
+# master_key: sk-1234, which LiteLLM 1.108.7 itself refuses to start with (master_key_boot_check)
+for _name in (
+    "BerriAI__litellm__cookbook__misc__config.yaml",
+    "BerriAI__litellm__litellm__proxy__example_config_yaml__oai_misc_config.yaml",
+    "BerriAI__litellm__proxy_server_config.yaml",
+    "BerriAI__litellm__tests__batches_tests__local-litellm__litellm-config.yaml",
+    "BerriAI__litellm__tests__integration__mcp_sdk1__test_config_mcp_e2e.yaml",
+    "BerriAI__litellm__tests__load_tests__loadtest_config.yaml",
+    # sk-lme-llama-proxy, a documented shipped default: guessable, an error outside dev
+    "cisagov__LME__config__litellm_config.yaml",
+):
+    CONFIRMED_SEMANTIC.setdefault(_name, set()).add(("weak-master-key", "general_settings.master_key"))
 
 # Suspects the validator does not flag, with the reason (re-checked against LiteLLM 1.108.7).
 NOT_AN_ERROR_AT_THE_PIN = {

@@ -62,7 +62,7 @@ def test_yaml_merge_keys_resolve_and_explicit_keys_win(write, in_tmp):
         ("just text\n", "top level is a single value, expected a mapping of config sections", 1, 1),
         ("", "file is empty", 1, 1),
         ("# only a comment\n", "file is empty", 1, 1),
-        ("a: !include other.yaml\n", "cannot read value: could not determine a constructor for the tag '!include'", 1, 4),
+        ("a:\n\tb: 1\n", "YAML syntax error: a tab character; YAML does not allow tabs for indentation", 2, 1),
     ],
 )
 def test_bad_yaml_gives_located_error(tmp_path, text, message, line, col):
@@ -97,3 +97,53 @@ def test_plain_scalars_keep_yaml_types(write, in_tmp):
     data = load_yaml(write("a.yaml", "a: 1\nb: '1'\nc: true\nd: null\ne: 1.5\n"), "a.yaml").data
     assert isinstance(data, LMap)
     assert to_plain(data) == {"a": 1, "b": "1", "c": True, "d": None, "e": 1.5}
+
+
+def test_tab_indentation_error_says_use_spaces(tmp_path):
+    path = tmp_path / "tab.yaml"
+    path.write_text("litellm_settings:\n  num_retries: 1\n\tdrop_params: true\n", encoding="utf-8")
+    err = _load_error(path)
+    assert (err.line, err.col, err.hint) == (3, 1, "indent with spaces (2 per level is usual)")
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "hint", "kept"),
+    [
+        (
+            "a: 2026-13-45\n",
+            "'2026-13-45' looks like a date but is not a valid one",
+            "write a real date (YYYY-MM-DD) or quote the value to keep it as text",
+            "2026-13-45",
+        ),
+        (
+            "a: 2026-01-01 25:61:00\n",
+            "'2026-01-01 25:61:00' looks like a date but is not a valid one",
+            "write a real date (YYYY-MM-DD) or quote the value to keep it as text",
+            "2026-01-01 25:61:00",
+        ),
+        (
+            "a: !!bool maybe\n",
+            "cannot read 'maybe' as !!bool",
+            "remove the tag or quote the value to keep it as text",
+            "maybe",
+        ),
+        (
+            "a: !include other.yaml\n",
+            "cannot read value: could not determine a constructor for the tag '!include'",
+            "remove the tag or quote the value to keep it as text",
+            "other.yaml",
+        ),
+    ],
+)
+def test_unreadable_scalar_is_a_located_finding_not_a_crash(write, in_tmp, text, message, hint, kept):
+    doc = load_yaml(write("a.yaml", "x: 1\n" + text), "a.yaml")
+    [f] = doc.findings
+    assert (f.code, str(f.location), f.path, f.message, f.hint) == ("bad-value", "a.yaml:2:4", ("a",), message, hint)
+    assert doc.data["a"] == kept and doc.data["x"] == 1
+
+
+def test_valid_dates_stay_dates(write, in_tmp):
+    import datetime as dt
+
+    doc = load_yaml(write("a.yaml", "a: 2026-02-28\n"), "a.yaml")
+    assert doc.data["a"] == dt.date(2026, 2, 28) and doc.findings == []

@@ -31,22 +31,42 @@ def iter_strings(
             yield from iter_strings(child, (*path, i), key)
 
 
-def suggest_env_name(spec: Spec, path: JsonPath, key: Any) -> str:
+# A key whose format names its provider belongs in that provider's variable, whatever the
+# deployment's model prefix says (an sk-ant- key under `openai/...` is still Anthropic's).
+_KIND_NAMES = {
+    "Anthropic API key": "ANTHROPIC_API_KEY",
+    "OpenAI project key": "OPENAI_API_KEY",
+    "OpenRouter API key": "OPENROUTER_API_KEY",
+    "Google API key": "GEMINI_API_KEY",
+    "GitHub token": "GITHUB_API_KEY",
+}
+
+
+def suggest_env_name(spec: Spec, path: JsonPath, key: Any, kind: str | None = None) -> str:
     """A variable name for the hint: LITELLM_MASTER_KEY, ANTHROPIC_API_KEY, DATABASE_URL…"""
     if len(path) == 2 and path[0] == "environment_variables":
         return str(path[1])
     if key in _KNOWN_NAMES:
         return _KNOWN_NAMES[str(key)]
+    if kind in _KIND_NAMES:
+        return _KIND_NAMES[str(kind)]
     if key == "api_key" and path[:1] == ("model_list",):
-        params = (
-            get_in(spec.model_list[path[1]], "litellm_params") if isinstance(path[1], int) else None
-        )
-        provider = get_in(params, "custom_llm_provider") or str(get_in(params, "model") or "")
-        if isinstance(provider, str) and "/" in provider:
-            provider = provider.split("/", 1)[0]
-        if isinstance(provider, str) and provider:
+        provider = _deployment_provider(spec, path)
+        if provider:
             return re.sub(r"[^A-Z0-9]+", "_", provider.upper()) + "_API_KEY"
     return re.sub(r"[^A-Z0-9]+", "_", str(key).upper()).strip("_") or "SECRET"
+
+
+def _deployment_provider(spec: Spec, path: JsonPath) -> str | None:
+    """custom_llm_provider, or the `provider/` prefix of the model (a bare name has none)."""
+    params = (
+        get_in(spec.model_list[path[1]], "litellm_params") if isinstance(path[1], int) else None
+    )
+    provider = get_in(params, "custom_llm_provider")
+    if isinstance(provider, str) and provider:
+        return provider
+    model = get_in(params, "model")
+    return model.split("/", 1)[0] if isinstance(model, str) and "/" in model else None
 
 
 def check_literal_secret(ctx: CheckContext) -> Iterable[Finding]:
@@ -55,7 +75,7 @@ def check_literal_secret(ctx: CheckContext) -> Iterable[Finding]:
         hit = classify(key, value)
         if hit is None:
             continue
-        name = suggest_env_name(ctx.spec, path, key)
+        name = suggest_env_name(ctx.spec, path, key, hit.kind)
         yield make(
             ctx,
             Severity.ERROR,
