@@ -77,7 +77,7 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
     for name in job.get("unset", []):
         os.environ.pop(name, None)
     os.chdir(job.get("cwd") or os.getcwd())
-    uvicorn.run = _serve_in_memory  # the one replacement: no socket is bound
+    uvicorn.run = _serve_in_memory  # type: ignore[assignment]  # the one replacement: no socket
     try:
         run_server.main(["--config", job["config"], "--port", "1"], standalone_mode=False)
     except SystemExit as exc:
@@ -101,29 +101,27 @@ def _failure(exc: BaseException, kind: str) -> dict[str, Any]:
             "error": {"type": kind, "message": message[:2000], "frames": frames[-40:]}}
 
 
-def _fork_job(job: dict[str, Any], timeout: float) -> dict[str, Any]:
-    read_fd, write_fd = os.pipe()
+def _start_child(job: dict[str, Any], timeout: float, out: str) -> int:
     pid = os.fork()
-    if pid == 0:  # child: never returns
-        os.close(read_fd)
-        signal.alarm(max(1, int(timeout)))
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)  # LiteLLM's banners and logs are not the verdict
-        try:
-            result = _run_job(job)
-        except BaseException as exc:  # noqa: BLE001
-            result = _failure(exc, type(exc).__name__)
-        os.write(write_fd, json.dumps(result).encode())
-        os._exit(0)
-    os.close(write_fd)
-    chunks = []
-    while chunk := os.read(read_fd, 65536):
-        chunks.append(chunk)
-    os.close(read_fd)
-    _, status = os.waitpid(pid, 0)
-    if chunks:
-        parsed: dict[str, Any] = json.loads(b"".join(chunks))
+    if pid:
+        return pid
+    signal.alarm(max(1, int(timeout)))  # a hang ends as SIGALRM: never waits forever
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)  # LiteLLM's banners and logs are not the verdict
+    try:
+        result = _run_job(job)
+    except BaseException as exc:  # noqa: BLE001
+        result = _failure(exc, type(exc).__name__)
+    with open(out, "w", encoding="utf-8") as handle:
+        json.dump(result, handle)
+    os._exit(0)
+
+
+def _collect(out: str, status: int, timeout: float) -> dict[str, Any]:
+    if os.path.exists(out):
+        with open(out, encoding="utf-8") as handle:
+            parsed: dict[str, Any] = json.load(handle)
         return parsed
     if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGALRM:
         message = f"LiteLLM did not finish starting within {timeout:g} s"
@@ -132,17 +130,36 @@ def _fork_job(job: dict[str, Any], timeout: float) -> dict[str, Any]:
             "error": {"type": "Crash", "message": f"wait status {status}", "frames": []}}
 
 
+def run_jobs(jobs: list[dict[str, Any]], timeout: float, parallel: int, folder: str) -> None:
+    """Up to `parallel` forks at a time; one JSON line per job on stdout as each ends."""
+    todo = list(enumerate(jobs))
+    running: dict[int, tuple[dict[str, Any], str]] = {}
+    while todo or running:
+        while todo and len(running) < parallel:
+            n, job = todo.pop(0)
+            out = os.path.join(folder, f"{n}.json")
+            running[_start_child(job, timeout, out)] = (job, out)
+        pid, status = os.wait()
+        if pid not in running:
+            continue
+        job, out = running.pop(pid)
+        result = _collect(out, status, timeout)
+        sys.stdout.write(json.dumps({"id": job["id"], **result}) + "\n")
+        sys.stdout.flush()
+
+
 def main(argv: list[str]) -> int:
+    import tempfile
+
     with open(argv[0], encoding="utf-8") as handle:
         spec = json.load(handle)
     # the expensive part, once: every job forks from this state
     import litellm.proxy.proxy_cli  # noqa: F401
     import litellm.proxy.proxy_server  # noqa: F401
 
-    for job in spec["jobs"]:
-        result = _fork_job(job, float(spec.get("timeout", 60)))
-        sys.stdout.write(json.dumps({"id": job["id"], **result}) + "\n")
-        sys.stdout.flush()
+    with tempfile.TemporaryDirectory(prefix="probe-") as folder:
+        run_jobs(spec["jobs"], float(spec.get("timeout", 60)), int(spec.get("parallel", 1)),
+                 folder)
     return 0
 
 

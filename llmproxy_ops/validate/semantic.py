@@ -14,7 +14,10 @@ from llmproxy_ops.validate.checks.compose import check_compose_env
 from llmproxy_ops.validate.checks.deployments import check_duplicate_deployment
 from llmproxy_ops.validate.checks.env import check_env_missing, check_env_undocumented
 from llmproxy_ops.validate.checks.guardrails import check_guardrail_params
-from llmproxy_ops.validate.checks.master_key import check_master_key_format
+from llmproxy_ops.validate.checks.master_key import (
+    check_master_key_boot,
+    check_master_key_format,
+)
 from llmproxy_ops.validate.checks.model_groups import check_unknown_model_group
 from llmproxy_ops.validate.checks.providers import check_unknown_model, check_unknown_provider
 from llmproxy_ops.validate.checks.rate_limits import (
@@ -33,6 +36,7 @@ CHECKS: tuple[Check, ...] = (
     check_literal_secret,
     check_weak_demo_key,
     check_master_key_format,
+    check_master_key_boot,
     check_unknown_provider,
     check_unknown_model,
     check_duplicate_deployment,
