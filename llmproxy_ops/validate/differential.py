@@ -24,11 +24,15 @@ from llmproxy_ops.validate.litellm_load import (
     ProbeResult,
     dummy_value,
     findings_of,
+    probe_environment,
     probe_job,
     referenced_vars,
     render_for_probe,
     run_probe,
 )
+
+probe_base_env = probe_environment
+__all__ = ["MASTER_KEY_ENV", "Verdict", "deployed_env", "probe_base_env", "raw", "run"]
 
 # a strong stand-in, so the boot check judges only what the file itself says
 DEPLOYED_MASTER_KEY = "sk-llmproxy-ops-differential-0123456789abcdef"
@@ -50,10 +54,12 @@ class Verdict:
 def deployed_env(config: Any) -> dict[str, str]:
     env = {name: dummy_value(name) for name in referenced_vars(config)}
     env[MASTER_KEY_ENV] = DEPLOYED_MASTER_KEY
+    env["LITELLM_SALT_KEY"] = "llmproxy-ops-differential-salt"  # a deployment sets both
     return env
 
 
-def _raw(path: Path) -> Any:
+def raw(path: Path) -> Any:
+    """The file as LiteLLM's yaml.safe_load reads it ({} when empty or unparsable)."""
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError:
@@ -66,7 +72,7 @@ def run(files: Iterable[Path], *, folder: Path, parallel: int = 2,
     jobs: list[ProbeJob] = []
     prepared = []
     for path in sorted(files):
-        config = _raw(path)
+        config = raw(path)
         env = deployed_env(config)
         spec = load_files([path])
         jobs.append(probe_job(f"raw:{path.name}", path, config, env))

@@ -27,6 +27,7 @@ from llmproxy_ops.validate.checks.rate_limits import (
 from llmproxy_ops.validate.checks.salt_key import check_salt_key
 from llmproxy_ops.validate.checks.secrets import check_literal_secret, check_weak_demo_key
 from llmproxy_ops.validate.checks.shell_refs import check_shell_env_reference
+from llmproxy_ops.validate.checks.unread import check_unread_setting
 from llmproxy_ops.validate.context import CheckContext
 
 Check = Callable[[CheckContext], Iterable[Finding]]
@@ -35,6 +36,7 @@ CHECKS: tuple[Check, ...] = (
     check_env_missing,
     check_env_undocumented,
     check_shell_env_reference,
+    check_unread_setting,
     check_literal_secret,
     check_weak_demo_key,
     check_master_key_format,

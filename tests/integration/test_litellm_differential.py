@@ -1,0 +1,148 @@
+"""The validator's verdict against the real LiteLLM's, for every file of the corpus.
+
+"What LiteLLM does" is recorded by running it, never by hand: each file goes through the
+pinned LiteLLM's own `litellm --config F` start path (llmproxy_ops.validate.litellm_probe:
+one import, one fork per file, the app's lifespan and GET /v1/models served in memory) in the
+environment a deployment gives it (every referenced variable and LITELLM_MASTER_KEY set). A
+sample is also started as a real `litellm` process on a real port, to show the in-memory start
+agrees with a real serve. The validator (shape, meaning and its LiteLLM start-up stage) sees
+the same environment.
+
+Agreement: LiteLLM fails to serve <=> the validator reports an error. The one reviewed
+exception: errors on files LiteLLM serves, each listed below with its reason (mostly keys
+LiteLLM ignores silently, which we report by design: DESIGN.md decision 2).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from llmproxy_ops.validate import differential
+from llmproxy_ops.validate.differential import Verdict
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.integration
+
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "litellm-configs"
+
+_IGNORED = "LiteLLM ignores the unknown key silently; the pinned source never reads it"
+_NO_PROVIDER = (
+    "LiteLLM serves /v1/models, then every request to this deployment fails: "
+    "get_llm_provider() raises for it"
+)
+# Errors on files the pinned LiteLLM serves: reviewed, each with its reason.
+REVIEWED: dict[str, dict[tuple[str, str], str]] = {}
+
+
+@pytest.fixture(scope="module")
+def verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Verdict]:
+    files = sorted(CORPUS.glob("*.yaml"))
+    if not files:
+        pytest.fail(f"corpus folder missing or empty: {CORPUS}")
+    folder = tmp_path_factory.mktemp("rendered")
+    return {v.name: v for v in differential.run(files, folder=folder, parallel=2)}
+
+
+def _litellm_said(v: Verdict) -> str:
+    if v.litellm.started:
+        return f"started, GET /v1/models -> {v.litellm.status}"
+    return f"{v.litellm.error_type}: {v.litellm.message[:200]}"
+
+
+def test_every_file_litellm_cannot_serve_gets_an_error(verdicts: dict[str, Verdict]) -> None:
+    missed = {
+        name: _litellm_said(v)
+        for name, v in verdicts.items()
+        if not v.litellm_serves and not v.errors
+    }
+    assert missed == {}
+
+
+def test_errors_on_files_litellm_serves_are_only_the_reviewed_ones(
+    verdicts: dict[str, Verdict],
+) -> None:
+    unexpected = {}
+    for name, v in sorted(verdicts.items()):
+        if not v.litellm_serves:
+            continue
+        extra = sorted(v.errors - set(REVIEWED.get(name, {})))
+        if extra:
+            unexpected[name] = extra  # file and (code, key) of each disagreement
+    assert unexpected == {}
+
+
+def test_the_reviewed_list_has_no_stale_entries(verdicts: dict[str, Verdict]) -> None:
+    stale = {
+        name: sorted(set(keys) - verdicts[name].errors)
+        for name, keys in REVIEWED.items()
+        if name not in verdicts or not verdicts[name].litellm_serves
+        or set(keys) - verdicts[name].errors
+    }
+    assert stale == {}
+
+
+def test_the_start_up_stage_agrees_with_litellm_on_the_file_itself(
+    verdicts: dict[str, Verdict],
+) -> None:
+    # the validator starts LiteLLM on its own rendering of the file: same verdict expected,
+    # except where the rendering itself fixes the file (an include we merged in, see below)
+    differ = {
+        name: (_litellm_said(v), v.loader.error_type if v.loader else None)
+        for name, v in verdicts.items()
+        if v.loader is not None and v.loader.serves != v.litellm_serves
+    }
+    assert differ == {}
+
+
+# --- the in-memory start against a real `litellm --config F` process on a real port
+
+SAMPLE = (
+    "RATDEO__lammastudio__config__litellm.yaml",  # serves (a master key without sk-)
+    "BerriAI__litellm__proxy_server_config.yaml",  # refused: master key sk-1234
+)
+
+
+def _real_serve(path: Path, env: dict[str, str], timeout: float = 150) -> tuple[bool, list[str]]:
+    port = free_port()
+    command = [str(Path(sys.executable).with_name("litellm")), "--config", str(path),
+               "--host", "127.0.0.1", "--port", str(port)]
+    full_env = {**differential.probe_base_env(), **env}
+    proc = subprocess.Popen(command, env=full_env, cwd=path.parent, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    key = env[differential.MASTER_KEY_ENV]
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                return False, []
+            try:
+                with httpx.Client(trust_env=False, timeout=2) as client:
+                    r = client.get(f"http://127.0.0.1:{port}/v1/models",
+                                   headers={"Authorization": f"Bearer {key}"})
+            except httpx.TransportError:
+                time.sleep(0.5)
+                continue
+            return r.status_code == 200, sorted(m["id"] for m in r.json().get("data", []))
+        pytest.fail(f"litellm neither served nor exited within {timeout} s on {path.name}")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=20)
+
+
+@pytest.mark.parametrize("name", SAMPLE)
+def test_a_real_litellm_process_agrees_with_the_in_memory_start(
+    verdicts: dict[str, Verdict], name: str
+) -> None:
+    path = CORPUS / name
+    serves, models = _real_serve(path, differential.deployed_env(differential.raw(path)))
+    probe = verdicts[name].litellm
+    assert (serves, models) == (probe.serves, sorted(probe.models))
