@@ -128,10 +128,11 @@ def check_unknown_provider(ctx: CheckContext) -> Iterable[Finding]:
             continue
         facts = facts or litellm_facts()
         provider, rest = split_provider(dep)
+        if provider in own or provider in facts.providers:
+            continue  # never asks get_llm_provider: for some providers it logs in over HTTP
         explicit = isinstance(dep.params.get("custom_llm_provider"), str)
-        if provider in own or (provider in facts.providers if explicit
-                               else litellm_provider(dep) is not None):
-            continue
+        if not explicit and litellm_provider(dep) is not None:
+            continue  # LiteLLM infers it (model map, api_base host)
         group = dep.name or str(model)
         if provider is None:
             yield make(
