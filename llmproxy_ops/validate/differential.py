@@ -45,6 +45,7 @@ class Verdict:
     static: ValidationResult  # shape + meaning, no LiteLLM start
     loader: ProbeResult | None  # the validator's start-up stage (rendered config)
     errors: set[tuple[str, str]]  # (code, path) of every validator error
+    validate_config: bool | None = None  # `litellm --validate_config` accepted it (if asked)
 
     @property
     def litellm_serves(self) -> bool:
@@ -67,7 +68,7 @@ def raw(path: Path) -> Any:
 
 
 def run(files: Iterable[Path], *, folder: Path, parallel: int = 2,
-        with_loader: bool = True) -> list[Verdict]:
+        with_loader: bool = True, with_validate_config: bool = False) -> list[Verdict]:
     """Start LiteLLM on every file and validate it the same way; one probe run for all."""
     jobs: list[ProbeJob] = []
     prepared = []
@@ -79,6 +80,9 @@ def run(files: Iterable[Path], *, folder: Path, parallel: int = 2,
         if with_loader:
             rendered, rconfig = render_for_probe(spec, folder)
             jobs.append(probe_job(f"rendered:{path.name}", rendered, rconfig, env))
+        if with_validate_config:
+            job = probe_job(f"vc:{path.name}", path, config, env)
+            jobs.append(ProbeJob(job.id, job.config, job.env, job.unset, mode="validate_config"))
         prepared.append((path, spec, env))
     results = run_probe(jobs, timeout=60, parallel=parallel)
     verdicts = []
@@ -87,5 +91,7 @@ def run(files: Iterable[Path], *, folder: Path, parallel: int = 2,
         loader = results.get(f"rendered:{path.name}") if with_loader else None
         found = [*static.errors, *(findings_of(loader, spec) if loader else [])]
         errors = {(f.code, format_path(f.path)) for f in found}
-        verdicts.append(Verdict(path.name, results[f"raw:{path.name}"], static, loader, errors))
+        checked = results.get(f"vc:{path.name}")
+        verdicts.append(Verdict(path.name, results[f"raw:{path.name}"], static, loader, errors,
+                                checked.accepted if checked else None))
     return verdicts

@@ -46,6 +46,7 @@ class ProbeJob:
     config: Path
     env: dict[str, str] = field(default_factory=dict)
     unset: tuple[str, ...] = ()
+    mode: str = "start"  # or "validate_config": LiteLLM's own `--validate_config`
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class ProbeResult:
     error_type: str | None = None
     message: str = ""
     frames: tuple[str, ...] = ()
+    accepted: bool | None = None  # mode validate_config: did LiteLLM call the config valid
 
     @property
     def serves(self) -> bool:
@@ -69,6 +71,7 @@ class ProbeResult:
             id=str(raw["id"]), started=bool(raw.get("started")), status=raw.get("status"),
             models=tuple(raw.get("models") or ()), error_type=error.get("type"),
             message=str(error.get("message", "")), frames=tuple(error.get("frames") or ()),
+            accepted=raw.get("accepted"),
         )
 
 
@@ -122,7 +125,7 @@ def run_probe(
 
 def _job_json(job: ProbeJob) -> dict[str, Any]:
     return {"id": job.id, "config": str(job.config), "env": job.env, "unset": list(job.unset),
-            "cwd": str(job.config.parent)}
+            "cwd": str(job.config.parent), "mode": job.mode}
 
 
 def dummy_value(name: str) -> str:

@@ -78,6 +78,8 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
         os.environ.pop(name, None)
     os.chdir(job.get("cwd") or os.getcwd())
     uvicorn.run = _serve_in_memory  # type: ignore[assignment]  # the one replacement: no socket
+    if job.get("mode") == "validate_config":  # LiteLLM's own checker, for comparison
+        return _validate_config(run_server, job["config"])
     try:
         run_server.main(["--config", job["config"], "--port", "1"], standalone_mode=False)
     except SystemExit as exc:
@@ -89,6 +91,17 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
         return {"started": False, "error": {"type": "NotServed", "message": "no app was served",
                                             "frames": []}}
     return dict(_SERVED)
+
+
+def _validate_config(run_server: Any, config: str) -> dict[str, Any]:
+    """`litellm --config F --validate_config`: exit code 0 means LiteLLM calls it valid."""
+    try:
+        code = run_server.main(["--config", config, "--validate_config"], standalone_mode=False)
+    except SystemExit as exc:
+        code = exc.code
+    except BaseException as exc:  # noqa: BLE001 - a crash is a rejection too
+        return {"started": False, "accepted": False, **_failure(exc, type(exc).__name__)}
+    return {"started": False, "accepted": code in (0, None)}
 
 
 def _failure(exc: BaseException, kind: str) -> dict[str, Any]:
