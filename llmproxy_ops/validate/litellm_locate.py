@@ -64,6 +64,8 @@ def _tokens(path: JsonPath, value: Any) -> list[str]:
         out.append(key)
     if isinstance(value, str) and len(value) >= 4 and not value.startswith("os.environ/"):
         out.append(value)
+        # module.attribute values (callbacks, custom handlers): LiteLLM names the parts
+        out.extend(part for part in value.split(".")[1:] if "." in value and len(part) >= 4)
     return out
 
 
