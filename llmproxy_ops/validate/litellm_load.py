@@ -231,4 +231,21 @@ def findings_of(result: ProbeResult, spec: Spec) -> Iterable[Finding]:
     path, hint = locate_failure(spec, result.error_type or "", result.message, result.frames)
     text = result.message.replace(" The fix is printed once the server exits.", "")
     message = f"LiteLLM {LITELLM_PIN} refuses to start: {result.error_type}: {text}"
-    yield Finding(Severity.ERROR, CODE, message, spec.locate(path), path, hint)
+    severity = Severity.ERROR
+    if _missing_package(text) and _runs_elsewhere(spec):
+        # the proxy runs in the stack's image, not in this venv: the package may be there
+        severity = Severity.WARNING
+        message = f"LiteLLM {LITELLM_PIN} cannot start here: {text}"
+        hint = "the compose image must install it (this venv's LiteLLM lacks it)"
+    yield Finding(severity, CODE, message, spec.locate(path), path, hint)
+
+
+def _missing_package(text: str) -> bool:
+    return "No module named" in text or "No package metadata was found" in text
+
+
+def _runs_elsewhere(spec: Spec) -> bool:
+    try:
+        return spec.stack.runtime != "local"
+    except (TypeError, ValueError, AttributeError):
+        return False  # a malformed stack section is reported by the schema stage

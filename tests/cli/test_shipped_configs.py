@@ -53,7 +53,7 @@ def test_the_seeds_rpd_is_reported_with_what_to_use_instead(cli, tmp_path, full_
         "    litellm_params: {model: gemini/gemini-2.5-pro, rpd: 50}\n",
         encoding="utf-8",
     )
-    result = cli("validate", "config", "--env-file", str(full_env), str(overlay))
+    result = cli("validate", "config", "--no-litellm-load", "--env-file", str(full_env), str(overlay))
     assert result.exit_code == 1
     [line] = [ln for ln in result.output.splitlines() if "error[" in ln]
     assert line.startswith(f"{overlay}:4:52: error[unknown-key] model_list[1].litellm_params.rpd: unknown key 'rpd'")
