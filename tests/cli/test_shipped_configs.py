@@ -31,8 +31,17 @@ def full_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.mark.parametrize(("configs", "env"), SHIPPED, ids=[f"{d.name}:{e}" for d, e in SHIPPED])
 def test_shipped_environment_validates_clean_and_renders(cli, full_env, tmp_path, configs, env):
     rel = str(configs.relative_to(REPO))
-    result = cli("validate", "config", "--configs", rel, "--env", env, "--env-file", str(full_env), "--strict")
+    result = cli("validate", "config", "--no-litellm-load", "--configs", rel, "--env", env, "--env-file", str(full_env), "--strict")
     assert result.exit_code == 0, result.output
+    # stage 3: the pinned LiteLLM starts on it. Compose environments use the mlflow callback,
+    # which the stack's image installs (litellm[proxy,mlflow]) and this venv does not.
+    started = cli("validate", "config", "--configs", rel, "--env", env, "--env-file", str(full_env))
+    assert started.exit_code == 0, started.output
+    warned = [ln for ln in started.output.splitlines() if "warning[litellm-start]" in ln]
+    assert all(
+        "cannot start here: Could not build the 'mlflow' callback configured in litellm_settings: "
+        "No module named 'mlflow'" in ln for ln in warned
+    ), warned
     out = tmp_path / "build"
     rendered = cli("render", "--configs", rel, "--env", env, "--env-file", str(full_env), "--out", str(out))
     assert rendered.exit_code == 0, rendered.output

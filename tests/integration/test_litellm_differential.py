@@ -38,8 +38,99 @@ _NO_PROVIDER = (
     "LiteLLM serves /v1/models, then every request to this deployment fails: "
     "get_llm_provider() raises for it"
 )
-# Errors on files the pinned LiteLLM serves: reviewed, each with its reason.
-REVIEWED: dict[str, dict[tuple[str, str], str]] = {}
+_DROP_LIST = (
+    "drop_params is a boolean to LiteLLM: a list is merely truthy (it was meant for "
+    "additional_drop_params), so LiteLLM serves and drops every unsupported param"
+)
+# Errors on files the pinned LiteLLM serves: reviewed, each with its reason. Recorded by
+# running LiteLLM (benchmarks/validate_vs_litellm.py writes the verdicts), never by hand.
+REVIEWED: dict[str, dict[tuple[str, str], str]] = {
+    "1aboveio__litellm-deploy__litellm_config.yaml": {
+        ("unknown-key", "litellm_settings.default_model"): _IGNORED,
+    },
+    "Abbiirr__unified-llm-api__litellm_config.yaml": {
+        ("unknown-key", "general_settings.json_logs"): "a litellm_settings key; under general_settings nothing reads it",
+    },
+    "Ancoren__free-llm-gateway__litellm_config.yaml": {
+        ("unknown-provider", "model_list[12].litellm_params.model"): _NO_PROVIDER,
+    },
+    "BasedDesi__nvidia-proxy__litellm_config.yaml": {
+        ("unknown-provider", "model_list[0].litellm_params.model"): _NO_PROVIDER,
+    },
+    "BerriAI__example_litellm_gcp_cloud_run__litellm_config.yaml": {
+        ("duplicate-key", "general_settings.store_model_in_db"): "written twice: LiteLLM's yaml.safe_load keeps the last one silently",
+        ("unknown-provider", "model_list[24].litellm_params.model"): _NO_PROVIDER,
+    },
+    "BerriAI__litellm__litellm__proxy__example_config_yaml__china_domestic_free_sources.yaml": {
+        ("unknown-key", "general_settings.host"): _IGNORED,
+        ("unknown-key", "general_settings.port"): _IGNORED,
+        ("unknown-provider", "model_list[0].litellm_params.model"): _NO_PROVIDER,
+        ("unknown-provider", "model_list[1].litellm_params.model"): _NO_PROVIDER,
+        ("unknown-provider", "model_list[2].litellm_params.model"): _NO_PROVIDER,
+        ("unknown-provider", "model_list[3].litellm_params.model"): _NO_PROVIDER,
+    },
+    "BerriAI__litellm__litellm__proxy__example_config_yaml__load_balancer.yaml": {
+        ("unknown-provider", "model_list[3].litellm_params.model"): _NO_PROVIDER,
+    },
+    "ClickHouse__agentic-data-stack__litellm-config.yaml": {
+        ("unknown-key", "general_settings.cors_allow_origins"): _IGNORED,
+        ("unknown-key", "general_settings.disable_request_timeout"): _IGNORED,
+        ("unknown-key", "general_settings.enable_cors"): _IGNORED,
+        ("unknown-key", "general_settings.log_level"): _IGNORED,
+        ("unknown-key", "general_settings.log_verbose"): _IGNORED,
+        ("unknown-key", "general_settings.use_langfuse"): _IGNORED,
+        ("unknown-key", "health_check"): _IGNORED,
+        ("unknown-key", "router_settings.enable_cooldowns"): _IGNORED,
+        ("unknown-key", "router_settings.enable_load_balancing"): _IGNORED,
+    },
+    "EsupPortail__esup-myia-mistral-amue__config__litellm_config.yaml": {
+        ("unknown-key", "general_settings.disable_end_user_cost_tracking"): "a litellm_settings key; under general_settings nothing reads it",
+        ("unknown-key", "litellm_settings.cooldown_time"): "a router_settings key; under litellm_settings nothing reads it",
+    },
+    "GabrielFranciscoSM__scalable_ollama_farm__litellm__config.yaml": {
+        ("unknown-key", "cache_config"): _IGNORED,
+    },
+    "Gapminder__gapminder-ai__litellm__config.yaml": {
+        ("unknown-key", "general_settings.debug"): _IGNORED,
+    },
+    "HerzigGroup__herzig-ai-stack__litellm__config.yaml": {
+        ("unknown-key", "litellm_settings.default_params"): _IGNORED,
+        ("wrong-type", "model_list[0].litellm_params.drop_params"): _DROP_LIST,
+        ("wrong-type", "model_list[1].litellm_params.drop_params"): _DROP_LIST,
+        ("wrong-type", "model_list[2].litellm_params.drop_params"): _DROP_LIST,
+        ("wrong-type", "model_list[3].litellm_params.drop_params"): _DROP_LIST,
+    },
+    "Hoangnhvt__Local_LLM_2x5060ti__litellm__config.yaml": {
+        ("unknown-key", "litellm_settings.telemetry"): "litellm.telemetry left LiteLLM in 1.108: the proxy drops it",
+    },
+    "KaiharaJP__vllm-manager__config__litellm_config.yaml": {
+        ("unknown-key", "model_list[0].litellm_params.pass_through_optional_params"): _IGNORED,
+        ("unknown-provider", "model_list[0].litellm_params.model"): _NO_PROVIDER,
+    },
+    "LuthienResearch__luthien-proxy__config__litellm_config.yaml": {
+        ("unknown-key", "environment"): _IGNORED,
+        ("unknown-key", "general_settings.cors_origins"): _IGNORED,
+        ("unknown-key", "general_settings.health_check"): _IGNORED,
+        ("unknown-key", "general_settings.max_requests_per_minute"): _IGNORED,
+        ("unknown-key", "general_settings.request_timeout"): _IGNORED,
+        ("unknown-key", "litellm_settings.cache_responses"): _IGNORED,
+        ("unknown-key", "litellm_settings.master_key"): "a general_settings key; under litellm_settings nothing reads it",
+        ("unknown-key", "litellm_settings.redis_url"): _IGNORED,
+        ("unknown-key", "litellm_settings.store_model_in_db"): "a general_settings key; under litellm_settings nothing reads it",
+        ("unknown-key", "litellm_settings.store_prompts_in_spend_logs"): _IGNORED,
+        ("unknown-key", "litellm_settings.stream_response"): _IGNORED,
+        ("unknown-key", "litellm_settings.ui_access_mode"): _IGNORED,
+    },
+    "amanmprojects__claude-vertex-bridge__config__litellm_config.yaml": {
+        ("unknown-key", "callbacks"): "callbacks belong under litellm_settings; at the top level nothing reads them",
+    },
+    "backyard-labs__ai-security-gateway__config__litellm_config.yaml": {
+        ("unknown-key", "litellm_settings.banned_keywords"): _IGNORED,
+    },
+    "coder__balatrollm__config__litellm.yaml": {
+        ("unknown-key", "general_settings.set_verbose"): _IGNORED,
+    },
+}
 
 
 @pytest.fixture(scope="module")
