@@ -45,7 +45,9 @@ def boot_refusal_reason(key: str | None) -> str | None:
 
 def check_master_key_boot(ctx: CheckContext) -> Iterable[Finding]:
     general = get_in(ctx.spec.root, "general_settings")
-    general = general if isinstance(general, dict) else {}
+    if general is not None and not isinstance(general, dict):
+        return  # the schema stage reports the shape
+    general = general or {}
     known, key = _effective_key(ctx, general.get("master_key"))
     if not known:
         return
