@@ -208,7 +208,7 @@ def _real_serve(path: Path, env: dict[str, str], timeout: float = 150) -> tuple[
     full_env = {**differential.probe_base_env(), **env}
     proc = subprocess.Popen(command, env=full_env, cwd=path.parent, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
-    key = env[differential.MASTER_KEY_ENV]
+    key = _effective_master_key(path, env)
     try:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -227,6 +227,15 @@ def _real_serve(path: Path, env: dict[str, str], timeout: float = 150) -> tuple[
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=20)
+
+
+def _effective_master_key(path: Path, env: dict[str, str]) -> str:
+    # a literal general_settings.master_key wins over LITELLM_MASTER_KEY in LiteLLM
+    general = differential.raw(path).get("general_settings") or {}
+    literal = general.get("master_key")
+    if isinstance(literal, str) and not literal.startswith("os.environ/"):
+        return literal
+    return env[differential.MASTER_KEY_ENV]
 
 
 @pytest.mark.parametrize("name", SAMPLE)
