@@ -61,16 +61,20 @@ def target_environment(spec: Spec, target: Target) -> dict[str, str]:
     return {**os.environ, **spec.stack.environment, **read_env_file(env_file_of(spec, target))}
 
 
-def validate_target(target: Target, *, use_env: bool = True) -> Validated:
+def validate_target(
+    target: Target, *, use_env: bool = True, litellm_load: bool = False
+) -> Validated:
+    """Validate; with `litellm_load`, also start the pinned LiteLLM on it (unserved)."""
     spec = load_target(target)
     if not use_env:
-        return Validated(spec, validate_spec(spec))
+        return Validated(spec, validate_spec(spec, litellm_load=litellm_load))
     env = target_environment(spec, target)
     result = validate_spec(
         spec,
         env=env,
         env_example=example_names(spec.stack.env_example),
         env_file=env_file_of(spec, target),
+        litellm_load=litellm_load,
     )
     result.extend(f for f in [copilot.missing_login_finding(spec)] if f is not None)
     return Validated(spec, result, env)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from llmproxy_ops.errors import LayerError
 from llmproxy_ops.findings import Finding, Location
+from llmproxy_ops.spec.includes import expand_includes
 from llmproxy_ops.spec.located import LList, LMap
 from llmproxy_ops.spec.merge import Merger
 from llmproxy_ops.spec.model import Spec
@@ -103,8 +104,9 @@ class _Resolver:
         for child, loc in self._layer_refs(doc.data, path):
             self.apply(child, merged, (*chain, path), named_at=loc)
         doc.data.drop(LAYERS_KEY)
+        included = expand_includes(doc.data, path, display_path, self.findings)
         self.merger.merge(merged, doc.data)
-        self.sources.append(shown)
+        self.sources.extend([*included, shown])
 
     def _layer_refs(self, data: LMap, path: Path) -> list[tuple[Path, Location]]:
         refs = data.get(LAYERS_KEY)

@@ -35,12 +35,15 @@ import litellm  # noqa: E402
 from pydantic import BaseModel, TypeAdapter  # noqa: E402
 
 from llmproxy_ops.validate.schema_scan import (  # noqa: E402
+    UNREAD,
     scan_completion_kwargs,
     scan_deployment_keys,
     scan_general_settings_keys,
     scan_litellm_settings_read_keys,
     scan_litellm_settings_special_keys,
+    scan_passed_through_params,
     scan_top_level_keys,
+    scan_unread,
 )
 
 Schema = dict[str, Any]
@@ -193,6 +196,7 @@ def litellm_params_schema() -> Schema:
     add_missing(props, sorted(all_litellm_params))
     add_missing(props, sorted(getattr(litellm, "OPENAI_CHAT_COMPLETION_PARAMS", [])))
     add_missing(props, scan_completion_kwargs())
+    add_missing(props, scan_passed_through_params())
     # ... and forwarded to the OpenAI SDK client (extra_body, extra_query, ...)
     add_missing(props, sorted(_openai_create_params()))
     return _object(props, required=["model"])
@@ -244,10 +248,15 @@ def deployment_schema() -> Schema:
 
 
 def general_settings_schema() -> Schema:
+    import inspect
+
     from litellm.proxy._types import ConfigGeneralSettings
 
     props = model_properties(ConfigGeneralSettings)
     add_missing(props, scan_general_settings_keys())
+    declaring = Path(inspect.getfile(ConfigGeneralSettings))
+    for key in scan_unread(props, declaring):
+        props[key] = {**props[key], UNREAD: True}
     return _object(props)
 
 

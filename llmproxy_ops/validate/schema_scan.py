@@ -83,6 +83,17 @@ def scan_completion_kwargs() -> list[str]:
     return sorted(key for key in keys if not key.startswith("_"))
 
 
+def scan_passed_through_params() -> list[str]:
+    """Keys LiteLLM reads out of the call's non-default params anywhere in the package.
+
+    completion() hands keyword arguments it does not know on as non_default_params, and
+    hooks read them there (cache_control_injection_points, web_search_options…): a deployment's
+    litellm_params reach those hooks the same way.
+    """
+    package = Path(litellm.__file__).parent
+    return scan_source([package], r"\bnon_default_params(?:\.get\(|\.pop\(|\[)\s*" + _KEY)
+
+
 def scan_deployment_keys() -> list[str]:
     """Keys the router reads straight off a model_list entry (`deployment.get("tpm")`)."""
     package = Path(litellm.__file__).parent
@@ -168,3 +179,44 @@ def _string_constants(nodes: Iterable[ast.AST]) -> set[str]:
             if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
                 found.add(sub.value)
     return found
+
+
+# ---------------------------------------------------------------- declared but never read
+
+UNREAD = "x-litellm-unread"  # schema keyword: LiteLLM declares the key but no code reads it
+
+
+def _names_in_code(source: str) -> set[str]:
+    """Identifiers and string constants a module's code uses (comments excluded)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) < 80:
+            names.add(node.value)
+        elif isinstance(node, ast.Attribute):
+            names.add(node.attr)
+        elif isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.keyword) and node.arg:
+            names.add(node.arg)
+    return names
+
+
+def scan_unread(declared: Iterable[str], declaring_file: Path) -> list[str]:
+    """Of `declared`, the keys no code of LiteLLM (or litellm-enterprise) uses outside the
+    file that declares them: a setting accepted by the type and then never read."""
+    package = Path(litellm.__file__).parent
+    keys = sorted(set(declared))
+    mentions = re.compile(r"\b(?:" + "|".join(map(re.escape, keys)) + r")\b")
+    used: set[str] = set()
+    for root in _scan_roots(package):
+        for path in sorted(root.rglob("*.py")):
+            if path.resolve() == declaring_file.resolve():
+                continue
+            text = path.read_text(encoding="utf-8")
+            if mentions.search(text):  # parse only files that mention a key at all (speed)
+                used |= _names_in_code(text)
+    return sorted(key for key in keys if key not in used)

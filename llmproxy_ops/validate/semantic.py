@@ -15,7 +15,10 @@ from llmproxy_ops.validate.checks.deployments import check_duplicate_deployment
 from llmproxy_ops.validate.checks.env import check_env_missing, check_env_undocumented
 from llmproxy_ops.validate.checks.guardrails import check_guardrail_params
 from llmproxy_ops.validate.checks.kubernetes import check_kubernetes
-from llmproxy_ops.validate.checks.master_key import check_master_key_format
+from llmproxy_ops.validate.checks.master_key import (
+    check_master_key_boot,
+    check_master_key_format,
+)
 from llmproxy_ops.validate.checks.model_groups import check_unknown_model_group
 from llmproxy_ops.validate.checks.providers import check_unknown_model, check_unknown_provider
 from llmproxy_ops.validate.checks.rate_limits import (
@@ -24,6 +27,8 @@ from llmproxy_ops.validate.checks.rate_limits import (
 )
 from llmproxy_ops.validate.checks.salt_key import check_salt_key
 from llmproxy_ops.validate.checks.secrets import check_literal_secret, check_weak_demo_key
+from llmproxy_ops.validate.checks.shell_refs import check_shell_env_reference
+from llmproxy_ops.validate.checks.unread import check_unread_setting
 from llmproxy_ops.validate.checks.weak_secrets import check_env_file_mode, check_weak_master_key
 from llmproxy_ops.validate.context import CheckContext
 
@@ -32,11 +37,14 @@ Check = Callable[[CheckContext], Iterable[Finding]]
 CHECKS: tuple[Check, ...] = (
     check_env_missing,
     check_env_undocumented,
+    check_shell_env_reference,
+    check_unread_setting,
     check_literal_secret,
     check_weak_demo_key,
     check_master_key_format,
     check_weak_master_key,
     check_env_file_mode,
+    check_master_key_boot,
     check_unknown_provider,
     check_unknown_model,
     check_duplicate_deployment,

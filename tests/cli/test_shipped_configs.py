@@ -32,11 +32,20 @@ def full_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.mark.parametrize(("configs", "env"), SHIPPED, ids=[f"{d.name}:{e}" for d, e in SHIPPED])
 def test_shipped_environment_validates_clean_and_renders(cli, full_env, tmp_path, configs, env):
     rel = str(configs.relative_to(REPO))
-    result = cli("validate", "config", "--configs", rel, "--env", env, "--env-file", str(full_env))
+    result = cli("validate", "config", "--no-litellm-load", "--configs", rel, "--env", env, "--env-file", str(full_env))
     assert result.exit_code == 0, result.output
     findings = [ln for ln in result.output.splitlines() if "warning[" in ln or "error[" in ln]
     # clean but for one: a local Copilot environment before its `copilot login` (ops/copilot.py)
     assert [ln for ln in findings if "warning[copilot-not-logged-in]" not in ln] == [], result.output
+    # stage 3: the pinned LiteLLM starts on it. Compose environments use the mlflow callback,
+    # which the stack's image installs (litellm[proxy,mlflow]) and this venv does not.
+    started = cli("validate", "config", "--configs", rel, "--env", env, "--env-file", str(full_env))
+    assert started.exit_code == 0, started.output
+    warned = [ln for ln in started.output.splitlines() if "warning[litellm-start]" in ln]
+    assert all(
+        "cannot start here: Could not build the 'mlflow' callback configured in litellm_settings: "
+        "No module named 'mlflow'" in ln for ln in warned
+    ), warned
     out = tmp_path / "build"
     rendered = cli("render", "--configs", rel, "--env", env, "--env-file", str(full_env), "--out", str(out))
     assert rendered.exit_code == 0, rendered.output
@@ -57,7 +66,7 @@ def test_the_seeds_rpd_is_reported_with_what_to_use_instead(cli, tmp_path, full_
         "    litellm_params: {model: gemini/gemini-2.5-pro, rpd: 50}\n",
         encoding="utf-8",
     )
-    result = cli("validate", "config", "--env-file", str(full_env), str(overlay))
+    result = cli("validate", "config", "--no-litellm-load", "--env-file", str(full_env), str(overlay))
     assert result.exit_code == 1
     [line] = [ln for ln in result.output.splitlines() if "error[" in ln]
     assert line.startswith(f"{overlay}:4:52: error[unknown-key] model_list[1].litellm_params.rpd: unknown key 'rpd'")

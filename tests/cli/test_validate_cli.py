@@ -21,7 +21,7 @@ general_settings:
 
 def test_findings_are_one_line_each_sorted_and_exit_1(cli, write, in_tmp):
     write("bad.yaml", BAD)
-    result = cli("validate", "config", "--no-env", "bad.yaml")
+    result = cli("validate", "config", "--no-litellm-load", "--no-env", "bad.yaml")
     assert result.exit_code == 1
     assert result.output.splitlines() == [
         "bad.yaml:6:7: error[unknown-key] model_list[0].litellm_params.rmp: unknown key 'rmp' in "
@@ -29,18 +29,23 @@ def test_findings_are_one_line_each_sorted_and_exit_1(cli, write, in_tmp):
         "bad.yaml:7:7: error[unknown-key] model_list[0].litellm_params.rpd: unknown key 'rpd' in "
         "model_list[0].litellm_params (hint: LiteLLM has no requests-per-day limit; use rpm/tpm for "
         "rate limits, or a budget (max_budget + budget_duration, e.g. '1d') to cap daily use)",
+        # the typo leaves no master key: LiteLLM 1.108 refuses to start (its own boot check)
+        "bad.yaml:8:1: error[master-key-refused] general_settings: LiteLLM refuses to start: no "
+        "master key is set, so every request would be accepted without authentication. (hint: "
+        "write general_settings.master_key: os.environ/LITELLM_MASTER_KEY and put "
+        "LITELLM_MASTER_KEY=sk-<random> in .env (sk- + `openssl rand -hex 32`))",
         "bad.yaml:9:3: error[unknown-key] general_settings.mater_key: unknown key 'mater_key' in "
         "general_settings (hint: did you mean 'master_key'?)",
-        "bad.yaml: 3 error(s), 0 warning(s)",
+        "bad.yaml: 4 error(s), 0 warning(s)",
     ]
 
 
 def test_json_format_is_stable_for_ci(cli, write, in_tmp):
     write("bad.yaml", BAD)
-    result = cli("validate", "config", "--no-env", "--format", "json", "bad.yaml")
+    result = cli("validate", "config", "--no-litellm-load", "--no-env", "--format", "json", "bad.yaml")
     assert result.exit_code == 1
     doc = json.loads(result.output)
-    assert (doc["ok"], doc["errors"], doc["warnings"], doc["subject"]) == (False, 3, 0, "bad.yaml")
+    assert (doc["ok"], doc["errors"], doc["warnings"], doc["subject"]) == (False, 4, 0, "bad.yaml")
     assert doc["findings"][0] == {
         "severity": "error", "code": "unknown-key", "file": "bad.yaml", "line": 6, "col": 7,
         "path": "model_list[0].litellm_params.rmp",
@@ -53,21 +58,22 @@ def test_env_checks_name_the_models_that_need_a_variable(cli, write, in_tmp, mon
     write("ok.yaml", BAD.replace("      rmp: 10\n      rpd: 50\n", "").replace("mater_key: sk-x", "master_key: os.environ/MK"))
     write(".env", "MK=sk-Zq8vN2xK7pLm4RtY9wBc3HjD6f\n").chmod(0o600)
     write(".env.example", "MK=\nGEMINI_API_KEY=\n")
-    result = cli("validate", "config", "ok.yaml")
+    result = cli("validate", "config", "--no-litellm-load", "ok.yaml")
     assert result.exit_code == 1
     assert result.output.splitlines()[0] == (
         "ok.yaml:5:7: error[env-missing] model_list[0].litellm_params.api_key: GEMINI_API_KEY is not "
         "set (needed by gemini) (hint: add GEMINI_API_KEY=... to .env (or export it))"
     )
     write(".env", "MK=sk-Zq8vN2xK7pLm4RtY9wBc3HjD6f\nGEMINI_API_KEY=AIza-from-the-env-file\n")
-    assert cli("validate", "config", "ok.yaml").exit_code == 0
+    assert cli("validate", "config", "--no-litellm-load", "ok.yaml").exit_code == 0
 
 
 def test_warnings_alone_pass_unless_strict(cli, write, in_tmp):
-    write("w.yaml", "model_list:\n  - model_name: m\n    litellm_params: {model: openai/gpt-4o-mini, api_key: dummy, rpm: 3}\n")
-    ok = cli("validate", "config", "--no-env", "w.yaml")
+    write("w.yaml", "model_list:\n  - model_name: m\n    litellm_params: {model: openai/gpt-4o-mini, api_key: dummy, rpm: 3}\n"
+          "general_settings: {master_key: os.environ/MK}\n")
+    ok = cli("validate", "config", "--no-litellm-load", "--no-env", "w.yaml")
     assert ok.exit_code == 0 and "warning[rate-limit-not-enforced]" in ok.output
-    assert cli("validate", "config", "--no-env", "--strict", "w.yaml").exit_code == 1
+    assert cli("validate", "config", "--no-litellm-load", "--no-env", "--strict", "w.yaml").exit_code == 1
 
 
 @pytest.mark.parametrize(
@@ -82,23 +88,23 @@ def test_warnings_alone_pass_unless_strict(cli, write, in_tmp):
 def test_bad_input_is_a_located_error_not_a_crash(cli, write, in_tmp, files, text, expected):
     if text is not None:
         write(files[0], text)
-    result = cli("validate", "config", *files)
+    result = cli("validate", "config", "--no-litellm-load", *files)
     assert result.exit_code == 1
     assert result.output.splitlines()[0] == expected
 
 
 def test_usage_errors_exit_2(cli, write, in_tmp):
     write("a.yaml", "litellm_settings: {}\n")
-    both = cli("validate", "config", "--env", "dev", "a.yaml")
+    both = cli("validate", "config", "--no-litellm-load", "--env", "dev", "a.yaml")
     assert both.exit_code == 2
     assert "error: give either --env or files, not both" in both.output
     assert cli("validate", "config").exit_code == 2
-    assert cli("validate", "config", "--format", "xml", "a.yaml").exit_code == 2
+    assert cli("validate", "config", "--no-litellm-load", "--format", "xml", "a.yaml").exit_code == 2
 
 
 def test_unknown_environment_lists_the_known_ones(cli, in_tmp):
     shutil.copytree(REPO / "configs", in_tmp / "configs")
-    result = cli("validate", "config", "--env", "staging")
+    result = cli("validate", "config", "--no-litellm-load", "--env", "staging")
     assert result.exit_code == 1
     assert result.output.splitlines() == [
         "configs/environments/staging.yaml:1:1: error: no environment 'staging'",
@@ -114,7 +120,7 @@ def test_a_bug_exits_3_with_a_log_and_no_traceback_on_screen(cli, write, in_tmp,
 
     monkeypatch.setattr(cmd, "validate_target", boom)
     write("a.yaml", "litellm_settings: {}\n")
-    result = cli("validate", "config", "a.yaml")
+    result = cli("validate", "config", "--no-litellm-load", "a.yaml")
     assert result.exit_code == 3
     assert "internal error: an unexpected exception; details in" in result.output
     assert "secret-ish" not in result.output and "Traceback" not in result.output

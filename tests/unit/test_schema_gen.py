@@ -26,7 +26,7 @@ def _run_gen(*args: str) -> subprocess.CompletedProcess[str]:
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=240,  # the generator also scans LiteLLM's source for unread settings
     )
 
 

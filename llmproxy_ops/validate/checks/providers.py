@@ -100,6 +100,25 @@ def custom_providers(ctx: CheckContext) -> set[str]:
     return {str(e["provider"]) for e in entries if isinstance(e, dict) and "provider" in e}
 
 
+def litellm_provider(dep: Deployment) -> str | None:
+    """The provider LiteLLM's own get_llm_provider() infers (prefix, model map, api_base), or
+    None when it raises: exactly what LiteLLM does with this deployment at request time."""
+    import litellm
+
+    litellm.suppress_debug_info = True  # it prints a provider-list banner on every failure
+    base = dep.params.get("api_base") or dep.params.get("base_url")
+    custom = dep.params.get("custom_llm_provider")
+    try:
+        _, provider, _, _ = litellm.get_llm_provider(
+            model=str(dep.params.get("model")),
+            custom_llm_provider=custom if isinstance(custom, str) and custom else None,
+            api_base=base if isinstance(base, str) and env_ref_name(base) is None else None,
+        )
+    except Exception:  # noqa: BLE001 - LiteLLM raises BadRequestError, ValueError, KeyError…
+        return None
+    return str(provider) if provider else None
+
+
 def check_unknown_provider(ctx: CheckContext) -> Iterable[Finding]:
     facts: LiteLLMFacts | None = None
     own = custom_providers(ctx)
@@ -109,19 +128,23 @@ def check_unknown_provider(ctx: CheckContext) -> Iterable[Finding]:
             continue
         facts = facts or litellm_facts()
         provider, rest = split_provider(dep)
+        if provider in own or provider in facts.providers:
+            continue  # never asks get_llm_provider: for some providers it logs in over HTTP
+        explicit = isinstance(dep.params.get("custom_llm_provider"), str)
+        if not explicit and litellm_provider(dep) is not None:
+            continue  # LiteLLM infers it (model map, api_base host)
         group = dep.name or str(model)
         if provider is None:
-            if not facts.knows_model(rest):
-                yield make(
-                    ctx,
-                    Severity.ERROR,
-                    "unknown-provider",
-                    f"'{group}': LiteLLM cannot tell the provider of model '{model}'",
-                    _model_path(dep),
-                    f"write it as <provider>/{model} (e.g. openai/{model} for an OpenAI-compatible "
-                    "server) or set custom_llm_provider",
-                )
-        elif provider not in facts.providers and provider not in own:
+            yield make(
+                ctx,
+                Severity.ERROR,
+                "unknown-provider",
+                f"'{group}': LiteLLM cannot tell the provider of model '{model}'",
+                _model_path(dep),
+                f"write it as <provider>/{model} (e.g. openai/{model} for an OpenAI-compatible "
+                "server) or set custom_llm_provider",
+            )
+        else:
             yield _unknown_provider(ctx, dep, group, provider, facts)
 
 

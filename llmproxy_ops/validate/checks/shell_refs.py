@@ -1,0 +1,51 @@
+"""shell-env-reference: `${VAR}` in LiteLLM's config is not a variable, it is literal text.
+
+LiteLLM resolves only whole values of the form `os.environ/NAME`; `${VLLM_MODEL:-llama}` stays
+as written (the model becomes `openai/${VLLM_MODEL:-llama}`), so the deployment silently
+talks to the wrong thing or fails at the first request. Docker Compose and shells expand
+`${…}`; LiteLLM does not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from llmproxy_ops.findings import Finding, JsonPath, Severity
+from llmproxy_ops.validate.checks._common import litellm_sections, make
+from llmproxy_ops.validate.context import CheckContext
+
+SHELL_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:[:?+-][^}]*)?\}")
+
+
+def _strings(value: Any, path: JsonPath) -> Iterator[tuple[str, JsonPath]]:
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _strings(child, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _strings(item, (*path, i))
+    elif isinstance(value, str):
+        yield value, path
+
+
+def check_shell_env_reference(ctx: CheckContext) -> Iterable[Finding]:
+    for key, section in litellm_sections(ctx.spec):
+        for text, path in _strings(section, (key,)):
+            match = SHELL_REF.search(text)
+            if match is None:
+                continue
+            name = match.group(1)
+            whole = match.group(0) == text
+            hint = (
+                f"write os.environ/{name} (LiteLLM's only variable syntax)"
+                if whole
+                else f"LiteLLM substitutes whole values only: put the full value in {name} "
+                f"and write os.environ/{name}"
+            )
+            yield make(
+                ctx, Severity.ERROR, "shell-env-reference",
+                f"'{match.group(0)}' is taken literally by LiteLLM (it does not expand ${{…}})",
+                path, hint,
+            )

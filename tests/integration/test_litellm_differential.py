@@ -1,0 +1,248 @@
+"""The validator's verdict against the real LiteLLM's, for every file of the corpus.
+
+"What LiteLLM does" is recorded by running it, never by hand: each file goes through the
+pinned LiteLLM's own `litellm --config F` start path (llmproxy_ops.validate.litellm_probe:
+one import, one fork per file, the app's lifespan and GET /v1/models served in memory) in the
+environment a deployment gives it (every referenced variable and LITELLM_MASTER_KEY set). A
+sample is also started as a real `litellm` process on a real port, to show the in-memory start
+agrees with a real serve. The validator (shape, meaning and its LiteLLM start-up stage) sees
+the same environment.
+
+Agreement: LiteLLM fails to serve <=> the validator reports an error. The one reviewed
+exception: errors on files LiteLLM serves, each listed below with its reason (mostly keys
+LiteLLM ignores silently, which we report by design: DESIGN.md decision 2).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from llmproxy_ops.validate import differential
+from llmproxy_ops.validate.differential import Verdict
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.integration
+
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "litellm-configs"
+
+_IGNORED = "LiteLLM ignores the unknown key silently; the pinned source never reads it"
+_NO_PROVIDER = (
+    "LiteLLM serves /v1/models, then every request to this deployment fails: "
+    "get_llm_provider() raises for it"
+)
+_DROP_LIST = (
+    "drop_params is a boolean to LiteLLM: a list is merely truthy (it was meant for "
+    "additional_drop_params), so LiteLLM serves and drops every unsupported param"
+)
+# Errors on files the pinned LiteLLM serves: reviewed, each with its reason. Recorded by
+# running LiteLLM (benchmarks/validate_vs_litellm.py writes the verdicts), never by hand.
+REVIEWED: dict[str, dict[tuple[str, str], str]] = {
+    "1aboveio__litellm-deploy__litellm_config.yaml": {
+        ("unknown-key", "litellm_settings.default_model"): _IGNORED,
+    },
+    "Abbiirr__unified-llm-api__litellm_config.yaml": {
+        ("unknown-key", "general_settings.json_logs"): "a litellm_settings key; under general_settings nothing reads it",
+    },
+    "Ancoren__free-llm-gateway__litellm_config.yaml": {
+        ("unknown-provider", "model_list[12].litellm_params.model"): _NO_PROVIDER,
+    },
+    "BasedDesi__nvidia-proxy__litellm_config.yaml": {
+        ("unknown-provider", "model_list[0].litellm_params.model"): _NO_PROVIDER,
+    },
+    "BerriAI__example_litellm_gcp_cloud_run__litellm_config.yaml": {
+        ("duplicate-key", "general_settings.store_model_in_db"): "written twice: LiteLLM's yaml.safe_load keeps the last one silently",
+        ("unknown-provider", "model_list[24].litellm_params.model"): _NO_PROVIDER,
+    },
+    "BerriAI__litellm__litellm__proxy__example_config_yaml__china_domestic_free_sources.yaml": {
+        ("unknown-key", "general_settings.host"): _IGNORED,
+        ("unknown-key", "general_settings.port"): _IGNORED,
+        ("unknown-provider", "model_list[0].litellm_params.model"): _NO_PROVIDER,
+        ("unknown-provider", "model_list[1].litellm_params.model"): _NO_PROVIDER,
+        ("unknown-provider", "model_list[2].litellm_params.model"): _NO_PROVIDER,
+        ("unknown-provider", "model_list[3].litellm_params.model"): _NO_PROVIDER,
+    },
+    "BerriAI__litellm__litellm__proxy__example_config_yaml__load_balancer.yaml": {
+        ("unknown-provider", "model_list[3].litellm_params.model"): _NO_PROVIDER,
+    },
+    "ClickHouse__agentic-data-stack__litellm-config.yaml": {
+        ("unknown-key", "general_settings.cors_allow_origins"): _IGNORED,
+        ("unknown-key", "general_settings.disable_request_timeout"): _IGNORED,
+        ("unknown-key", "general_settings.enable_cors"): _IGNORED,
+        ("unknown-key", "general_settings.log_level"): _IGNORED,
+        ("unknown-key", "general_settings.log_verbose"): _IGNORED,
+        ("unknown-key", "general_settings.use_langfuse"): _IGNORED,
+        ("unknown-key", "health_check"): _IGNORED,
+        ("unknown-key", "router_settings.enable_cooldowns"): _IGNORED,
+        ("unknown-key", "router_settings.enable_load_balancing"): _IGNORED,
+    },
+    "EsupPortail__esup-myia-mistral-amue__config__litellm_config.yaml": {
+        ("unknown-key", "general_settings.disable_end_user_cost_tracking"): "a litellm_settings key; under general_settings nothing reads it",
+        ("unknown-key", "litellm_settings.cooldown_time"): "a router_settings key; under litellm_settings nothing reads it",
+    },
+    "GabrielFranciscoSM__scalable_ollama_farm__litellm__config.yaml": {
+        ("unknown-key", "cache_config"): _IGNORED,
+    },
+    "Gapminder__gapminder-ai__litellm__config.yaml": {
+        ("unknown-key", "general_settings.debug"): _IGNORED,
+    },
+    "HerzigGroup__herzig-ai-stack__litellm__config.yaml": {
+        ("unknown-key", "litellm_settings.default_params"): _IGNORED,
+        ("wrong-type", "model_list[0].litellm_params.drop_params"): _DROP_LIST,
+        ("wrong-type", "model_list[1].litellm_params.drop_params"): _DROP_LIST,
+        ("wrong-type", "model_list[2].litellm_params.drop_params"): _DROP_LIST,
+        ("wrong-type", "model_list[3].litellm_params.drop_params"): _DROP_LIST,
+    },
+    "Hoangnhvt__Local_LLM_2x5060ti__litellm__config.yaml": {
+        ("unknown-key", "litellm_settings.telemetry"): "litellm.telemetry left LiteLLM in 1.108: the proxy drops it",
+    },
+    "KaiharaJP__vllm-manager__config__litellm_config.yaml": {
+        ("unknown-key", "model_list[0].litellm_params.pass_through_optional_params"): _IGNORED,
+        ("unknown-provider", "model_list[0].litellm_params.model"): _NO_PROVIDER,
+    },
+    "LuthienResearch__luthien-proxy__config__litellm_config.yaml": {
+        ("unknown-key", "environment"): _IGNORED,
+        ("unknown-key", "general_settings.cors_origins"): _IGNORED,
+        ("unknown-key", "general_settings.health_check"): _IGNORED,
+        ("unknown-key", "general_settings.max_requests_per_minute"): _IGNORED,
+        ("unknown-key", "general_settings.request_timeout"): _IGNORED,
+        ("unknown-key", "litellm_settings.cache_responses"): _IGNORED,
+        ("unknown-key", "litellm_settings.master_key"): "a general_settings key; under litellm_settings nothing reads it",
+        ("unknown-key", "litellm_settings.redis_url"): _IGNORED,
+        ("unknown-key", "litellm_settings.store_model_in_db"): "a general_settings key; under litellm_settings nothing reads it",
+        ("unknown-key", "litellm_settings.store_prompts_in_spend_logs"): _IGNORED,
+        ("unknown-key", "litellm_settings.stream_response"): _IGNORED,
+        ("unknown-key", "litellm_settings.ui_access_mode"): _IGNORED,
+    },
+    "amanmprojects__claude-vertex-bridge__config__litellm_config.yaml": {
+        ("unknown-key", "callbacks"): "callbacks belong under litellm_settings; at the top level nothing reads them",
+    },
+    "backyard-labs__ai-security-gateway__config__litellm_config.yaml": {
+        ("unknown-key", "litellm_settings.banned_keywords"): _IGNORED,
+    },
+    "coder__balatrollm__config__litellm.yaml": {
+        ("unknown-key", "general_settings.set_verbose"): _IGNORED,
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Verdict]:
+    files = sorted(CORPUS.glob("*.yaml"))
+    if not files:
+        pytest.fail(f"corpus folder missing or empty: {CORPUS}")
+    folder = tmp_path_factory.mktemp("rendered")
+    return {v.name: v for v in differential.run(files, folder=folder, parallel=2)}
+
+
+def _litellm_said(v: Verdict) -> str:
+    if v.litellm.started:
+        return f"started, GET /v1/models -> {v.litellm.status}"
+    return f"{v.litellm.error_type}: {v.litellm.message[:200]}"
+
+
+def test_every_file_litellm_cannot_serve_gets_an_error(verdicts: dict[str, Verdict]) -> None:
+    missed = {
+        name: _litellm_said(v)
+        for name, v in verdicts.items()
+        if not v.litellm_serves and not v.errors
+    }
+    assert missed == {}
+
+
+def test_errors_on_files_litellm_serves_are_only_the_reviewed_ones(
+    verdicts: dict[str, Verdict],
+) -> None:
+    unexpected = {}
+    for name, v in sorted(verdicts.items()):
+        if not v.litellm_serves:
+            continue
+        extra = sorted(v.errors - set(REVIEWED.get(name, {})))
+        if extra:
+            unexpected[name] = extra  # file and (code, key) of each disagreement
+    assert unexpected == {}
+
+
+def test_the_reviewed_list_has_no_stale_entries(verdicts: dict[str, Verdict]) -> None:
+    stale = {
+        name: sorted(set(keys) - verdicts[name].errors)
+        for name, keys in REVIEWED.items()
+        if name not in verdicts or not verdicts[name].litellm_serves
+        or set(keys) - verdicts[name].errors
+    }
+    assert stale == {}
+
+
+def test_the_start_up_stage_agrees_with_litellm_on_the_file_itself(
+    verdicts: dict[str, Verdict],
+) -> None:
+    # the validator starts LiteLLM on its own rendering of the file: same verdict expected,
+    # except where the rendering itself fixes the file (an include we merged in, see below)
+    differ = {
+        name: (_litellm_said(v), v.loader.error_type if v.loader else None)
+        for name, v in verdicts.items()
+        if v.loader is not None and v.loader.serves != v.litellm_serves
+    }
+    assert differ == {}
+
+
+# --- the in-memory start against a real `litellm --config F` process on a real port
+
+SAMPLE = (
+    "RATDEO__lammastudio__config__litellm.yaml",  # serves (a master key without sk-)
+    "BerriAI__litellm__proxy_server_config.yaml",  # refused: master key sk-1234
+)
+
+
+def _real_serve(path: Path, env: dict[str, str], timeout: float = 150) -> tuple[bool, list[str]]:
+    port = free_port()
+    command = [str(Path(sys.executable).with_name("litellm")), "--config", str(path),
+               "--host", "127.0.0.1", "--port", str(port)]
+    full_env = {**differential.probe_base_env(), **env}
+    proc = subprocess.Popen(command, env=full_env, cwd=path.parent, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    key = _effective_master_key(path, env)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                return False, []
+            try:
+                with httpx.Client(trust_env=False, timeout=2) as client:
+                    r = client.get(f"http://127.0.0.1:{port}/v1/models",
+                                   headers={"Authorization": f"Bearer {key}"})
+            except httpx.TransportError:
+                time.sleep(0.5)
+                continue
+            return r.status_code == 200, sorted(m["id"] for m in r.json().get("data", []))
+        pytest.fail(f"litellm neither served nor exited within {timeout} s on {path.name}")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=20)
+
+
+def _effective_master_key(path: Path, env: dict[str, str]) -> str:
+    # a literal general_settings.master_key wins over LITELLM_MASTER_KEY in LiteLLM
+    general = differential.raw(path).get("general_settings") or {}
+    literal = general.get("master_key")
+    if isinstance(literal, str) and not literal.startswith("os.environ/"):
+        return literal
+    return env[differential.MASTER_KEY_ENV]
+
+
+@pytest.mark.parametrize("name", SAMPLE)
+def test_a_real_litellm_process_agrees_with_the_in_memory_start(
+    verdicts: dict[str, Verdict], name: str
+) -> None:
+    path = CORPUS / name
+    serves, models = _real_serve(path, differential.deployed_env(differential.raw(path)))
+    probe = verdicts[name].litellm
+    assert (serves, models) == (probe.serves, sorted(probe.models))
