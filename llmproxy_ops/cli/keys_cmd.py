@@ -126,7 +126,12 @@ def print_result(result: RotationResult) -> None:
 def _gap_text(result: RotationResult) -> str:
     if result.plan.gap_expected:
         return f"{result.gap_s:.1f} s without a healthy proxy (stop to healthy)"
-    return f"{result.gap_s:.1f} s (replicas replaced one at a time behind nginx)"
+    how = (
+        "the new process started beside the old one, which drained"
+        if result.plan.runtime == "local"
+        else "replicas replaced one at a time behind nginx"
+    )
+    return f"{result.gap_s:.1f} s ({how})"
 
 
 def _steps_table(title: str, steps: list) -> Table:

@@ -74,7 +74,7 @@ class EnvProxy:
             running = runtime.status().running
             run_command([*runtime.base_command(), "stop", *self._services()], timeout=180)
             return running
-        return runtime.down().was_running
+        return runtime.stop().was_running
 
     def _smoke_request(self) -> SmokeRequest:
         from llmproxy_ops.ops.smoke_target import SmokeRequest
@@ -93,7 +93,7 @@ class EnvProxy:
             return None, ["the proxy was not running before the restore; not started"]
         assert self.ctx.target is not None
         try:
-            start_target(self.ctx.target)
+            start_target(self.ctx.target, restart=True)
             report = run_smoke(smoke_target(self._smoke_request()))
         except OpsError as exc:
             return False, [f"restart failed: {exc.message}"]
