@@ -16,8 +16,13 @@ from rich.table import Table
 from llmproxy_ops.cli.boundary import run
 from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, target
 from llmproxy_ops.cli.output import console
-from llmproxy_ops.ops.keys import RotateRequest, RotationResult, rotate_master, rotate_provider
-from llmproxy_ops.ops.keys_plan import RotationPlan
+from llmproxy_ops.ops.keys.plan import RotationPlan
+from llmproxy_ops.ops.keys.rotate import (
+    RotateRequest,
+    RotationResult,
+    rotate_master,
+    rotate_provider,
+)
 from llmproxy_ops.ops.secret_store import read_secret
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS
 

@@ -13,7 +13,7 @@ from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, target
 from llmproxy_ops.cli.output import console, print_findings
 from llmproxy_ops.errors import UsageError
 from llmproxy_ops.ops.apply.deploy import with_build
-from llmproxy_ops.ops.smoke_plan import master_key_variable
+from llmproxy_ops.ops.smoke.plan import master_key_variable
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS, env_file_of, runtime_for, start_target
 
 EnvName = Annotated[

@@ -4,13 +4,16 @@ A runtime is one module: a class with the methods of `Runtime` and a `register(k
 factory)` call. The CLI and ops only ever hold a `Runtime`; they never ask which kind.
 
     start(build)            start the proxy from a rendered build; refuse when running
-    stop(grace, volumes)    stop it; not running is a result, not an error
+    stop(grace, volumes, only)  stop it (only: just these services, the rest keeps running);
+                            not running is a result, not an error
     status()                one `Status` shape for every runtime (text and JSON below)
     logs(lines, service)    the last lines of its log(s)
     endpoint()              where clients reach it, and how to verify its TLS
     rollout(build, check)   replace the running build by `build` with no request dropped;
                             `check(url)` (health + smoke test) gates every new instance
     exec(service, argv)     run a command next to the proxy (compose: in a service)
+    exec_command(service, argv)  the command line exec runs, for callers that stream
+                            through it themselves (pg_dump into a file)
 
 A render-only runtime (e.g. one that only writes manifests for a cluster) registers a class
 whose start/rollout raise RuntimeStateError naming what to run instead.
@@ -151,7 +154,9 @@ class Runtime(Protocol):
     kind: str
 
     def start(self, build: Build) -> Status: ...
-    def stop(self, *, grace: float = 10.0, volumes: bool = False) -> StopResult: ...
+    def stop(
+        self, *, grace: float = 10.0, volumes: bool = False, only: tuple[str, ...] = ()
+    ) -> StopResult: ...
     def status(self) -> Status: ...
     def logs(self, lines: int = 50, service: str | None = None) -> list[str]: ...
     def endpoint(self) -> Endpoint: ...
@@ -159,6 +164,7 @@ class Runtime(Protocol):
     def exec(
         self, service: str, argv: list[str], *, timeout: float = 60.0, input: str | None = None
     ) -> subprocess.CompletedProcess[str]: ...
+    def exec_command(self, service: str, argv: list[str]) -> list[str]: ...
 
 
 Factory = Callable[["Spec", tuple[str, ...]], Runtime]  # (spec, secrets to scrub) -> runtime

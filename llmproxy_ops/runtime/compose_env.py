@@ -53,8 +53,15 @@ class ComposeEnvRuntime:
         st = self._for(build).up()
         return self._status(st)
 
-    def stop(self, *, grace: float = 10.0, volumes: bool = False) -> StopResult:
+    def stop(
+        self, *, grace: float = 10.0, volumes: bool = False, only: tuple[str, ...] = ()
+    ) -> StopResult:
         del grace  # compose's own stop timeout applies
+        if only:  # e.g. the database's clients around a restore; the db keeps running
+            running = self.compose.status().running
+            run_command([*self.compose.base_command(), "stop", *only], timeout=180,
+                        secrets=self.compose.secrets)
+            return StopResult(running, f"stopped services {', '.join(only)}")
         r = self.compose.down(volumes=volumes)
         return StopResult(r.was_running, r.message, duration_s=r.duration_s)
 
@@ -78,8 +85,11 @@ class ComposeEnvRuntime:
     def exec(
         self, service: str, argv: list[str], *, timeout: float = 60.0, input: str | None = None
     ) -> subprocess.CompletedProcess[str]:
-        cmd = [*self.compose.base_command(), "exec", "-T", service, *argv]
-        return run_command(cmd, timeout=timeout, secrets=self.compose.secrets, input=input)
+        return run_command(self.exec_command(service, argv), timeout=timeout,
+                           secrets=self.compose.secrets, input=input)
+
+    def exec_command(self, service: str, argv: list[str]) -> list[str]:
+        return [*self.compose.base_command(), "exec", "-T", service, *argv]
 
     def rollout(self, build: Build, check: Check) -> RolloutResult:
         compose, out = self._for(build), RolloutResult()

@@ -55,7 +55,10 @@ class LocalEnvRuntime:
         self.proc.up(self._launch(build))
         return self.status()
 
-    def stop(self, *, grace: float = 10.0, volumes: bool = False) -> StopResult:
+    def stop(
+        self, *, grace: float = 10.0, volumes: bool = False, only: tuple[str, ...] = ()
+    ) -> StopResult:
+        del only  # one process: the proxy is the only service
         if volumes:
             raise UsageError(
                 f"--volumes is for the compose runtime; {self.env_name} runs locally (no volumes)"
@@ -78,8 +81,12 @@ class LocalEnvRuntime:
         self, service: str, argv: list[str], *, timeout: float = 60.0, input: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         """Locally every service is this machine: run argv here."""
-        del service, input
-        return run_command(argv, timeout=timeout, secrets=self.secrets)
+        return run_command(self.exec_command(service, argv), timeout=timeout,
+                           secrets=self.secrets, input=input)
+
+    def exec_command(self, service: str, argv: list[str]) -> list[str]:
+        del service
+        return list(argv)
 
     def rollout(self, build: Build, check: Check) -> RolloutResult:
         old = self.proc.status()

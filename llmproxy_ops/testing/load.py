@@ -2,13 +2,15 @@
 
 Counts what a change must not cause: failed requests (5xx, resets, refused connections,
 timeouts), streams cut (no final `data: [DONE]`), and the longest time without any answer.
-Clients keep connections alive, as real SDKs do. Loopback only, bounded in time.
+Rejections (4xx: a key the proxy does not take yet, during a master-key rotation) are
+counted apart. Clients keep connections alive, as real SDKs do. Loopback only, bounded.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -18,6 +20,7 @@ import httpx
 class LoadReport:
     ok: int = 0
     failed: int = 0
+    rejected: int = 0  # 4xx answers (an answer, not a failure of the proxy)
     streams_ok: int = 0
     streams_cut: int = 0
     errors: list[str] = field(default_factory=list)
@@ -36,6 +39,7 @@ class Load:
     model: str
     plain_clients: int = 2
     stream_clients: int = 1
+    key_source: Callable[[], str] | None = None  # read before every request (key rotation)
     report: LoadReport = field(default_factory=LoadReport)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -55,18 +59,22 @@ class Load:
             t.join(timeout=120)
 
     def _client(self, stream: bool) -> None:
-        headers = {"Authorization": f"Bearer {self.key}"}
-        with httpx.Client(base_url=self.url, headers=headers, timeout=60) as client:
+        with httpx.Client(base_url=self.url, timeout=60) as client:
             while not self._stop.is_set():
+                key = self.key_source() if self.key_source else self.key
+                client.headers["Authorization"] = f"Bearer {key}"
                 ok, error = (stream_once if stream else chat_once)(client, self.model)
                 self._record(stream, ok, error)
 
     def _record(self, stream: bool, ok: bool, error: str) -> None:
         with self._lock:
             r = self.report
-            if ok:
+            rejected = error.endswith(REJECTED)
+            if ok or rejected:
                 r.answers.append(time.monotonic())
-            if stream:
+            if rejected:
+                r.rejected += 1
+            elif stream:
                 r.streams_ok += ok
                 r.streams_cut += not ok
             else:
@@ -74,6 +82,13 @@ class Load:
                 r.failed += not ok
             if error and len(r.errors) < 20:
                 r.errors.append(error)
+
+
+REJECTED = "(rejected)"
+
+
+def _status_error(kind: str, code: int) -> str:
+    return f"{kind}: HTTP {code}" + (f" {REJECTED}" if 400 <= code < 500 else "")
 
 
 def _body(model: str, stream: bool) -> dict[str, object]:
@@ -85,7 +100,7 @@ def chat_once(client: httpx.Client, model: str) -> tuple[bool, str]:
         r = client.post("/v1/chat/completions", json=_body(model, False))
     except httpx.HTTPError as exc:
         return False, f"chat: {type(exc).__name__}: {exc}"
-    return (True, "") if r.status_code == 200 else (False, f"chat: HTTP {r.status_code}")
+    return (True, "") if r.status_code == 200 else (False, _status_error("chat", r.status_code))
 
 
 def stream_once(client: httpx.Client, model: str) -> tuple[bool, str]:
@@ -99,7 +114,7 @@ def stream_chunks(client: httpx.Client, model: str) -> tuple[bool, int, str]:
     try:
         with client.stream("POST", "/v1/chat/completions", json=_body(model, True)) as r:
             if r.status_code != 200:
-                return False, 0, f"stream: HTTP {r.status_code}"
+                return False, 0, _status_error("stream", r.status_code)
             for line in r.iter_lines():
                 if line == "data: [DONE]":
                     return True, chunks, ""

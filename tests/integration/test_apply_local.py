@@ -63,7 +63,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
     (base / "configs/base.yaml").write_text(BASE.replace("RPM", "100000"))
     (base / "configs/environments/a.yaml").write_text(
         "layers: [../base.yaml]\n"
-        f"stack: {{runtime: local, port: {port}, startup_timeout: 90, drain_timeout: 40}}\n"
+        f"stack: {{runtime: local, port: {port}, startup_timeout: 300, drain_timeout: 40}}\n"
     )
     names = {"LITELLM_MASTER_KEY": KEY, "FAKE_PROVIDER_KEY": "fake-key-1",
              "FAKE_OPENAI_BASE": fast.openai_base, "SLOW_OPENAI_BASE": slow.openai_base}
@@ -129,7 +129,7 @@ def test_rpm_edit_and_new_group_under_load_drop_nothing(env) -> None:  # noqa: A
         # Started once the new proxy is healthy and still being checked on its own port, so
         # the old proxy serves it and has to drain it.
         nxt = base / ".run/a/next/state.json"
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + 600
         while not (nxt.is_file() and json.loads(nxt.read_text())["time_to_healthy_s"]):
             if time.monotonic() > deadline:
                 return
@@ -149,7 +149,7 @@ def test_rpm_edit_and_new_group_under_load_drop_nothing(env) -> None:  # noqa: A
     report = load.report
     assert result.ok, result.deployment and result.deployment.steps
     assert result.diff.changed_names == ("config.yaml",)
-    assert (report.failed, report.streams_cut) == (0, 0), report.errors
+    assert (report.failed, report.rejected, report.streams_cut) == (0, 0, 0), report.errors
     assert report.ok > 10 and report.streams_ok > 3
     assert long_stream["steered_before"] is False
     # every content chunk, plus LiteLLM's first (role) and last (finish_reason) chunks
@@ -175,7 +175,9 @@ def test_a_change_failing_its_smoke_test_rolls_back_by_itself(env) -> None:  # n
     assert result.deployment.failed_check.startswith(
         "check the new proxy on its own port: smoke test failed: chat: broken"
     )
-    assert (load.report.failed, load.report.streams_cut) == (0, 0), load.report.errors
+    assert (load.report.failed, load.report.rejected, load.report.streams_cut) == (0, 0, 0), (
+        load.report.errors
+    )
     assert running_pid(base) == pid and ReleaseStore_of(base).running() == running
     assert "broken" not in models(url)
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from llmproxy_ops.ops.smoke import run_smoke
-from llmproxy_ops.ops.smoke_target import SmokeRequest, smoke_target
+from llmproxy_ops.ops.smoke.run import run_smoke
+from llmproxy_ops.ops.smoke.target import SmokeRequest, smoke_target
 from llmproxy_ops.pipeline import Target, runtime_for, start_target
 from llmproxy_ops.testing.fake_provider import FakeProvider
 from tests.conftest import REPO

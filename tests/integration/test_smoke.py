@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from rich.console import Console
 
-from llmproxy_ops.ops.smoke import SmokeReport, SmokeTarget, run_smoke
-from llmproxy_ops.ops.smoke_report import junit_xml, render_table
+from llmproxy_ops.ops.smoke.report import junit_xml, render_table
+from llmproxy_ops.ops.smoke.run import SmokeReport, SmokeTarget, run_smoke
 from llmproxy_ops.runtime import LaunchSpec, LocalRuntime
 from tests.conftest import free_port
 

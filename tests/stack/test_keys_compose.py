@@ -21,7 +21,7 @@ import pytest
 
 from llmproxy_ops.envfile import read_env_file
 from llmproxy_ops.ops.certs import create_self_signed
-from llmproxy_ops.ops.keys import RotateRequest, rotate_master
+from llmproxy_ops.ops.keys.rotate import RotateRequest, rotate_master
 from llmproxy_ops.pipeline import Target, runtime_for, start_target
 from tests.conftest import REPO, free_port
 

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 
 from llmproxy_ops.errors import UsageError
-from llmproxy_ops.ops.keys import RotateRequest, rotate_master, rotate_provider
-from llmproxy_ops.ops.keys_plan import (
+from llmproxy_ops.ops.keys.plan import (
     LOCAL_GAP,
     SALT_KEY_REFUSAL,
     SINGLE_REPLICA_GAP,
     groups_using,
     plan_rotation,
 )
+from llmproxy_ops.ops.keys.rotate import RotateRequest, rotate_master, rotate_provider
 from llmproxy_ops.pipeline import Target
 from llmproxy_ops.spec import load_environment
 from llmproxy_ops.validate.checks.salt_key import check_salt_key

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 from llmproxy_ops.envfile import read_env_file
 from llmproxy_ops.errors import RuntimeStateError, SmokeTestFailed, UsageError
 from llmproxy_ops.ops.apply.diff import BuildDiff, diff_builds, read_build
-from llmproxy_ops.ops.smoke import SmokeTarget, run_smoke
-from llmproxy_ops.ops.smoke_plan import master_key_variable
+from llmproxy_ops.ops.smoke.plan import master_key_variable
+from llmproxy_ops.ops.smoke.run import SmokeTarget, run_smoke
 from llmproxy_ops.pipeline import Target, env_file_of, require_valid, validate_target
 from llmproxy_ops.releases import Release, ReleaseStore
 from llmproxy_ops.render.build import render_files
