@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from _common import arg_parser, free_port, machine_info, markdown_doc, markdown_table, write_results
-from llmproxy_ops.ops.keys.rotate import RotateRequest, rotate_master
 
 from llmproxy_ops.envfile import read_env_file
 from llmproxy_ops.ops.apply.deploy import ApplyRequest, apply
+from llmproxy_ops.ops.keys.rotate import RotateRequest, rotate_master
 from llmproxy_ops.pipeline import Target, runtime_for, start_target
 from llmproxy_ops.testing.fake_provider import FakeProvider
 from llmproxy_ops.testing.load import Load
@@ -68,7 +68,9 @@ def measure(label: str, url: str, change: Any) -> dict[str, Any]:
         took = time.monotonic() - t0
         time.sleep(2.0)
     r = load.report
-    return {"change": label, "ok": ok, "took_s": round(took, 1), "requests": r.ok,
+    began, _ = r.longest_gap()
+    return {"change": label, "gap_began_after_s": round(began - t0, 1), "ok": ok,
+            "took_s": round(took, 1), "requests": r.ok,
             "failed": r.failed, "rejected": r.rejected, "streams": r.streams_ok,
             "streams_cut": r.streams_cut,
             "longest_gap_s": round(r.longest_gap_s, 2), "errors": r.errors[:5]}
@@ -98,6 +100,9 @@ def main() -> None:
         try:
             start_target(Target(env="b"))
             flip = ["ERROR"]
+            # The same load with no change: what this machine's contention alone gives.
+            results.append(measure("no change (baseline, 60 s)", url,
+                                   lambda: time.sleep(60) is None))
             for _ in range(runs):
                 results.append(measure("LiteLLM environment change (apply)", url,
                                        lambda: env_change(flip)))
@@ -109,9 +114,10 @@ def main() -> None:
     data = {"machine": machine_info(), "runtime": "local", "runs": runs, "results": results}
     table = markdown_table(
         ["runtime", "change", "ok", "took (s)", "requests", "failed", "rejected (4xx)",
-         "streams", "cut", "longest gap (s)"],
+         "streams", "cut", "longest gap (s)", "gap began at (s)"],
         [["local", r["change"], r["ok"], r["took_s"], r["requests"], r["failed"], r["rejected"],
-          r["streams"], r["streams_cut"], r["longest_gap_s"]] for r in results],
+          r["streams"], r["streams_cut"], r["longest_gap_s"], r["gap_began_after_s"]]
+         for r in results],
     )
     print(table)
     write_results("rollout", data, markdown_doc("Changes under load", data["machine"], table),

@@ -28,8 +28,13 @@ class LoadReport:
 
     @property
     def longest_gap_s(self) -> float:
+        return self.longest_gap()[1]
+
+    def longest_gap(self) -> tuple[float, float]:
+        """(when it began, monotonic; how long) of the longest time without an answer."""
         times = sorted(self.answers)
-        return max((b - a for a, b in zip(times, times[1:], strict=False)), default=0.0)
+        gaps = [(a, b - a) for a, b in zip(times, times[1:], strict=False)]
+        return max(gaps, key=lambda g: g[1], default=(0.0, 0.0))
 
 
 @dataclass

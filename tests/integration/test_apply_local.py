@@ -11,7 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from llmproxy_ops.cli.main import app
 from llmproxy_ops.ops.apply.deploy import ApplyRequest, apply
 from llmproxy_ops.pipeline import Target, runtime_for, start_target
 from llmproxy_ops.releases import ReleaseStore
@@ -109,6 +111,30 @@ def test_dry_run_shows_the_diff_and_changes_nothing(env) -> None:  # noqa: ANN00
     assert "-    rpm: 100000\n+    rpm: 5000\n" in result.diff.text()
     assert [r.id for r in ReleaseStore_of(base).all()] == store_before
     assert running_pid(base) == pid
+
+
+def test_cli_dry_run_status_drift_and_up_on_a_running_env(env) -> None:  # noqa: ANN001
+    base, _ = env
+    cli = CliRunner()
+    edit(base, 5000)
+    try:
+        dry = cli.invoke(app, ["apply", "--env", "a", "--dry-run"], terminal_width=200)
+        st = cli.invoke(app, ["status", "--env", "a", "--json"])
+    finally:
+        edit(base, 100000)
+    assert dry.exit_code == 0, dry.output
+    assert "+    rpm: 5000" in dry.output and dry.output.endswith("dry run: nothing was changed\n")
+    assert st.exit_code == 0, st.output
+    doc = json.loads(st.output)
+    assert doc["running"] and doc["runtime"] == "local" and doc["build"] == "0001"
+    assert doc["drift"] == (
+        "the configs changed since build 0001 started: see `llmproxy-ops apply --env a --dry-run`"
+    )
+    assert json.loads(cli.invoke(app, ["status", "--env", "a", "--json"]).output)["drift"] is None
+    up = cli.invoke(app, ["up", "--env", "a"], terminal_width=200)
+    assert up.exit_code == 1
+    assert "environment 'a' is already running" in up.output
+    assert "change it with: llmproxy-ops apply --env a" in up.output
 
 
 def test_no_change_exits_clean_and_touches_nothing(env) -> None:  # noqa: ANN001
