@@ -55,7 +55,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str,
     (base / "configs/environments").mkdir(parents=True)
     (base / "configs/base.yaml").write_text(BASE)
     (base / "configs/environments/k.yaml").write_text(
-        f"layers: [../base.yaml]\nstack: {{runtime: local, port: {port}, startup_timeout: 60}}\n"
+        f"layers: [../base.yaml]\nstack: {{runtime: local, port: {port}, startup_timeout: 300}}\n"
     )
     env = base / ".env"
     env.write_text(
@@ -72,7 +72,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str,
         start_target(Target(env="k"))
         yield base, f"http://127.0.0.1:{port}", fake
     finally:
-        runtime_for(Target(env="k"))[1].down(grace=5.0)  # type: ignore[call-arg]
+        runtime_for(Target(env="k"))[1].stop(grace=5.0)
         os.chdir(cwd)
         fake.stop()
 

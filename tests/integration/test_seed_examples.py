@@ -76,7 +76,7 @@ def test_home_gateway_every_provider_route_through_the_stock_proxy(project, fake
             assert f"chat: {group}" in names
         assert {"rpm: google/gemini-2.5-pro", "rpm: openai/gpt-oss-20b-or"} <= names
     finally:
-        runtime_for(target)[1].down()
+        runtime_for(target)[1].stop()
     seen = _seen(fake)
     # each provider's own auth header carried the key from the env file
     assert ("authorization", KEYS["OPENROUTER_API_KEY"]) in seen["openai"]

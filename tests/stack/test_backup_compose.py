@@ -63,7 +63,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Target, in
             yield target, https
         finally:
             _, runtime = runtime_for(target)
-            runtime.down(volumes=True)  # type: ignore[call-arg]
+            runtime.stop(volumes=True)
 
 
 def _chat(https: int, n: int) -> None:

@@ -179,4 +179,4 @@ def test_master_rotation_under_load(replicas: int, tmp_path: Path, monkeypatch) 
         else:
             assert result.plan.gap_expected and result.gap_s and result.gap_s > 0
     finally:
-        runtime.down(volumes=True)  # type: ignore[call-arg]
+        runtime.stop(volumes=True)
