@@ -176,13 +176,14 @@ def test_bad_provider_key_fails_exactly_its_groups_and_rolls_back(stack) -> None
     req = RotateRequest(Target(env="k"), variable="FAKE_PROVIDER_KEY", value=BAD_PROVIDER_KEY)
     result = rotate_provider(req)
     assert not result.ok and result.rolled_back and result.rollback_ok
-    # The bad key never served: the new proxy failed its own check beside the old one.
-    assert result.verification == []
-    failed = next(s for s in result.steps if not s.ok)
-    assert failed.name == "check the new proxy on its own port"
-    parts = [part.split(" (")[0] for part in failed.detail.split("; ")]
-    assert parts == ["smoke test failed: chat: fake-openai", "chat: fake-anthropic"]
-    assert "mock-gpt" not in failed.detail and BAD_PROVIDER_KEY not in failed.detail
+    failed = [part.split(":")[0:2] for part in result.verification[0].detail.split("; ")]
+    assert [":".join(p) for p in failed] == [
+        "chat: fake-openai",
+        "chat: fake-anthropic",
+        "stream: fake-openai",
+    ]
+    assert "mock-gpt" not in result.verification[0].detail
+    assert BAD_PROVIDER_KEY not in result.verification[0].detail
     assert read_env_file(base / ".env")["FAKE_PROVIDER_KEY"] == before
     key = master(base)
     assert [chat_status(url, key, m) for m in ("fake-openai", "fake-anthropic", "mock-gpt")] == [

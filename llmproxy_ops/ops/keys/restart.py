@@ -54,7 +54,9 @@ class Restarter:
         return [Replica(u.name, u.url) for u in units if u.url]
 
     def restart(self) -> RestartOutcome:
-        deployment = roll_out(self.target)
+        # Each new instance has to serve; the rotation then verifies the keys (or the groups
+        # using a provider key) on every replica itself.
+        deployment = roll_out(self.target, smoke=False)
         return RestartOutcome(deployment.steps, deployment.rollout.gap_s if deployment.ok else None)
 
 
