@@ -102,7 +102,7 @@ class ComposeEnvRuntime:
             if others:  # never take a replica down unless every other one serves
                 out.steps.append(timed(f"check {', '.join(others)} healthy",
                                        lambda o=others: self._require(o)))  # type: ignore[misc]
-            if not out.ok:
+            if out.failed:  # (no step yet with one replica: nothing failed)
                 return out
             out.changed = True
             step = timed(f"recreate {name} from the new build and wait until healthy",
@@ -114,7 +114,7 @@ class ComposeEnvRuntime:
                     f"http://{self.container_ip(n)}:{LITELLM_PORT}")))  # type: ignore[misc]
             if self.nginx and step.ok:
                 out.steps.append(timed("reload nginx", self.reload_nginx))
-            if not out.ok:
+            if out.failed:  # (no step yet with one replica: nothing failed)
                 return out
         out.gap_s = round(gap, 3)
         return out
