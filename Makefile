@@ -10,10 +10,11 @@ export LITELLM_LOCAL_MODEL_COST_MAP := True
 # Debian keeps nginx and the PostgreSQL tools in sbin / a versioned folder; tests find them.
 export PATH := $(PATH):/usr/sbin
 
-.PHONY: help install install-test lock upgrade-litellm up down status logs validate render smoke test test-deps test-quick lint schema bench bench-quick clean docker images-offline
+.PHONY: help install install-test lock upgrade-litellm up apply down status logs validate render smoke test test-deps test-quick lint schema bench bench-quick clean docker images-offline
 
 help:
 	@echo "make up [ENV=dev]      install, create .env, validate, render and start the proxy"
+	@echo "make apply [ENV=dev]   diff the configs against the running proxy and roll out"
 	@echo "make down|status|logs  stop / inspect the running proxy"
 	@echo "make validate|render   check / render configs/environments/\$$ENV.yaml"
 	@echo "make smoke             smoke-test the running proxy"
@@ -58,6 +59,9 @@ upgrade-litellm: install-test
 up: install
 	$(OPS) init
 	$(OPS) up --env $(ENV)
+
+apply: install
+	$(OPS) apply --env $(ENV)
 
 down: install
 	$(OPS) down --env $(ENV)

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from _common import arg_parser, machine_info, markdown_doc, markdown_table, summary, write_results
 
-from llmproxy_ops.ops.backup import create_backup
-from llmproxy_ops.ops.backup_settings import BackupContext
-from llmproxy_ops.ops.backup_testing import MLFLOW_SCHEMA, start_postgres, traces_sql
-from llmproxy_ops.ops.backup_verify import verify_backup
+from llmproxy_ops.ops.backup.create import create_backup
+from llmproxy_ops.ops.backup.settings import BackupContext
+from llmproxy_ops.ops.backup.testing import MLFLOW_SCHEMA, start_postgres, traces_sql
+from llmproxy_ops.ops.backup.verify import verify_backup
 from llmproxy_ops.ops.pg import PgServer
 
 DB = "mlflow"

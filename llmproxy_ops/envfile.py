@@ -13,6 +13,7 @@ from llmproxy_ops.fsutil import atomic_write_text
 
 _NAME = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
 MASTER_KEY_VAR = "LITELLM_MASTER_KEY"
+SALT_KEY_VAR = "LITELLM_SALT_KEY"  # never rotated: see ops/keys/plan.py SALT_KEY_REFUSAL
 
 
 def read_env_file(path: Path) -> dict[str, str]:

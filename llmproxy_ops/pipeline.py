@@ -7,15 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from llmproxy_ops.envfile import example_names, read_env_file
-from llmproxy_ops.errors import UsageError, ValidationFailed
+from llmproxy_ops.errors import RuntimeStateError, UsageError, ValidationFailed
 from llmproxy_ops.findings import ValidationResult
 from llmproxy_ops.ops import copilot
 from llmproxy_ops.render import RenderResult, render_build
-from llmproxy_ops.render.build import CONFIG_FILE
-from llmproxy_ops.render.compose import COMPOSE_FILE, project_name
 from llmproxy_ops.render.env_manifest import runtime_environment
-from llmproxy_ops.runtime.compose import ComposeRuntime, ComposeStatus
-from llmproxy_ops.runtime.local import LaunchSpec, LocalRuntime, RuntimeStatus
+from llmproxy_ops.runtime.api import Build, Runtime, Status, runtime_of
 from llmproxy_ops.spec import Spec, load_environment, load_files
 from llmproxy_ops.validate import validate_spec
 
@@ -104,48 +101,46 @@ def render_target(target: Target, *, out: Path | None = None, use_env: bool = Tr
     return validated, render_build(validated.spec, out_dir, env_file=target.env_file)
 
 
-Runtime = LocalRuntime | ComposeRuntime
-
-
-def runtime_of(spec: Spec, secrets: tuple[str, ...] = ()) -> Runtime:
-    """The runtime stack.runtime names; compose output is scrubbed of `secrets`."""
-    if spec.stack.runtime == "compose":
-        return ComposeRuntime(
-            project=project_name(spec.stack.compose(spec.name)),
-            compose_file=build_dir_of(spec) / COMPOSE_FILE,
-            startup_timeout=spec.stack.startup_timeout,
-            secrets=secrets,
-        )
-    if spec.stack.runtime == "kubernetes":
-        # Rendered and checked offline only: the cluster applies it, not llmproxy-ops.
-        raise UsageError(
-            f"environment '{spec.name}' runs on Kubernetes: llmproxy-ops renders its manifests "
-            "but does not start, stop or watch them",
-            hint=f"llmproxy-ops render --env {spec.name}, then kubectl apply -k "
-            f"{spec.stack.build_dir / spec.name}/ (then kubectl for status and logs)",
-        )
-    if spec.stack.runtime != "local":
-        raise UsageError(f"unknown stack.runtime '{spec.stack.runtime}'",
-                         hint="use runtime: local, compose or kubernetes")
-    return LocalRuntime(spec.stack.run_dir / spec.name)
+def build_of(validated: Validated, rendered: RenderResult, target: Target,
+             release: str | None = None) -> Build:
+    """A rendered build with what its proxy needs at start (non-secret runtime env + secrets)."""
+    spec = validated.spec
+    secrets = read_env_file(env_file_of(spec, target))
+    env = {**runtime_environment(spec), **copilot.local_environment(spec), **secrets}
+    return Build(spec, rendered.out_dir, env, release)
 
 
 def start_target(
-    target: Target,
-) -> tuple[Validated, RenderResult, RuntimeStatus | ComposeStatus]:
-    """validate → render → start (stock litellm, or the compose stack); refuses on any error."""
+    target: Target, *, restart: bool = False
+) -> tuple[Validated, RenderResult, Status]:
+    """validate → render → start on the environment's runtime; refuses on any error.
+
+    An environment starts from a new release (releases.py), so `apply` has a build to diff
+    against and to roll back to; layer files without an environment start from the render.
+    """
+    from llmproxy_ops.releases import ReleaseStore
+
     validated, rendered = render_target(target)
-    spec, stack = validated.spec, validated.spec.stack
+    spec = validated.spec
     secrets = read_env_file(env_file_of(spec, target))
     runtime = runtime_of(spec, tuple(secrets.values()))
-    if isinstance(runtime, ComposeRuntime):
-        return validated, rendered, runtime.up()
-    env = {**runtime_environment(spec), **copilot.local_environment(spec), **secrets}
-    launch = LaunchSpec(
-        config_path=rendered.out_dir / CONFIG_FILE, env=env, host=stack.host, port=stack.port,
-        workers=stack.workers, server=stack.server, startup_timeout=stack.startup_timeout,
-    )
-    return validated, rendered, runtime.up(launch)
+    if not restart and runtime.status().running:
+        raise RuntimeStateError(
+            f"environment '{spec.name}' is already running",
+            hint=f"change it with: llmproxy-ops apply --env {spec.name} (or stop it with down)",
+        )
+    build = build_of(validated, rendered, target)
+    if spec.configs_dir is None:
+        return validated, rendered, runtime.start(build)
+    store = ReleaseStore(spec)
+    release, _ = store.create(spec, build.env, target.env_file)
+    try:
+        status = runtime.start(Build(spec, release.dir, build.env, release.id))
+    except BaseException:
+        store.discard(release)
+        raise
+    store.mark_running(release)
+    return validated, rendered, status
 
 
 def runtime_for(target: Target) -> tuple[Spec, Runtime]:

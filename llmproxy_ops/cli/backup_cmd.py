@@ -13,11 +13,11 @@ from llmproxy_ops.cli.boundary import GuardedTyper
 from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, target
 from llmproxy_ops.cli.output import console, err_console
 from llmproxy_ops.errors import UsageError
-from llmproxy_ops.ops.backup import create_backup, list_backups
-from llmproxy_ops.ops.backup_prune import prune_backups
-from llmproxy_ops.ops.backup_restore import restore_backup
-from llmproxy_ops.ops.backup_settings import BackupContext, context_for
-from llmproxy_ops.ops.backup_verify import verify_backup
+from llmproxy_ops.ops.backup.create import create_backup, list_backups
+from llmproxy_ops.ops.backup.prune import prune_backups
+from llmproxy_ops.ops.backup.restore import restore_backup
+from llmproxy_ops.ops.backup.settings import BackupContext, context_for
+from llmproxy_ops.ops.backup.verify import verify_backup
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS
 
 app = GuardedTyper(

@@ -16,8 +16,13 @@ from rich.table import Table
 from llmproxy_ops.cli.boundary import GuardedTyper
 from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, target
 from llmproxy_ops.cli.output import console
-from llmproxy_ops.ops.keys import RotateRequest, RotationResult, rotate_master, rotate_provider
-from llmproxy_ops.ops.keys_plan import RotationPlan
+from llmproxy_ops.ops.keys.plan import RotationPlan
+from llmproxy_ops.ops.keys.rotate import (
+    RotateRequest,
+    RotationResult,
+    rotate_master,
+    rotate_provider,
+)
 from llmproxy_ops.ops.secret_store import read_secret
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS
 
@@ -126,7 +131,12 @@ def print_result(result: RotationResult) -> None:
 def _gap_text(result: RotationResult) -> str:
     if result.plan.gap_expected:
         return f"{result.gap_s:.1f} s without a healthy proxy (stop to healthy)"
-    return f"{result.gap_s:.1f} s (replicas replaced one at a time behind nginx)"
+    how = (
+        "the new process started beside the old one, which drained"
+        if result.plan.runtime == "local"
+        else "replicas replaced one at a time behind nginx"
+    )
+    return f"{result.gap_s:.1f} s ({how})"
 
 
 def _steps_table(title: str, steps: list) -> Table:

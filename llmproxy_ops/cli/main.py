@@ -10,6 +10,7 @@ import typer
 
 from llmproxy_ops import __version__
 from llmproxy_ops.cli import (
+    apply_cmd,
     backup_cmd,
     certs_cmd,
     config_cmd,
@@ -40,6 +41,7 @@ app.add_typer(copilot_cmd.app, name="copilot")
 app.command("init")(init_cmd.init)
 app.command("render")(render_cmd.render)
 app.command("up")(runtime_cmd.up)
+app.command("apply")(apply_cmd.apply_cmd)
 app.command("down")(runtime_cmd.down)
 app.command("status")(runtime_cmd.status)
 app.command("logs")(runtime_cmd.logs)

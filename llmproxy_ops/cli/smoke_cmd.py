@@ -9,9 +9,9 @@ import typer
 
 from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, EnvOpt, target
 from llmproxy_ops.cli.output import console
-from llmproxy_ops.ops.smoke import run_smoke
-from llmproxy_ops.ops.smoke_report import render_table, write_junit_xml
-from llmproxy_ops.ops.smoke_target import SmokeRequest, smoke_target
+from llmproxy_ops.ops.smoke.report import render_table, write_junit_xml
+from llmproxy_ops.ops.smoke.run import run_smoke
+from llmproxy_ops.ops.smoke.target import SmokeRequest, smoke_target
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS
 
 

@@ -20,7 +20,6 @@ from llmproxy_ops.envfile import format_assignment, read_env_file, write_env_tex
 from llmproxy_ops.errors import EnvFileError, UsageError
 
 MASTER_PREFIX = "sk-"
-SALT_KEY_VAR = "LITELLM_SALT_KEY"  # never rotated: see keys_plan.SALT_KEY_REFUSAL
 MIN_MASTER_RANDOM_BYTES = 32
 BACKUP_INFIX = ".bak-"
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"

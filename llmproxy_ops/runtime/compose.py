@@ -147,11 +147,12 @@ class ComposeRuntime:
             return [f"(logs unavailable: {exc.message})"]
 
 
-def run_command(cmd: list[str], *, timeout: float,
-                secrets: Iterable[str] = ()) -> subprocess.CompletedProcess[str]:
+def run_command(cmd: list[str], *, timeout: float, secrets: Iterable[str] = (),
+                input: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run cmd; a failure raises CommandFailed with the command, exit code and output."""
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False,
+                              input=input)
     except FileNotFoundError:
         hint = "install Docker with Compose v2 (scripts/provision-docker.sh)"
         raise StackError(f"{cmd[0]} not found on PATH", hint=hint) from None

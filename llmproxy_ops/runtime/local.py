@@ -41,13 +41,31 @@ class LaunchSpec:
     workers: int = 1
     server: str = "uvicorn"
     startup_timeout: float = 90.0
-    # uvicorn with several workers: one SO_REUSEPORT socket per worker (runtime/reuseport.py)
-    # instead of LiteLLM's shared one, which pins bursts of connections to one worker.
+    # uvicorn: one SO_REUSEPORT socket per worker (runtime/reuseport.py) instead of LiteLLM's
+    # shared one, which pins bursts of connections to one worker; it also lets a new proxy
+    # start beside this one on the same port (a rollout).
     reuse_port: bool = True
+    drain_timeout: float = 60.0
+    # A rollout's new proxy: also on 127.0.0.1:private_port (checked there on its own), and
+    # new connections stay on the `steer_behind` sockets of the old one until it is steered.
+    private_port: int | None = None
+    steer_behind: int = 0
+    steer_file: Path | None = None
+
+    @property
+    def shares_port(self) -> bool:
+        return self.reuse_port and self.server == "uvicorn"
 
     @property
     def per_worker_sockets(self) -> bool:
-        return self.reuse_port and self.server == "uvicorn" and self.workers > 1
+        return self.shares_port and self.workers > 1
+
+    @property
+    def probe_url(self) -> str:
+        """Where this very process answers (its private port during a rollout)."""
+        if self.private_port:
+            return base_url("127.0.0.1", self.private_port)
+        return base_url(self.host, self.port)
 
     @property
     def serving(self) -> str:
@@ -114,7 +132,10 @@ class LocalRuntime:
     # ---- verbs -------------------------------------------------------------------------------
 
     def up(self, launch: LaunchSpec) -> RuntimeStatus:
-        """Start litellm in the background and wait until it answers /health/liveliness."""
+        """Start litellm in the background and wait until it answers /health/liveliness.
+
+        With launch.steer_behind the port is held by our running proxy, on purpose (a rollout).
+        """
         config = self._preflight(launch)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         offset = self._write_marker(launch, config)
@@ -187,6 +208,18 @@ class LocalRuntime:
             )
         return self._running_status(pid, state)
 
+    def recorded(self) -> dict[str, Any]:
+        """What state.json says about the running process (empty when nothing runs)."""
+        return self._read_state()
+
+    def adopt(self, other: LocalRuntime) -> None:
+        """Take over the process another run directory started (a rollout's new proxy)."""
+        pid, state = other._read_pid(), other._read_state()
+        if pid is None or not self._is_ours(pid, state):
+            raise RuntimeStateError(f"nothing to take over in {other.run_dir}")
+        self._save(pid, {**state, "log_path": str(self.log_path)})
+        other._forget()
+
     def _stopped_status(self, note: str) -> RuntimeStatus:
         return RuntimeStatus(running=False, healthy=False, log_path=self.log_path, note=note)
 
@@ -203,7 +236,7 @@ class LocalRuntime:
         if not config.is_file():
             raise StackError(f"config file not found: {config}", hint="render the config first")
         self._refuse_if_running()
-        if process.port_in_use(launch.host, launch.port):
+        if not launch.steer_behind and process.port_in_use(launch.host, launch.port):
             raise RuntimeStateError(
                 f"port {launch.port} on {launch.host} is already in use by another process",
                 hint="stop whatever listens there or choose another port",
@@ -235,7 +268,7 @@ class LocalRuntime:
         python = str(self.litellm_bin.parent / "python")
         head = (
             [python, "-m", REUSEPORT_MODULE]
-            if launch.per_worker_sockets
+            if launch.shares_port
             else [str(self.litellm_bin)]
         )
         argv = [*head, "--config", str(config), "--host", launch.host]
@@ -243,9 +276,15 @@ class LocalRuntime:
         return argv + SERVER_FLAGS[launch.server]
 
     def _child_env(self, launch: LaunchSpec) -> dict[str, str]:
+        rollout = {
+            "LLMPROXY_DRAIN_TIMEOUT": f"{launch.drain_timeout:g}",
+            "LLMPROXY_PRIVATE_PORT": str(launch.private_port or ""),
+            "LLMPROXY_STEER_BEHIND": str(launch.steer_behind or ""),
+            "LLMPROXY_STEER_FILE": str(launch.steer_file or ""),
+        }
         # the marker lets `down` find this process if state.json is ever lost (recovery.py)
         marker = recovery.marker_env(self.run_dir)
-        return {**CHILD_ENV_DEFAULTS, **os.environ, **launch.env, **marker}
+        return {**CHILD_ENV_DEFAULTS, **os.environ, **launch.env, **rollout, **marker}
 
     def _write_marker(self, launch: LaunchSpec, config: Path) -> int:
         """Append a start marker; return the offset where this start's output begins."""
@@ -260,7 +299,7 @@ class LocalRuntime:
             return log.tell()
 
     def _wait_healthy(self, pid: int, launch: LaunchSpec, offset: int) -> None:
-        url = base_url(launch.host, launch.port)
+        url = launch.probe_url
         deadline = time.monotonic() + launch.startup_timeout
         while time.monotonic() < deadline:
             code = process.exit_status(pid)
@@ -304,6 +343,7 @@ class LocalRuntime:
             "port": launch.port,
             "server": launch.server,
             "workers": launch.workers,
+            "shares_port": launch.shares_port,
             "started_at": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
             "started_epoch": started,
             "time_to_healthy_s": None,

@@ -24,6 +24,15 @@ thread held an import lock hung the worker at start-up.
 
 A worker that dies is restarted on its socket, which the supervisor keeps open, so
 connections the kernel queued for it wait for the replacement instead of being reset.
+
+A rollout (runtime/local_env.py) starts a second proxy beside this one on the same port.
+The launcher says how through the environment: LLMPROXY_PRIVATE_PORT (every worker also
+listens on 127.0.0.1:that port, so the new proxy can be checked on its own),
+LLMPROXY_STEER_BEHIND (the old proxy's socket count: new connections keep going to it until
+SIGUSR1 steers them here, see runtime/steer.py), LLMPROXY_STEER_FILE (where the result of a
+steering signal is written) and LLMPROXY_DRAIN_TIMEOUT (how long SIGTERM waits for in-flight
+requests and streams). SIGUSR2 hands the choice back to the kernel's hash.
+One worker is served the same way, so that a one-worker proxy can be rolled too.
 """
 
 from __future__ import annotations
@@ -39,7 +48,10 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any
+
+from llmproxy_ops.runtime import steer
 
 STARTUP_FAILURE = 3  # uvicorn's exit code when a server cannot start
 CRASH_WINDOW_S = 60.0
@@ -49,8 +61,14 @@ POLL_S = 0.5
 log = logging.getLogger("uvicorn.error")
 
 
-def listen_sockets(host: str, port: int, count: int, backlog: int) -> list[socket.socket]:
-    """`count` listening sockets on host:port, one SO_REUSEPORT group."""
+def listen_sockets(
+    host: str, port: int, count: int, backlog: int, *, steer_behind: int = 0
+) -> list[socket.socket]:
+    """`count` listening sockets on host:port, one SO_REUSEPORT group.
+
+    steer_behind: the group already has that many sockets (a running proxy); new connections
+    stay on them (the program is attached right after the first of ours listens).
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sockets = []
     try:
@@ -62,6 +80,8 @@ def listen_sockets(host: str, port: int, count: int, backlog: int) -> list[socke
             sock.bind((host, port))
             sock.listen(backlog)
             sock.set_inheritable(True)
+            if steer_behind and len(sockets) == 1:
+                steer.attach(sock, offset=0, count=steer_behind)
     except OSError:
         for sock in sockets:
             sock.close()
@@ -70,16 +90,16 @@ def listen_sockets(host: str, port: int, count: int, backlog: int) -> list[socke
 
 
 def serve_worker(
-    app: Any, options: dict[str, Any], sock: socket.socket, environ: dict[str, str]
+    app: Any, options: dict[str, Any], socks: list[socket.socket], environ: dict[str, str]
 ) -> None:
-    """One worker: uvicorn's Server on its own listening socket (a fork server's child)."""
+    """One worker: uvicorn's Server on its own listening socket(s) (a fork server's child)."""
     import uvicorn
 
     os.environ.clear()  # the fork server's copy predates what LiteLLM's CLI set
     os.environ.update(environ)
 
     server = uvicorn.Server(uvicorn.Config(app, **options))
-    server.run(sockets=[sock])
+    server.run(sockets=socks)
     if not server.started:
         sys.exit(STARTUP_FAILURE)
 
@@ -93,6 +113,9 @@ class Supervisor:
     sockets: list[socket.socket]
     context: Any  # the multiprocessing context that starts workers
     graceful_s: float = 30.0
+    private: list[socket.socket] = field(default_factory=list)  # 127.0.0.1:private port
+    steer_behind: int = 0
+    steer_file: Path | None = None
     workers: list[BaseProcess] = field(default_factory=list)
     crashes: deque[float] = field(default_factory=deque)
     stopping: bool = False
@@ -100,6 +123,8 @@ class Supervisor:
     def run(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
+        signal.signal(signal.SIGUSR1, self._steer_here)
+        signal.signal(signal.SIGUSR2, self._unsteer)
         self.workers = [self._start(i) for i in range(len(self.sockets))]
         code = 0
         while not self.stopping:
@@ -113,10 +138,29 @@ class Supervisor:
     def _on_signal(self, signum: int, _frame: Any) -> None:
         self.stopping = True
 
+    def _steer_here(self, _signum: int, _frame: Any) -> None:
+        try:
+            steer.attach(self.sockets[0], offset=self.steer_behind, count=len(self.sockets))
+            self._report("steered")
+        except OSError as exc:
+            self._report(f"error: {exc}")
+
+    def _unsteer(self, _signum: int, _frame: Any) -> None:
+        steer.detach(self.sockets[0])
+        self._report("unsteered")
+
+    def _report(self, text: str) -> None:
+        log.info("Connection steering: %s", text)
+        if self.steer_file is not None:
+            tmp = self.steer_file.with_suffix(".tmp")
+            tmp.write_text(text + "\n")
+            os.replace(tmp, self.steer_file)
+
     def _start(self, index: int) -> BaseProcess:
+        socks = [self.sockets[index], *self.private[index : index + 1]]
         worker = self.context.Process(
             target=serve_worker,
-            args=(self.app, self.options, self.sockets[index], dict(os.environ)),
+            args=(self.app, self.options, socks, dict(os.environ)),
             name=f"litellm-worker-{index}",
         )
         worker.start()
@@ -158,7 +202,9 @@ class Supervisor:
             if worker.is_alive():
                 worker.kill()
                 worker.join()
-        for sock in self.sockets:
+        # Closed last: while a rollout steers new connections to the new proxy these stay
+        # in the group untouched, so the group's socket order (and the steering) holds.
+        for sock in self.sockets + self.private:
             sock.close()
 
 
@@ -167,25 +213,36 @@ def run(app: Any, **options: Any) -> None:
     workers = int(options.pop("workers", 1) or 1)
     import uvicorn
 
-    if workers <= 1:
-        _UVICORN_RUN(app, **options)
-        return
     config = uvicorn.Config(app, **options)  # also configures logging as the workers will
+    behind = int(os.environ.get("LLMPROXY_STEER_BEHIND") or 0)
+    private_port = int(os.environ.get("LLMPROXY_PRIVATE_PORT") or 0)
     try:
-        sockets = listen_sockets(config.host, config.port, workers, config.backlog)
+        sockets = listen_sockets(
+            config.host, config.port, workers, config.backlog, steer_behind=behind
+        )
+        private = (
+            listen_sockets("127.0.0.1", private_port, workers, config.backlog)
+            if private_port
+            else []
+        )
     except OSError as exc:
         log.error("Cannot listen on %s:%s: %s", config.host, config.port, exc)
         sys.exit(STARTUP_FAILURE)
-    graceful = config.timeout_graceful_shutdown or 30.0
-    sys.exit(Supervisor(app, options, sockets, _FORK_SERVER, graceful_s=graceful).run())
+    graceful = float(
+        os.environ.get("LLMPROXY_DRAIN_TIMEOUT") or config.timeout_graceful_shutdown or 30.0
+    )
+    steer_file = os.environ.get("LLMPROXY_STEER_FILE")
+    supervisor = Supervisor(
+        app, options, sockets, _FORK_SERVER, graceful_s=graceful, private=private,
+        steer_behind=behind, steer_file=Path(steer_file) if steer_file else None,
+    )
+    sys.exit(supervisor.run())
 
 
-_UVICORN_RUN: Any = None
 _FORK_SERVER = multiprocessing.get_context("forkserver")
 
 
 def main(argv: list[str]) -> None:
-    global _UVICORN_RUN
     # Start the fork server first: it imports litellm on the other core while this process
     # does the same for the CLI.
     _FORK_SERVER.set_forkserver_preload(["litellm"])
@@ -193,7 +250,6 @@ def main(argv: list[str]) -> None:
     import uvicorn
     from litellm import run_server
 
-    _UVICORN_RUN = uvicorn.run
     uvicorn.run = run  # LiteLLM's CLI does `import uvicorn; uvicorn.run(...)` when serving
     run_server.main(args=argv, prog_name="litellm")
 

@@ -27,6 +27,8 @@ STACK_DEFAULTS: dict[str, Any] = {
     "workers": 1,
     "server": "uvicorn",
     "startup_timeout": 90,
+    # How long a retiring proxy may take to finish in-flight requests and streams (apply).
+    "drain_timeout": 60,
     "run_dir": ".run",
     "build_dir": "build",
     "environment": {},
@@ -46,6 +48,7 @@ class StackSettings:
     workers: int
     server: str
     startup_timeout: float
+    drain_timeout: float
     run_dir: Path
     build_dir: Path
     environment: dict[str, str]
@@ -75,6 +78,7 @@ class StackSettings:
             workers=int(workers),
             server=values["server"],
             startup_timeout=float(values["startup_timeout"]),
+            drain_timeout=float(values["drain_timeout"]),
             run_dir=Path(values["run_dir"]),
             build_dir=Path(values["build_dir"]),
             environment={str(k): str(v) for k, v in (values["environment"] or {}).items()},

@@ -173,6 +173,11 @@ STACK_SCHEMA: dict[str, Any] = {
         },
         "server": {"enum": ["uvicorn", "gunicorn", "granian"]},
         "startup_timeout": {"type": "number", "exclusiveMinimum": 0},
+        "drain_timeout": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "description": "seconds a retiring proxy gets to finish in-flight requests (apply)",
+        },
         "run_dir": {**_PATH, "description": "pid and log files of the local runtime"},
         "build_dir": {**_PATH, "description": "rendered output: <build_dir>/<env>/"},
         "environment": {

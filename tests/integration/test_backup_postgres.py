@@ -15,13 +15,13 @@ from typer.testing import CliRunner
 
 from llmproxy_ops.cli.backup_cmd import app
 from llmproxy_ops.errors import BackupError
-from llmproxy_ops.ops.backup import create_backup, list_backups
-from llmproxy_ops.ops.backup_manifest import file_entry, read_manifest, write_manifest
-from llmproxy_ops.ops.backup_restore import restore_backup
-from llmproxy_ops.ops.backup_secrets import SECRETS_FILE, decrypt
-from llmproxy_ops.ops.backup_settings import BackupContext, context_for, salt_fingerprint
-from llmproxy_ops.ops.backup_testing import MLFLOW_SCHEMA, start_postgres, traces_sql
-from llmproxy_ops.ops.backup_verify import verify_backup
+from llmproxy_ops.ops.backup.create import create_backup, list_backups
+from llmproxy_ops.ops.backup.manifest import file_entry, read_manifest, write_manifest
+from llmproxy_ops.ops.backup.restore import restore_backup
+from llmproxy_ops.ops.backup.secrets import SECRETS_FILE, decrypt
+from llmproxy_ops.ops.backup.settings import BackupContext, context_for, salt_fingerprint
+from llmproxy_ops.ops.backup.testing import MLFLOW_SCHEMA, start_postgres, traces_sql
+from llmproxy_ops.ops.backup.verify import verify_backup
 from llmproxy_ops.ops.pg import PgServer, PsqlSession, TableStats
 from llmproxy_ops.pipeline import Target
 
@@ -345,7 +345,7 @@ def test_restore_that_differs_from_the_manifest_is_not_swapped_in(
 
 
 def test_missing_server_binaries_fail_with_the_packages_to_install(monkeypatch) -> None:
-    import llmproxy_ops.ops.backup_testing as bt
+    import llmproxy_ops.ops.backup.testing as bt
 
     monkeypatch.setattr(bt, "find_pg_bin", lambda tool: None)
     with pytest.raises(RuntimeError, match="apt-get install -y postgresql postgresql-client"):

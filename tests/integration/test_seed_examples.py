@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from llmproxy_ops.ops.smoke import run_smoke
-from llmproxy_ops.ops.smoke_target import SmokeRequest, smoke_target
+from llmproxy_ops.ops.smoke.run import run_smoke
+from llmproxy_ops.ops.smoke.target import SmokeRequest, smoke_target
 from llmproxy_ops.pipeline import Target, runtime_for, start_target
 from llmproxy_ops.testing.fake_provider import FakeProvider
 from tests.conftest import REPO
@@ -76,7 +76,7 @@ def test_home_gateway_every_provider_route_through_the_stock_proxy(project, fake
             assert f"chat: {group}" in names
         assert {"rpm: google/gemini-2.5-pro", "rpm: openai/gpt-oss-20b-or"} <= names
     finally:
-        runtime_for(target)[1].down()
+        runtime_for(target)[1].stop()
     seen = _seen(fake)
     # each provider's own auth header carried the key from the env file
     assert ("authorization", KEYS["OPENROUTER_API_KEY"]) in seen["openai"]

@@ -9,8 +9,8 @@ import pytest
 import yaml
 from rich.console import Console
 
-from llmproxy_ops.ops.smoke import SmokeReport, SmokeTarget, run_smoke
-from llmproxy_ops.ops.smoke_report import junit_xml, render_table
+from llmproxy_ops.ops.smoke.report import junit_xml, render_table
+from llmproxy_ops.ops.smoke.run import SmokeReport, SmokeTarget, run_smoke
 from llmproxy_ops.render.litellm_hooks import hook_files
 from llmproxy_ops.render.litellm_hooks.llmproxy_auth_status import MESSAGE as NO_DB_401
 from llmproxy_ops.runtime import LaunchSpec, LocalRuntime

@@ -13,11 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from llmproxy_ops.ops.backup import create_backup
-from llmproxy_ops.ops.backup_restore import restore_backup
-from llmproxy_ops.ops.backup_settings import BackupContext, context_for
-from llmproxy_ops.ops.backup_testing import free_port
-from llmproxy_ops.ops.backup_verify import verify_backup
+from llmproxy_ops.ops.backup.create import create_backup
+from llmproxy_ops.ops.backup.restore import restore_backup
+from llmproxy_ops.ops.backup.settings import BackupContext, context_for
+from llmproxy_ops.ops.backup.testing import free_port
+from llmproxy_ops.ops.backup.verify import verify_backup
 from llmproxy_ops.ops.certs import create_self_signed
 from llmproxy_ops.pipeline import Target, runtime_for, start_target
 from tests.conftest import REPO
@@ -63,7 +63,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Target, in
             yield target, https
         finally:
             _, runtime = runtime_for(target)
-            runtime.down(volumes=True)  # type: ignore[call-arg]
+            runtime.stop(volumes=True)
 
 
 def _chat(https: int, n: int) -> None:

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from llmproxy_ops.ops.smoke import run_smoke
-from llmproxy_ops.ops.smoke_target import SmokeRequest, smoke_target
+from llmproxy_ops.ops.smoke.run import run_smoke
+from llmproxy_ops.ops.smoke.target import SmokeRequest, smoke_target
 from llmproxy_ops.pipeline import Target
 
 if TYPE_CHECKING:  # fixtures come from conftest.py; importing it would load it twice

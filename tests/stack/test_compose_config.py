@@ -89,7 +89,7 @@ def test_ci_stack_up_chat_through_nginx_down(tmp_path, monkeypatch):
     try:
         _, _, status = start_target(target)
         assert status.healthy, status
-        assert {s.name for s in status.services} == {"db", "mlflow", "fake-provider", "litellm", "nginx"}
+        assert {u.name for u in status.units} == {"db", "mlflow", "fake-provider", "litellm", "nginx"}
         for model in ("mock-gpt", "fake-openai", "fake-anthropic"):
             reply = httpx.post(
                 "https://127.0.0.1:8443/v1/chat/completions", verify=False, timeout=60,
@@ -99,5 +99,5 @@ def test_ci_stack_up_chat_through_nginx_down(tmp_path, monkeypatch):
             assert reply.status_code == 200, (model, reply.text)
             assert reply.json()["choices"][0]["message"]["content"]
     finally:
-        runtime.down(volumes=True)  # type: ignore[call-arg]
+        runtime.stop(volumes=True)
     assert not runtime.status().running

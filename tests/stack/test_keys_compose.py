@@ -21,7 +21,7 @@ import pytest
 
 from llmproxy_ops.envfile import read_env_file
 from llmproxy_ops.ops.certs import create_self_signed
-from llmproxy_ops.ops.keys import RotateRequest, rotate_master
+from llmproxy_ops.ops.keys.rotate import RotateRequest, rotate_master
 from llmproxy_ops.pipeline import Target, runtime_for, start_target
 from tests.conftest import REPO, free_port
 
@@ -179,4 +179,4 @@ def test_master_rotation_under_load(replicas: int, tmp_path: Path, monkeypatch) 
         else:
             assert result.plan.gap_expected and result.gap_s and result.gap_s > 0
     finally:
-        runtime.down(volumes=True)  # type: ignore[call-arg]
+        runtime.stop(volumes=True)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from llmproxy_ops.errors import BackupError
-from llmproxy_ops.ops.backup import list_backups
-from llmproxy_ops.ops.backup_manifest import (
+from llmproxy_ops.ops.backup.create import list_backups
+from llmproxy_ops.ops.backup.manifest import (
     DatabaseEntry,
     Manifest,
     check_files,
@@ -20,9 +20,9 @@ from llmproxy_ops.ops.backup_manifest import (
     read_manifest,
     write_manifest,
 )
-from llmproxy_ops.ops.backup_prune import prune_backups
-from llmproxy_ops.ops.backup_secrets import decrypt, encrypt
-from llmproxy_ops.ops.backup_verify import manifest_digest, salt_problem
+from llmproxy_ops.ops.backup.prune import prune_backups
+from llmproxy_ops.ops.backup.secrets import decrypt, encrypt
+from llmproxy_ops.ops.backup.verify import manifest_digest, salt_problem
 from llmproxy_ops.ops.pg import PgServer, TableStats, stats_sql
 
 NOW = dt.datetime(2026, 1, 31, 12, 0, tzinfo=dt.UTC)
@@ -206,8 +206,8 @@ def test_prune_never_deletes_the_only_verified_backup(tmp_path: Path) -> None:
 
 def test_compose_environment_settings(in_tmp: Path, monkeypatch) -> None:  # noqa: ANN001
     monkeypatch.setenv("LITELLM_MASTER_KEY", "sk-test-compose-settings")
-    from llmproxy_ops.ops.backup_restart import EnvProxy
-    from llmproxy_ops.ops.backup_settings import context_for
+    from llmproxy_ops.ops.backup.restart import EnvProxy
+    from llmproxy_ops.ops.backup.settings import context_for
     from llmproxy_ops.pipeline import Target
 
     repo = Path(__file__).resolve().parents[2]
@@ -232,14 +232,14 @@ def test_compose_environment_settings(in_tmp: Path, monkeypatch) -> None:  # noq
     assert ctx.pg.user == "llmproxy" and ctx.salt_fingerprint is None
     proxy = EnvProxy(ctx)
     assert proxy.stop_plan() == ["stop services litellm, mlflow (db keeps running)"]
-    from llmproxy_ops.ops.smoke_target import smoke_target
+    from llmproxy_ops.ops.smoke.target import smoke_target
 
     smoke = smoke_target(proxy._smoke_request())  # needs the key: from the env below
     assert (smoke.url, smoke.verify_tls, smoke.rpm_enforced) == ("https://127.0.0.1:8443", False, {})
 
 
 def test_local_environment_needs_the_server_url(in_tmp: Path, write) -> None:
-    from llmproxy_ops.ops.backup_settings import context_for
+    from llmproxy_ops.ops.backup.settings import context_for
     from llmproxy_ops.pipeline import Target
 
     write(

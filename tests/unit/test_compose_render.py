@@ -188,7 +188,7 @@ def test_check_compose_env_quiet_when_fine_or_not_applicable(write, in_tmp):
 
 
 def test_smoke_target_goes_through_nginx_for_compose(write, in_tmp, monkeypatch):
-    from llmproxy_ops.ops.smoke_target import SmokeRequest, endpoint_of, smoke_target
+    from llmproxy_ops.ops.smoke.target import SmokeRequest, endpoint_of, smoke_target
     from llmproxy_ops.pipeline import Target
 
     write("configs/environments/x.yaml", "stack:\n  runtime: compose\n  compose: {nginx: {https_port: 8443, bind: 127.0.0.1}}\n")

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 
 from llmproxy_ops.errors import UsageError
-from llmproxy_ops.ops.keys import RotateRequest, rotate_master, rotate_provider
-from llmproxy_ops.ops.keys_plan import (
+from llmproxy_ops.ops.keys.plan import (
     LOCAL_GAP,
     SALT_KEY_REFUSAL,
     SINGLE_REPLICA_GAP,
     groups_using,
     plan_rotation,
 )
+from llmproxy_ops.ops.keys.rotate import RotateRequest, rotate_master, rotate_provider
 from llmproxy_ops.pipeline import Target
 from llmproxy_ops.spec import load_environment
 from llmproxy_ops.validate.checks.salt_key import check_salt_key
@@ -47,16 +47,17 @@ def compose_stack(replicas: int, nginx: bool = True, use_db: bool = False) -> st
     )
 
 
-def test_local_plan_says_the_gap_plainly(write, in_tmp) -> None:  # noqa: ANN001
+def test_local_plan_rolls_without_a_gap(write, in_tmp) -> None:  # noqa: ANN001
     spec = load_environment(env_with(write, "  runtime: local\n"), "x")
     plan = plan_rotation(spec, kind="master", variable="LITELLM_MASTER_KEY", env_file=Path(".env"))
-    assert (plan.runtime, plan.replicas, plan.gap_expected) == ("local", ("litellm",), True)
+    assert (plan.runtime, plan.replicas, plan.gap_expected) == ("local", ("litellm",), False)
     assert plan.gap_note == LOCAL_GAP
     assert plan.steps == (
         "back up .env to .env.bak-<UTC time> (mode 0600)",
         "write a new LITELLM_MASTER_KEY (sk- + 32 random bytes, URL-safe) to .env (0600)",
-        "stop the litellm process on 127.0.0.1:4123, then validate, render and start it again "
-        "with the new value; the gap is measured (stop to healthy)",
+        "validate and render a new build, start it beside the running litellm on 127.0.0.1:4123, "
+        "smoke-test it on its own port, steer new connections to it and drain the old one "
+        "(llmproxy-ops apply's rollout)",
         "verify on every replica (litellm): the new key is accepted, the old one rejected",
         "on any failure: restore the backup, restart the same way, say so and exit 1",
     )

@@ -44,13 +44,13 @@ def test_a_port_held_by_another_program_is_an_error_and_nothing_is_left_open() -
     ("workers", "server", "reuse_port", "via_module"),
     [
         (2, "uvicorn", True, True),
-        (1, "uvicorn", True, False),  # one worker: LiteLLM's CLI as is
+        (1, "uvicorn", True, True),  # one worker too: a rollout starts a second proxy beside it
         (2, "uvicorn", False, False),  # opted out: LiteLLM's shared socket
         (2, "gunicorn", True, False),  # other servers have their own process model
         (2, "granian", True, False),
     ],
 )
-def test_argv_uses_the_module_only_for_several_uvicorn_workers(
+def test_argv_uses_the_module_for_uvicorn_workers(
     tmp_path: Path, workers: int, server: str, reuse_port: bool, via_module: bool
 ) -> None:
     runtime = LocalRuntime(tmp_path / "run", litellm_bin=Path("/venv/bin/litellm"))

@@ -198,4 +198,6 @@ def test_our_stack_section_is_checked_too():
     assert ("out-of-range", "workers must be >= 1, got 0", None) in found
     assert ("schema", "runtime must be one of 'local', 'compose', 'kubernetes', got 'docker'", None) in found
     bogus = [h for c, m, h in found if m == "unknown key 'bogus' in stack"]
-    assert bogus and bogus[0].startswith("no similar key at stack; allowed: backup, build_dir, compose, env_example")
+    assert bogus and bogus[0].startswith(
+        "no similar key at stack; allowed: backup, build_dir, compose, drain_timeout, env_example"
+    )

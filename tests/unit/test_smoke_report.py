@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from llmproxy_ops.ops.smoke import CheckResult, SmokeReport, SmokeTarget, run_smoke
-from llmproxy_ops.ops.smoke_report import junit_xml, render_table, write_junit_xml
+from llmproxy_ops.ops.smoke.report import junit_xml, render_table, write_junit_xml
+from llmproxy_ops.ops.smoke.run import CheckResult, SmokeReport, SmokeTarget, run_smoke
 
 KEY = "sk-unit-secret-master-key-42"
 

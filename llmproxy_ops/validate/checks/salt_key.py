@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from llmproxy_ops.envfile import SALT_KEY_VAR
 from llmproxy_ops.findings import Finding, JsonPath, Severity
-from llmproxy_ops.ops.secret_store import SALT_KEY_VAR
 from llmproxy_ops.validate.checks._common import env_file_name, make, stack_settings
 from llmproxy_ops.validate.context import CheckContext
 from llmproxy_ops.validate.secrets import is_placeholder

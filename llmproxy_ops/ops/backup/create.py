@@ -11,7 +11,7 @@ from pathlib import Path
 
 from llmproxy_ops import LITELLM_PIN, __version__
 from llmproxy_ops.errors import BackupError, CommandFailed
-from llmproxy_ops.ops.backup_manifest import (
+from llmproxy_ops.ops.backup.manifest import (
     MANIFEST_FILE,
     VERIFY_FILE,
     DatabaseEntry,
@@ -21,8 +21,8 @@ from llmproxy_ops.ops.backup_manifest import (
     read_manifest,
     write_manifest,
 )
-from llmproxy_ops.ops.backup_secrets import SECRETS_FILE, encrypt
-from llmproxy_ops.ops.backup_settings import BackupContext
+from llmproxy_ops.ops.backup.secrets import SECRETS_FILE, encrypt
+from llmproxy_ops.ops.backup.settings import BackupContext
 
 STAMP = "%Y%m%dT%H%M%SZ"
 
@@ -178,7 +178,7 @@ def backup_info(folder: Path) -> BackupInfo:
 
 def verify_status(folder: Path) -> str:
     """What the last `verify` recorded, if it is about this very manifest."""
-    from llmproxy_ops.ops.backup_verify import manifest_digest
+    from llmproxy_ops.ops.backup.verify import manifest_digest
 
     path = folder / VERIFY_FILE
     if not path.is_file():

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from llmproxy_ops.errors import BackupError
-from llmproxy_ops.ops.backup import BackupInfo, list_backups, utc_now
+from llmproxy_ops.ops.backup.create import BackupInfo, list_backups, utc_now
 
 
 @dataclass

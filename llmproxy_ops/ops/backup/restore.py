@@ -11,17 +11,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from llmproxy_ops.errors import BackupError, CommandFailed, OpsError
-from llmproxy_ops.ops.backup import STAMP, utc_now, verify_status
-from llmproxy_ops.ops.backup_manifest import (
+from llmproxy_ops.ops.backup.create import STAMP, utc_now, verify_status
+from llmproxy_ops.ops.backup.manifest import (
     Manifest,
     check_files,
     check_manifest_sum,
     compare_tables,
     read_manifest,
 )
-from llmproxy_ops.ops.backup_restart import ProxyControl, proxy_control
-from llmproxy_ops.ops.backup_settings import BackupContext
-from llmproxy_ops.ops.backup_verify import salt_problem
+from llmproxy_ops.ops.backup.restart import ProxyControl, proxy_control
+from llmproxy_ops.ops.backup.settings import BackupContext
+from llmproxy_ops.ops.backup.verify import salt_problem
 from llmproxy_ops.ops.pg import MAINTENANCE_DB, PgServer
 
 

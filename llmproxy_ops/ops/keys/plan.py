@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from llmproxy_ops.envfile import SALT_KEY_VAR
 from llmproxy_ops.errors import UsageError
-from llmproxy_ops.ops.secret_store import SALT_KEY_VAR
 from llmproxy_ops.render.compose import litellm_names
 from llmproxy_ops.render.env_manifest import env_references
 from llmproxy_ops.spec.model import Spec
@@ -18,8 +18,8 @@ SALT_KEY_REFUSAL = (
 )
 SALT_KEY_HINT = "keep it unchanged for the life of the database (back it up with the env file)"
 LOCAL_GAP = (
-    "a brief gap is unavoidable: the local runtime is one process on a fixed port, so the old "
-    "process stops before the new one can bind the port (about one start-up, ~5-10 s; measured)"
+    "no gap expected: the new process starts beside the old one on the same port, is checked "
+    "on its own, then takes the new connections while the old one drains"
 )
 SINGLE_REPLICA_GAP = (
     "a brief gap is unavoidable: there is one litellm replica, so nginx has no other upstream "
@@ -110,7 +110,7 @@ def plan_rotation(spec: Spec, *, kind: str, variable: str, env_file: Path) -> Ro
 
 def _gap(runtime: str, replicas: int, nginx: bool) -> tuple[bool, str]:
     if runtime != "compose":
-        return True, LOCAL_GAP
+        return False, LOCAL_GAP
     if replicas == 1:
         return True, SINGLE_REPLICA_GAP if nginx else SINGLE_REPLICA_GAP.replace("nginx", "clients")
     if not nginx:
@@ -131,8 +131,9 @@ def _restart_steps(spec: Spec, runtime: str, replicas: tuple[str, ...], nginx: b
     if runtime != "compose":
         where = f"{spec.stack.host}:{spec.stack.port}"
         return [
-            f"stop the litellm process on {where}, then validate, render and start it "
-            "again with the new value; the gap is measured (stop to healthy)"
+            f"validate and render a new build, start it beside the running litellm on {where}, "
+            "smoke-test it on its own port, steer new connections to it and drain the old one "
+            "(llmproxy-ops apply's rollout)"
         ]
     steps = []
     for name in replicas:

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from llmproxy_ops.envfile import MASTER_KEY_VAR, generate_master_key
 from llmproxy_ops.errors import UsageError
-from llmproxy_ops.ops.keys_plan import RotationPlan, plan_rotation, refuse_provider_variable
-from llmproxy_ops.ops.keys_restart import Restarter, StepResult, restarter_for, timed
-from llmproxy_ops.ops.keys_verify import ReplicaCheck, smoke_replicas, verify_keys
+from llmproxy_ops.ops.keys.plan import RotationPlan, plan_rotation, refuse_provider_variable
+from llmproxy_ops.ops.keys.restart import Restarter, StepResult, restarter_for, timed
+from llmproxy_ops.ops.keys.verify import ReplicaCheck, smoke_replicas, verify_keys
 from llmproxy_ops.ops.secret_store import SecretStore, check_value
-from llmproxy_ops.ops.smoke_plan import master_key_variable
+from llmproxy_ops.ops.smoke.plan import master_key_variable
 from llmproxy_ops.pipeline import Target, env_file_of, load_target
 from llmproxy_ops.spec.model import Spec
 

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from llmproxy_ops.errors import OpsError
-from llmproxy_ops.ops.backup_settings import BackupContext
+from llmproxy_ops.ops.backup.settings import BackupContext
 from llmproxy_ops.render.compose import litellm_names
 
 if TYPE_CHECKING:
-    from llmproxy_ops.ops.smoke_target import SmokeRequest
+    from llmproxy_ops.ops.smoke.target import SmokeRequest
 
 
 class ProxyControl(Protocol):
@@ -66,18 +66,14 @@ class EnvProxy:
 
     def stop(self) -> bool:
         from llmproxy_ops.pipeline import runtime_for
-        from llmproxy_ops.runtime.compose import ComposeRuntime, run_command
 
         assert self.ctx.target is not None
         _, runtime = runtime_for(self.ctx.target)
-        if isinstance(runtime, ComposeRuntime):
-            running = runtime.status().running
-            run_command([*runtime.base_command(), "stop", *self._services()], timeout=180)
-            return running
-        return runtime.down().was_running
+        only = tuple(self._services()) if self.ctx.runtime == "compose" else ()
+        return runtime.stop(only=only).was_running
 
     def _smoke_request(self) -> SmokeRequest:
-        from llmproxy_ops.ops.smoke_target import SmokeRequest
+        from llmproxy_ops.ops.smoke.target import SmokeRequest
 
         # smoke_target finds the endpoint (nginx's HTTPS port behind compose); this is our own
         # nginx on loopback, whose certificate need not name 127.0.0.1: do not verify it
@@ -85,15 +81,15 @@ class EnvProxy:
         return SmokeRequest(target=self.ctx.target, rate_limits=False, verify_tls=not behind_nginx)
 
     def start(self, was_running: bool) -> tuple[bool | None, list[str]]:
-        from llmproxy_ops.ops.smoke import run_smoke
-        from llmproxy_ops.ops.smoke_target import smoke_target
+        from llmproxy_ops.ops.smoke.run import run_smoke
+        from llmproxy_ops.ops.smoke.target import smoke_target
         from llmproxy_ops.pipeline import start_target
 
         if not was_running:
             return None, ["the proxy was not running before the restore; not started"]
         assert self.ctx.target is not None
         try:
-            start_target(self.ctx.target)
+            start_target(self.ctx.target, restart=True)
             report = run_smoke(smoke_target(self._smoke_request()))
         except OpsError as exc:
             return False, [f"restart failed: {exc.message}"]

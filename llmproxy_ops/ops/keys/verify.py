@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from llmproxy_ops.ops.keys_restart import Replica
-from llmproxy_ops.ops.smoke import SmokeTarget, run_smoke
+from llmproxy_ops.ops.keys.restart import Replica
+from llmproxy_ops.ops.smoke.run import SmokeTarget, run_smoke
 
 _TIMEOUT_S = 10.0
 _ATTEMPTS = 3  # a replica that just turned healthy may still reset its first connection

@@ -10,7 +10,6 @@ from llmproxy_ops.errors import BackupError
 from llmproxy_ops.ops.pg import PgServer
 from llmproxy_ops.ops.secret_store import salt_fingerprint
 from llmproxy_ops.pipeline import Target, load_target, runtime_of, target_environment
-from llmproxy_ops.runtime.compose import ComposeRuntime
 from llmproxy_ops.spec import Spec
 
 SALT_VAR = "LITELLM_SALT_KEY"
@@ -69,10 +68,8 @@ def context_for(target: Target) -> BackupContext:
 
 def _server(spec: Spec, raw: dict, env: dict[str, str]) -> PgServer:
     if spec.stack.runtime == "compose":
-        runtime = runtime_of(spec)
-        assert isinstance(runtime, ComposeRuntime)
         # The postgres image trusts its local socket: no password on the command line.
-        prefix = [*runtime.base_command(), "exec", "-T", "db"]
+        prefix = runtime_of(spec).exec_command("db", [])
         return PgServer.in_container(prefix, spec.stack.compose(spec.name).db_user)
     var = raw.get("server_url_env", DEFAULT_SERVER_URL_ENV)
     url = env.get(var)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from llmproxy_ops.envfile import read_env_file
 from llmproxy_ops.errors import UsageError
-from llmproxy_ops.ops.smoke import SmokeTarget
-from llmproxy_ops.ops.smoke_plan import anthropic_groups, enforced_rpm, master_key_variable
+from llmproxy_ops.ops.smoke.plan import anthropic_groups, enforced_rpm, master_key_variable
+from llmproxy_ops.ops.smoke.run import SmokeTarget
 from llmproxy_ops.pipeline import Target, env_file_of, load_target
-from llmproxy_ops.runtime.local import base_url
+from llmproxy_ops.runtime.api import runtime_of
 from llmproxy_ops.spec.model import Spec
 
 
@@ -68,17 +68,6 @@ def smoke_target(req: SmokeRequest) -> SmokeTarget:
 
 
 def endpoint_of(spec: Spec) -> tuple[str, bool | str]:
-    """Where clients reach an environment, and what to verify its TLS with.
-
-    Behind nginx (compose) that is nginx's HTTPS port, trusting certs/cert.pem when it is
-    there (a self-signed certificate from `llmproxy-ops certs self-signed` names 127.0.0.1).
-    """
-    stack = spec.stack
-    if stack.runtime == "compose":
-        cs = stack.compose(spec.name)
-        if cs.nginx.enabled:
-            nginx = cs.nginx_settings
-            host = "127.0.0.1" if nginx.bind in ("0.0.0.0", "::", "") else nginx.bind
-            cert = Path(nginx.certs_dir) / "cert.pem"
-            return f"https://{host}:{nginx.https_port}", str(cert) if cert.is_file() else True
-    return base_url(stack.host, stack.port), True
+    """Where clients reach an environment, and what to verify its TLS with (its runtime's)."""
+    endpoint = runtime_of(spec).endpoint()
+    return endpoint.url, endpoint.verify_tls

@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from llmproxy_ops.fsutil import atomic_write_text
-from llmproxy_ops.ops.smoke import CheckResult, SmokeReport
+from llmproxy_ops.ops.smoke.run import CheckResult, SmokeReport
 
 SUITE_NAME = "llmproxy-ops smoke"
 

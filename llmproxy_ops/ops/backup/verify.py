@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from llmproxy_ops.errors import BackupError, CommandFailed
-from llmproxy_ops.ops.backup_manifest import (
+from llmproxy_ops.ops.backup.manifest import (
     MANIFEST_FILE,
     VERIFY_FILE,
     Manifest,

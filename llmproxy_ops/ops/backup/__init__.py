@@ -1,0 +1,1 @@
+"""`backup` commands: one module per step of the family."""

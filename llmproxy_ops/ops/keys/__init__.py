@@ -1,0 +1,1 @@
+"""`keys` commands: one module per step of the family."""

@@ -1,0 +1,1 @@
+"""`smoke` commands: one module per step of the family."""

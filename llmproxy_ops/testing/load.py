@@ -1,0 +1,129 @@
+"""A bounded load against a proxy while it changes: plain and SSE requests together.
+
+Counts what a change must not cause: failed requests (5xx, resets, refused connections,
+timeouts), streams cut (no final `data: [DONE]`), and the longest time without any answer.
+Rejections (4xx: a key the proxy does not take yet, during a master-key rotation) are
+counted apart. Clients keep connections alive, as real SDKs do. Loopback only, bounded.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+
+@dataclass
+class LoadReport:
+    ok: int = 0
+    failed: int = 0
+    rejected: int = 0  # 4xx answers (an answer, not a failure of the proxy)
+    streams_ok: int = 0
+    streams_cut: int = 0
+    errors: list[str] = field(default_factory=list)
+    answers: list[float] = field(default_factory=list)  # monotonic times of good answers
+
+    @property
+    def longest_gap_s(self) -> float:
+        return self.longest_gap()[1]
+
+    def longest_gap(self) -> tuple[float, float]:
+        """(when it began, monotonic; how long) of the longest time without an answer."""
+        times = sorted(self.answers)
+        gaps = [(a, b - a) for a, b in zip(times, times[1:], strict=False)]
+        return max(gaps, key=lambda g: g[1], default=(0.0, 0.0))
+
+
+@dataclass
+class Load:
+    url: str
+    key: str
+    model: str
+    plain_clients: int = 2
+    stream_clients: int = 1
+    key_source: Callable[[], str] | None = None  # read before every request (key rotation)
+    report: LoadReport = field(default_factory=LoadReport)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __enter__(self) -> Load:
+        kinds = [False] * self.plain_clients + [True] * self.stream_clients
+        self._threads = [threading.Thread(target=self._client, args=(s,), daemon=True)
+                         for s in kinds]
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=120)
+
+    def _client(self, stream: bool) -> None:
+        with httpx.Client(base_url=self.url, timeout=60) as client:
+            while not self._stop.is_set():
+                key = self.key_source() if self.key_source else self.key
+                client.headers["Authorization"] = f"Bearer {key}"
+                ok, error = (stream_once if stream else chat_once)(client, self.model)
+                self._record(stream, ok, error)
+
+    def _record(self, stream: bool, ok: bool, error: str) -> None:
+        with self._lock:
+            r = self.report
+            rejected = error.endswith(REJECTED)
+            if ok or rejected:
+                r.answers.append(time.monotonic())
+            if rejected:
+                r.rejected += 1
+            elif stream:
+                r.streams_ok += ok
+                r.streams_cut += not ok
+            else:
+                r.ok += ok
+                r.failed += not ok
+            if error and len(r.errors) < 20:
+                r.errors.append(error)
+
+
+REJECTED = "(rejected)"
+
+
+def _status_error(kind: str, code: int) -> str:
+    return f"{kind}: HTTP {code}" + (f" {REJECTED}" if 400 <= code < 500 else "")
+
+
+def _body(model: str, stream: bool) -> dict[str, object]:
+    return {"model": model, "stream": stream, "messages": [{"role": "user", "content": "hi"}]}
+
+
+def chat_once(client: httpx.Client, model: str) -> tuple[bool, str]:
+    try:
+        r = client.post("/v1/chat/completions", json=_body(model, False))
+    except httpx.HTTPError as exc:
+        return False, f"chat: {type(exc).__name__}: {exc}"
+    return (True, "") if r.status_code == 200 else (False, _status_error("chat", r.status_code))
+
+
+def stream_once(client: httpx.Client, model: str) -> tuple[bool, str]:
+    """True when the stream ends with `data: [DONE]`; the chunk count is in the error text."""
+    ok, _, error = stream_chunks(client, model)
+    return ok, error
+
+
+def stream_chunks(client: httpx.Client, model: str) -> tuple[bool, int, str]:
+    chunks = 0
+    try:
+        with client.stream("POST", "/v1/chat/completions", json=_body(model, True)) as r:
+            if r.status_code != 200:
+                return False, 0, _status_error("stream", r.status_code)
+            for line in r.iter_lines():
+                if line == "data: [DONE]":
+                    return True, chunks, ""
+                chunks += line.startswith("data: ")
+    except httpx.HTTPError as exc:
+        return False, chunks, f"stream cut after {chunks} chunks: {type(exc).__name__}: {exc}"
+    return False, chunks, f"stream ended without [DONE] after {chunks} chunks"
