@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from llmproxy_ops.errors import RuntimeStateError, StackError, UsageError
+from llmproxy_ops.render.litellm_hooks import with_hooks_on_path
 from llmproxy_ops.runtime import ownership, process, recovery
 
 PID_FILE = "litellm.pid"
@@ -284,7 +285,8 @@ class LocalRuntime:
         }
         # the marker lets `down` find this process if state.json is ever lost (recovery.py)
         marker = recovery.marker_env(self.run_dir)
-        return {**CHILD_ENV_DEFAULTS, **os.environ, **launch.env, **rollout, **marker}
+        env = {**CHILD_ENV_DEFAULTS, **os.environ, **launch.env, **rollout, **marker}
+        return with_hooks_on_path(env)
 
     def _write_marker(self, launch: LaunchSpec, config: Path) -> int:
         """Append a start marker; return the offset where this start's output begins."""

@@ -25,6 +25,7 @@ import yaml
 
 from llmproxy_ops import LITELLM_PIN
 from llmproxy_ops.findings import Finding, Severity
+from llmproxy_ops.render.litellm_hooks import HOOKS_DIR
 from llmproxy_ops.spec.model import Spec
 from llmproxy_ops.validate.litellm_locate import locate_failure
 from llmproxy_ops.validate.secrets import env_ref_name
@@ -73,9 +74,6 @@ class ProbeResult:
             message=str(error.get("message", "")), frames=tuple(error.get("frames") or ()),
             accepted=raw.get("accepted"),
         )
-
-
-HOOKS_DIR = Path(__file__).resolve().parents[1] / "render" / "litellm_hooks"
 
 
 def probe_environment() -> dict[str, str]:

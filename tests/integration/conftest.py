@@ -15,6 +15,7 @@ from typing import IO
 import httpx
 import pytest
 
+from llmproxy_ops.render.litellm_hooks import with_hooks_on_path
 from tests.conftest import free_port
 
 LITELLM_BIN = Path(sys.executable).parent / "litellm"
@@ -63,7 +64,8 @@ def _wait_alive(proc: LiteLLMProcess, timeout_s: float) -> None:
 def run_litellm(config: Path, env: dict[str, str], log_path: Path) -> Iterator[LiteLLMProcess]:
     """Start stock litellm with `config` and extra `env`, wait until alive, always stop it."""
     port = free_port()
-    full_env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", **env}
+    # as the local runtime does: the shipped callbacks (render/litellm_hooks) are importable
+    full_env = with_hooks_on_path({**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", **env})
     log = log_path.open("wb")
     popen = subprocess.Popen(
         [str(LITELLM_BIN), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from llmproxy_ops.ops.smoke.run import SmokeTarget, run_smoke
 from llmproxy_ops.ops.smoke.plan import anthropic_groups
+from llmproxy_ops.ops.smoke.run import SmokeTarget, run_smoke
 from llmproxy_ops.spec import load_files
 
 KEY = "sk-unit-smoke-auth-key-77"

@@ -6,10 +6,15 @@ files here is rendered beside config.yaml: LiteLLM looks there first (get_instan
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 _HERE = Path(__file__).resolve().parent
+# A LiteLLM started from this venv imports them from here too (get_instance_fn falls back to
+# a plain import): the local runtime and the validator's start-up stage put it on PYTHONPATH,
+# so a config naming them works wherever its file was written.
+HOOKS_DIR = _HERE
 SHIPPED = ("llmproxy_auth_status",)
 
 
@@ -25,3 +30,9 @@ def hook_files(litellm_config: dict[str, Any]) -> dict[str, str]:
         for name in SHIPPED
         if name in modules
     }
+
+
+def with_hooks_on_path(env: dict[str, str]) -> dict[str, str]:
+    """`env` with HOOKS_DIR first on PYTHONPATH (kept: what was there already)."""
+    paths = [str(HOOKS_DIR), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+    return {**env, "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
