@@ -19,6 +19,9 @@ from llmproxy_ops.render.litellm_hooks import with_hooks_on_path
 from llmproxy_ops.runtime import ownership, process, recovery
 
 PID_FILE = "litellm.pid"
+# A rollout's new proxy starts from this subfolder of the environment's run dir, then the
+# environment adopts it (runtime/local_env.py): both belong to one environment.
+ROLLOUT_DIR = "next"
 LOG_FILE = "litellm.log"
 STATE_FILE = "state.json"
 LOG_TAIL_LINES = 30
@@ -173,7 +176,7 @@ class LocalRuntime:
 
     def _down_unrecorded(self, pid: int | None, grace: float) -> StopResult:
         """No usable pid/state: stop what this run dir started, found by its env marker."""
-        leaders = recovery.started_from(self.run_dir)
+        leaders = self._marked()
         self._forget()
         if not leaders:
             stale = f" (removed stale pid file for pid {pid})" if pid is not None else ""
@@ -194,7 +197,7 @@ class LocalRuntime:
         """Recorded state plus a live check: is the pid ours and does it answer liveliness."""
         pid, state = self._read_pid(), self._read_state()
         if pid is None or not self._is_ours(pid, state):
-            leaders = recovery.started_from(self.run_dir)
+            leaders = self._marked()
             if leaders:
                 return RuntimeStatus(
                     running=True, healthy=False, log_path=self.log_path, pid=leaders[0],
@@ -246,7 +249,7 @@ class LocalRuntime:
 
     def _refuse_if_running(self) -> None:
         pid, state = self._read_pid(), self._read_state()
-        leaders = recovery.started_from(self.run_dir)
+        leaders = self._marked()
         if leaders and (pid is None or not self._is_ours(pid, state)):
             raise RuntimeStateError(
                 f"litellm started from {self.run_dir} is still running (pid {leaders[0]}) "
@@ -284,7 +287,7 @@ class LocalRuntime:
             "LLMPROXY_STEER_FILE": str(launch.steer_file or ""),
         }
         # the marker lets `down` find this process if state.json is ever lost (recovery.py)
-        marker = recovery.marker_env(self.run_dir)
+        marker = recovery.marker_env(self.env_dir)
         env = {**CHILD_ENV_DEFAULTS, **os.environ, **launch.env, **rollout, **marker}
         return with_hooks_on_path(env)
 
@@ -313,7 +316,8 @@ class LocalRuntime:
             ours = ownership.group_ports(pid)
             if launch.port in ours and liveliness(url):
                 return
-            if ours - {launch.port}:
+            # a rollout's new proxy also listens on its private port (checked on its own there)
+            if ours - {launch.port, launch.private_port}:
                 raise self._start_failed(self._moved(pid, launch, ours), launch, offset)
             time.sleep(0.2)
         message = f"litellm did not become healthy within {launch.startup_timeout:g} s ({url})"
@@ -359,6 +363,22 @@ class LocalRuntime:
     def _forget(self) -> None:
         self.pid_path.unlink(missing_ok=True)
         self.state_path.unlink(missing_ok=True)
+
+    @property
+    def env_dir(self) -> Path:
+        """The environment's run dir (a rollout's new proxy runs from its subfolder)."""
+        return self.run_dir.parent if self.run_dir.name == ROLLOUT_DIR else self.run_dir
+
+    def _marked(self) -> list[int]:
+        """Leaders carrying this environment's marker, but the one the other folder records.
+
+        The marker names the environment, not the folder: an adopted rollout proxy keeps the
+        environment it was started with. The other folder's recorded pid is not ours to judge:
+        the old proxy during a rollout, or the new one beside it.
+        """
+        other = self.env_dir / ROLLOUT_DIR if self.run_dir == self.env_dir else self.env_dir
+        skip = LocalRuntime(other, litellm_bin=self.litellm_bin)._read_pid()
+        return [p for p in recovery.started_from(self.env_dir) if p != skip]
 
     def _read_pid(self) -> int | None:
         try:

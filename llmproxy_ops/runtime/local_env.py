@@ -31,9 +31,15 @@ from llmproxy_ops.runtime.api import (
     timed,
 )
 from llmproxy_ops.runtime.compose import run_command
-from llmproxy_ops.runtime.local import LaunchSpec, LocalRuntime, RuntimeStatus, base_url
+from llmproxy_ops.runtime.local import (
+    ROLLOUT_DIR,
+    LaunchSpec,
+    LocalRuntime,
+    RuntimeStatus,
+    base_url,
+)
 
-NEXT_DIR = "next"  # the rollout's new proxy, until it takes over
+NEXT_DIR = ROLLOUT_DIR  # the rollout's new proxy, until it takes over
 STEER_FILE = "steer"
 _STEER_WAIT_S = 5.0
 _SETTLE_S = 0.3  # connections already queued on the old sockets are accepted meanwhile

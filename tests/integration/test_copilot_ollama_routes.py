@@ -71,12 +71,13 @@ def project(tmp_path_factory: pytest.TempPathFactory, fake: FakeProvider) -> Ite
         "GITHUB_COPILOT_API_KEY_URL": fake.url + "/copilot_internal/v2/token",
     }
     (root / ".env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    (root / ".env").chmod(0o600)  # secrets: a readable env file is a finding of its own
     cwd = Path.cwd()
     os.chdir(root)
     try:
         yield root
     finally:
-        runtime_for(_target(root))[1].down()
+        runtime_for(_target(root))[1].stop()
         os.chdir(cwd)
 
 
@@ -154,7 +155,7 @@ def test_every_route_through_the_proxy_and_a_restart_keeps_the_login(project, fa
             streamed = _chat(status.url, "llama3.2", stream=True)
             generate = _chat(status.url, "llama3.2-generate")
         finally:
-            runtime_for(_target(project))[1].down()
+            runtime_for(_target(project))[1].stop()
         for answer in (ollama, generate):
             assert answer.status_code == 200, answer.text
             assert (

@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from llmproxy_ops.render.build import render_files
+from llmproxy_ops.render.litellm_hooks import with_hooks_on_path
 from llmproxy_ops.spec import load_files
 from tests.conftest import REPO, free_port
 from tests.integration.conftest import LITELLM_BIN, LiteLLMProcess, _wait_alive
@@ -85,7 +86,7 @@ def _pods(config: Path, env: dict[str, str], logs: list[Path]) -> Iterator[list[
             log = log_path.open("wb")
             popen = subprocess.Popen(
                 [str(LITELLM_BIN), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
-                env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", **env},
+                env=with_hooks_on_path({**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", **env}),
                 stdout=log, stderr=subprocess.STDOUT, cwd=config.parent)
             pods.append(LiteLLMProcess(popen, f"http://127.0.0.1:{port}", log_path, log))
         for pod in pods:

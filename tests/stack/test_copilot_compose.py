@@ -112,13 +112,14 @@ def test_copilot_login_survives_a_replica_recreate(docker_engine, tmp_path: Path
     shutil.copy(REPO / ".env.example", tmp_path / ".env.example")
     target = Target(env=ENV)
     runtime = runtime_for(target)[1]
-    assert isinstance(runtime, ComposeRuntime)
-    runtime.down(volumes=True)  # a crashed earlier run
+    assert runtime.kind == "compose"
+    stack: ComposeRuntime = runtime.compose  # type: ignore[attr-defined]  # the test drives compose itself
+    runtime.stop(volumes=True)  # a crashed earlier run
     try:
         # LiteLLM drops a Copilot deployment it cannot authenticate at start: log in first
         # (here GitHub is the fake, so it runs before the rest of the stack).
         assert _ops("render").exit_code == 0
-        compose = runtime.base_command()  # names the rendered file now
+        compose = stack.base_command()  # names the rendered file now
         _run([*compose, "up", "-d", "--wait", "fake-provider"])
         login = _ops("copilot", "login", "--timeout", "120")
         assert login.exit_code == 0, login.output
@@ -146,7 +147,7 @@ def test_copilot_login_survives_a_replica_recreate(docker_engine, tmp_path: Path
         chat = next(r for r in seen if r["path"] == "/copilot/chat/completions")
         assert chat["headers"]["editor-version"] == "vscode/1.85.1"
     finally:
-        runtime.down(volumes=True)
+        runtime.stop(volumes=True)
     gone = subprocess.run(
         ["docker", "volume", "inspect", f"{PROJECT}_github-copilot-auth"],
         capture_output=True,
