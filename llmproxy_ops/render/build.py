@@ -20,7 +20,7 @@ from llmproxy_ops.render.compose import (
 from llmproxy_ops.render.env_manifest import render_manifest, render_runtime_env
 from llmproxy_ops.render.initdb import INITDB_FILE, render_initdb
 from llmproxy_ops.render.kubernetes import kubernetes_files
-from llmproxy_ops.render.litellm_config import render_litellm_yaml
+from llmproxy_ops.render.litellm_config import litellm_config, render_litellm_yaml
 from llmproxy_ops.render.litellm_hooks import hook_files
 from llmproxy_ops.render.nginx import render_nginx
 from llmproxy_ops.spec.model import Spec
@@ -49,7 +49,7 @@ def render_files(
         CONFIG_FILE: render_litellm_yaml(spec),
         RUNTIME_ENV_FILE: render_runtime_env(spec),
         MANIFEST_FILE: render_manifest(spec),
-        **hook_files(spec.litellm_config()),
+        **hook_files(litellm_config(spec)),
     }
     if spec.stack.runtime == "compose":
         files.update(_compose_files(spec, out_dir or spec.stack.build_dir / spec.name, env_file))
@@ -70,7 +70,7 @@ def _compose_files(spec: Spec, out_dir: Path, env_file: Path | None) -> dict[str
             cs.nginx_settings, upstreams=litellm_names(cs), request_timeout=_request_timeout(spec),
             certs_path=NGINX_CERTS_PATH,
         )
-    mounted = {CONFIG_FILE: render_litellm_yaml(spec), **hook_files(spec.litellm_config()), **files}
+    mounted = {CONFIG_FILE: render_litellm_yaml(spec), **hook_files(litellm_config(spec)), **files}
     paths = compose_paths(spec, out_dir, env_file, mounted)
     return {COMPOSE_FILE: render_compose(spec, paths), **files}
 

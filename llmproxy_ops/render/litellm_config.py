@@ -20,13 +20,29 @@ LITELLM_SETTINGS_DEFAULTS: dict[str, Any] = {
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
+# Without a database LiteLLM answers a wrong key with 400 "No connected db."; this shipped
+# callback (render/litellm_hooks) relabels exactly that rejection 401, so every rendered
+# deployment answers a bad key the way SDKs and the smoke test expect.
+AUTH_STATUS_CALLBACK = "llmproxy_auth_status.handler"
+
+
 def litellm_config(spec: Spec) -> dict[str, Any]:
     config = copy.deepcopy(spec.litellm_config())
     settings = config.setdefault("litellm_settings", {})
     if isinstance(settings, dict):
         for key, value in LITELLM_SETTINGS_DEFAULTS.items():
             settings.setdefault(key, value)
+        _add_auth_status(config, settings)
     return config
+
+
+def _add_auth_status(config: dict[str, Any], settings: dict[str, Any]) -> None:
+    general = config.get("general_settings")
+    if isinstance(general, dict) and general.get("database_url"):
+        return  # with a database LiteLLM checks virtual keys itself: 401 already
+    callbacks = settings.setdefault("callbacks", [])
+    if isinstance(callbacks, list) and AUTH_STATUS_CALLBACK not in callbacks:
+        callbacks.append(AUTH_STATUS_CALLBACK)
 
 
 def render_litellm_yaml(spec: Spec) -> str:

@@ -39,8 +39,9 @@ def _render(write, compose: str = "{}", out: str = "build/x") -> tuple[dict, dic
 def test_default_stack_services_and_order(write, in_tmp):
     doc, files = _render(write)
     assert list(doc["services"]) == ["db", "mlflow", "litellm", "nginx"]
+    # llmproxy_auth_status.py: the callback every rendering names (a wrong key gets 401)
     assert sorted(files) == ["config.yaml", "docker-compose.yml", "env-manifest.json",
-                             "initdb.sql", "nginx.conf", "runtime.env"]
+                             "initdb.sql", "llmproxy_auth_status.py", "nginx.conf", "runtime.env"]
     assert files["docker-compose.yml"].startswith("# Rendered by llmproxy-ops")
     assert doc["volumes"] == {"db-data": {}, "mlflow-artifacts": {}}
 
@@ -53,7 +54,10 @@ def test_litellm_service(write, in_tmp):
                               "--num_workers", "2", "--run_granian"]
     assert lit["env_file"] == ["runtime.env", "../../.env"]
     assert lit["environment"] == {"MLFLOW_TRACKING_URI": "http://mlflow:5000"}
-    assert lit["volumes"] == ["./config.yaml:/app/config.yaml:ro"]
+    assert lit["volumes"] == [
+        "./config.yaml:/app/config.yaml:ro",
+        "./llmproxy_auth_status.py:/app/llmproxy_auth_status.py:ro",  # beside the config
+    ]
     assert "ports" not in lit  # behind nginx
     assert "entrypoint" not in lit
     test = lit["healthcheck"]["test"]

@@ -34,7 +34,9 @@ def test_config_keeps_env_references_and_drops_our_section(write, in_tmp):
     assert config["model_list"][0]["litellm_params"]["api_key"] == "os.environ/ANTHROPIC_API_KEY"
     assert config["general_settings"]["master_key"] == "os.environ/LITELLM_MASTER_KEY"
     assert "stack" not in config
-    assert config["litellm_settings"] == {"json_logs": True}  # offline-friendly default rendered in
+    # offline-friendly default and the 401 callback (no database here) rendered in
+    assert config["litellm_settings"] == {
+        "json_logs": True, "callbacks": ["llmproxy_auth_status.handler"]}
 
 
 def test_manifest_lists_names_never_values(write, in_tmp, monkeypatch):

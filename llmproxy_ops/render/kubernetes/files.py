@@ -17,6 +17,7 @@ from llmproxy_ops.render.initdb import INITDB_FILE, render_initdb
 from llmproxy_ops.render.kubernetes import backing, litellm, network
 from llmproxy_ops.render.kubernetes.common import PART_OF, SECRET_NAME
 from llmproxy_ops.render.litellm_config import render_yaml
+from llmproxy_ops.render.litellm_hooks import hook_files
 from llmproxy_ops.spec.model import Spec
 
 KUSTOMIZATION_FILE = "kustomization.yaml"
@@ -57,7 +58,7 @@ def kubernetes_files(spec: Spec, *, request_timeout: float) -> dict[str, str]:
     if ks.runs_postgres:
         files[INITDB_FILE] = render_initdb()
     files[KUSTOMIZATION_FILE] = _kustomization(spec, ks.namespace, sorted(objects),
-                                               postgres=ks.runs_postgres)
+                                               postgres=ks.runs_postgres, config=config)
     files[SECRETS_EXAMPLE_FILE] = _secrets_example(litellm.secret_keys(config, ks), ks.namespace)
     return files
 
@@ -68,9 +69,10 @@ def _dump(docs: list[dict[str, Any]]) -> str:
 
 
 def _kustomization(spec: Spec, namespace: str, resources: list[str], *,
-                   postgres: bool) -> str:
+                   postgres: bool, config: dict[str, Any]) -> str:
     generators: list[dict[str, Any]] = [
-        {"name": litellm.CONFIG_MAP, "files": [CONFIG_FILE]},
+        # the shipped callbacks beside config.yaml, where LiteLLM looks for them
+        {"name": litellm.CONFIG_MAP, "files": [CONFIG_FILE, *sorted(hook_files(config))]},
         {"name": litellm.ENV_CONFIG_MAP, "envs": [RUNTIME_ENV_FILE]},
     ]
     if postgres:
