@@ -107,9 +107,9 @@ def test_rotate_master_new_key_accepted_old_rejected_no_gap(stack) -> None:  # n
     assert [c.replica for c in result.verification] == ["litellm"]
     assert (
         result.verification[0].detail
-        == "new key: accepted (HTTP 200); old key: rejected (HTTP 400)"
+        == "new key: accepted (HTTP 200); old key: rejected (HTTP 401)"
     )
-    assert (models_status(url, new), models_status(url, old)) == (200, 400)
+    assert (models_status(url, new), models_status(url, old)) == (200, 401)
     assert result.backup is not None and read_env_file(result.backup)["LITELLM_MASTER_KEY"] == old
     assert stat.S_IMODE(result.backup.stat().st_mode) == 0o600
     assert stat.S_IMODE((base / ".env").stat().st_mode) == 0o600
@@ -135,12 +135,12 @@ def test_failed_verification_rolls_back_and_the_old_key_works_again(stack) -> No
     assert not result.ok and result.rolled_back and result.rollback_ok
     assert (
         result.verification[0].detail
-        == "new key: rejected (HTTP 400); old key: rejected (HTTP 400)"
+        == "new key: rejected (HTTP 401); old key: rejected (HTTP 401)"
     )
     assert result.rollback_verification[0].detail.startswith("new key: accepted (HTTP 200)")
     assert (base / ".env").read_text() == before
     assert models_status(url, old) == 200
-    assert models_status(url, "sk-tampered-key-77e1aa90") == 400
+    assert models_status(url, "sk-tampered-key-77e1aa90") == 401
 
 
 def test_cli_rotation_reports_the_gap_and_never_prints_a_key(stack) -> None:  # noqa: ANN001
@@ -156,7 +156,7 @@ def test_cli_rotation_reports_the_gap_and_never_prints_a_key(stack) -> None:  # 
     )
     assert "rotated LITELLM_MASTER_KEY" in out.output
     assert old not in out.output and new not in out.output
-    assert (models_status(url, new), models_status(url, old)) == (200, 400)
+    assert (models_status(url, new), models_status(url, old)) == (200, 401)
 
 
 def test_provider_rotation_smoke_tests_the_groups_using_it(stack) -> None:  # noqa: ANN001
