@@ -113,6 +113,7 @@ def test_pid_and_state_files_hold_no_secret(started: tuple) -> None:
         "pid",
         "port",
         "server",
+        "shares_port",
         "started_at",
         "started_epoch",
         "time_to_healthy_s",
