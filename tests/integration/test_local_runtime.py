@@ -123,7 +123,8 @@ def test_pid_and_state_files_hold_no_secret(started: tuple) -> None:
     assert KEY not in state_text
     cmdline = Path(f"/proc/{status.pid}/cmdline").read_bytes().decode()
     assert KEY not in cmdline
-    assert "litellm" in cmdline
+    # LiteLLM's own CLI, through the per-worker-socket module (runtime/reuseport.py)
+    assert "llmproxy_ops.runtime.reuseport\x00--config" in cmdline
     assert KEY not in repr(launch)
 
 
