@@ -94,7 +94,7 @@ def test_claude_gateway_through_the_cli(project, fake):
     up = ops("up", "--env", "fake")
     try:
         assert up.returncode == 0, up.stdout + up.stderr
-        assert "up: fake proxy" in up.stdout and MASTER not in up.stdout
+        assert "up: fake on local, healthy in " in up.stdout and MASTER not in up.stdout
         smoke = ops("smoke-test", "--env", "fake", "--junit-xml", "smoke.xml")
         assert smoke.returncode == 0, smoke.stdout + smoke.stderr
         assert MASTER not in smoke.stdout + Path("smoke.xml").read_text()
