@@ -157,7 +157,7 @@ def test_master_rotation_under_load(replicas: int, tmp_path: Path, monkeypatch) 
             for c in result.verification
         )
         with httpx.Client(verify=False, timeout=10) as client:
-            for key, expected in ((OLD_KEY, 400), (new, 200)):
+            for key, expected in ((OLD_KEY, 401), (new, 200)):
                 statuses = {
                     client.get(
                         f"{load.url}/v1/models", headers={"Authorization": f"Bearer {key}"}
