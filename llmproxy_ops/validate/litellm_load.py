@@ -25,7 +25,7 @@ import yaml
 
 from llmproxy_ops import LITELLM_PIN
 from llmproxy_ops.findings import Finding, Severity
-from llmproxy_ops.render.litellm_hooks import HOOKS_DIR
+from llmproxy_ops.render.litellm_hooks import with_hooks_on_path
 from llmproxy_ops.spec.model import Spec
 from llmproxy_ops.validate.litellm_locate import locate_failure
 from llmproxy_ops.validate.secrets import env_ref_name
@@ -84,11 +84,10 @@ def probe_environment() -> dict[str, str]:
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         "HTTP_PROXY": _DEAD_PROXY, "HTTPS_PROXY": _DEAD_PROXY,
         "http_proxy": _DEAD_PROXY, "https_proxy": _DEAD_PROXY, "NO_PROXY": "", "no_proxy": "",
-        # the shipped callbacks (render/litellm_hooks) are rendered beside config.yaml; here
-        # LiteLLM finds them through its import fallback (get_instance_fn)
-        "PYTHONPATH": str(HOOKS_DIR),
     })
-    return env
+    # the shipped callbacks (render/litellm_hooks), found as the local runtime finds them;
+    # the caller's own PYTHONPATH is not kept (see above)
+    return with_hooks_on_path(env)
 
 
 def run_probe(

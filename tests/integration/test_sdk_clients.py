@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,9 @@ CLAUDE_CODE_CLI = REPO / ".cache" / "claude-code" / "node_modules" / ".bin" / "c
 class Gateway:
     proxy: LiteLLMProcess
     fake: FakeProvider
+    # SDK clients made during one test, closed after it: an unclosed one leaves its sockets
+    # to the garbage collector, which reports them (ResourceWarning) in a later test.
+    clients: list[openai.OpenAI | anthropic.Anthropic] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -111,21 +114,27 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
 
 
 @pytest.fixture()
-def gw(gateway: Gateway) -> Gateway:
+def gw(gateway: Gateway) -> Iterator[Gateway]:
     gateway.fake.reset()
-    return gateway
+    yield gateway
+    while gateway.clients:
+        gateway.clients.pop().close()
 
 
 def oai(gw: Gateway, key: str = KEY, **options: Any) -> openai.OpenAI:
     options.setdefault("max_retries", 0)
-    return openai.OpenAI(base_url=gw.url + "/v1", api_key=key, timeout=30, **options)
+    client = openai.OpenAI(base_url=gw.url + "/v1", api_key=key, timeout=30, **options)
+    gw.clients.append(client)
+    return client
 
 
 def claude(gw: Gateway, **options: Any) -> anthropic.Anthropic:
     options.setdefault("max_retries", 0)
     if "auth_token" not in options:
         options.setdefault("api_key", KEY)
-    return anthropic.Anthropic(base_url=gw.url, timeout=30, **options)
+    client = anthropic.Anthropic(base_url=gw.url, timeout=30, **options)
+    gw.clients.append(client)
+    return client
 
 
 def without_credentials(request: httpx.Request | httpx2.Request) -> None:
