@@ -14,15 +14,17 @@ compile() {
   "$PY" -m piptools compile --quiet --generate-hashes --allow-unsafe --strip-extras \
     --no-emit-index-url --no-emit-find-links --no-emit-trusted-host --newline=LF "$@"
 }
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
+# The pins file's path is written into the locks' headers: a fixed one keeps a refresh that
+# changes nothing from changing the image lock (whose sha256 decides an image rebuild).
+pins=lock/.runtime-pins.txt
+trap 'rm -f "$pins"' EXIT
 
 compile --output-file=lock/runtime.txt pyproject.toml lock/build.in
 # The test lock is constrained to the runtime pins so both venvs run the same versions.
-grep -E '^[A-Za-z0-9._-]+==' lock/runtime.txt | sed 's/ *\\$//' >"$tmp/runtime-pins.txt"
-compile --extra=test --constraint="$tmp/runtime-pins.txt" --output-file=lock/test.txt \
+grep -E '^[A-Za-z0-9._-]+==' lock/runtime.txt | sed 's/ *\\$//' >"$pins"
+compile --extra=test --constraint="$pins" --output-file=lock/test.txt \
   pyproject.toml lock/build.in
 # The image runs the same versions as the local venv wherever the two overlap.
-compile --constraint="$tmp/runtime-pins.txt" --output-file=lock/litellm-image.txt \
+compile --constraint="$pins" --output-file=lock/litellm-image.txt \
   lock/litellm-image.in
 echo "[lock] refreshed: lock/runtime.txt lock/test.txt lock/litellm-image.txt"
