@@ -15,7 +15,8 @@ from llmproxy_ops.render.nginx import render_nginx
 from llmproxy_ops.spec.compose_settings import NginxSettings
 
 NGINX = "/usr/sbin/nginx"
-UPSTREAM_MODEL = "bench-upstream-model"
+# what OpenAI answers for gpt-4o-mini (the models of perf_setups.py): a priced model
+UPSTREAM_MODEL = "gpt-4o-mini-2024-07-18"
 PLAIN_PATH = "/plain/v1/chat/completions"
 SSE_PATH = "/sse/v1/chat/completions"
 # The front end's rate limit stays on (its cost is part of nginx's), but must not reject: nginx

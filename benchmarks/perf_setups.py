@@ -118,7 +118,10 @@ def seeds_config(upstream_url: str) -> str:
 
 def _models(upstream_url: str) -> list[dict[str, Any]]:
     """One model group per upstream path: the static upstream cannot read `stream` in a body."""
-    params = {"model": "openai/bench-upstream-model", "api_key": "dummy"}
+    # A model LiteLLM has a price for, like every model of the seeds: an unpriced one makes
+    # LiteLLM run its zero-cost diagnostic twice per request (~20% of a request's CPU in
+    # py-spy), a cost the deployments being compared never pay.
+    params = {"model": "openai/gpt-4o-mini", "api_key": "dummy"}
     return [
         {"model_name": MODEL, "litellm_params": {**params, "api_base": f"{upstream_url}/plain/v1"}},
         {
