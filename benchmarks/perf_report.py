@@ -59,6 +59,7 @@ def targets(
             out.append(
                 _target(f"default / seeds, {key}", default[key]["ratio_to_seeds"], ">=", need)
             )
+    out += _cpu_and_tail(default, results.get(BASELINE, {}))
     for key in default:
         best_key, best = _best(results, key)
         if best:
@@ -83,6 +84,24 @@ def targets(
     healthy = info.get(DEFAULT, {}).get("time_to_healthy_s")
     if healthy is not None:
         out.append(_target("default start-to-healthy (s), offline", healthy, "<=", 6.0))
+    return out
+
+
+def _cpu_and_tail(
+    default: dict[str, dict[str, Any]], seeds: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Issue 16 §3: CPU per request (what users pay at every scale) and the p99 at 8
+    connections, each as a ratio to the seeds' way at the same point of the same run."""
+    out: list[dict[str, Any]] = []
+    for key in ("json_c8", "json_c32", "stream_c8", "stream_c32"):
+        mine = default.get(key, {}).get("cpu_ms_per_req")
+        ref = seeds.get(key, {}).get("cpu_ms_per_req")
+        if mine is not None and ref:
+            name = f"default / seeds, CPU ms per request, {key}"
+            out.append(_target(name, mine / ref, "<=", 0.75))
+    mine, ref = default.get("json_c8", {}).get("p99_ms"), seeds.get("json_c8", {}).get("p99_ms")
+    if mine is not None and ref:
+        out.append(_target("default / seeds, p99, json_c8", mine / ref, "<=", 1 / 3))
     return out
 
 
