@@ -33,6 +33,10 @@ SIGUSR1 steers them here, see runtime/steer.py), LLMPROXY_STEER_FILE (where the 
 steering signal is written) and LLMPROXY_DRAIN_TIMEOUT (how long SIGTERM waits for in-flight
 requests and streams). SIGUSR2 hands the choice back to the kernel's hash.
 One worker is served the same way, so that a one-worker proxy can be rolled too.
+
+On SIGTERM a worker first drains its kept-alive connections (CloseWhenDraining): each is
+answered once more with `Connection: close` instead of being closed under a client that may
+be sending on it, then uvicorn's own graceful shutdown runs.
 """
 
 from __future__ import annotations
@@ -98,10 +102,77 @@ def serve_worker(
     os.environ.clear()  # the fork server's copy predates what LiteLLM's CLI set
     os.environ.update(environ)
 
-    server = uvicorn.Server(uvicorn.Config(app, **options))
+    config = uvicorn.Config(app, **options)
+    config.load()
+    closing = CloseWhenDraining(config.loaded_app)
+    config.loaded_app = closing
+    server = _draining_server(config, closing)
     server.run(sockets=socks)
     if not server.started:
         sys.exit(STARTUP_FAILURE)
+
+
+class CloseWhenDraining:
+    """ASGI wrapper: once draining, every response says `Connection: close`.
+
+    uvicorn's shutdown closes a kept-alive idle connection at once; a client that sends its
+    next request on it at that moment gets a reset (HTTP/1.1 has no race-free way to close
+    an idle connection). Answering that next request and closing after it is race-free.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.draining = False
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_closing(message: dict[str, Any]) -> None:
+            if self.draining and message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), (b"connection", b"close")]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_closing)
+
+
+def _draining_server(config: Any, closing: CloseWhenDraining) -> Any:
+    """uvicorn's Server, except that SIGTERM first drains kept-alive connections.
+
+    For up to the keep-alive timeout plus a second, the worker keeps serving (a rollout has
+    already steered new connections elsewhere) and closes each connection after its next
+    response; a connection that stays idle is closed by the keep-alive timeout as always.
+    Then uvicorn's own shutdown: stop accepting, wait for in-flight requests and streams.
+    With no connection open it shuts down at once; SIGINT is uvicorn's immediate stop.
+    """
+    import uvicorn
+
+    linger_s = float(config.timeout_keep_alive) + 1.0
+
+    class DrainingServer(uvicorn.Server):  # type: ignore[misc]  # uvicorn ships no stubs here
+        drain_started: float | None = None
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if sig == signal.SIGTERM and self.drain_started is None and self.started:
+                self.drain_started = time.monotonic()
+                closing.draining = True
+                log.info("Draining: %d connection(s) close after their next response "
+                         "(at most %.0f s), then shutdown", len(self.server_state.connections),
+                         linger_s)
+                return
+            super().handle_exit(sig, frame)
+
+        async def on_tick(self, counter: int) -> bool:
+            if self.drain_started is not None and not self.should_exit:
+                lingered = time.monotonic() - self.drain_started >= linger_s
+                if lingered or not self.server_state.connections:
+                    self._captured_signals.append(signal.SIGTERM)  # as uvicorn records it
+                    self.should_exit = True
+            return bool(await super().on_tick(counter))
+
+    return DrainingServer(config)
 
 
 @dataclass

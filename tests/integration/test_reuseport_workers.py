@@ -6,6 +6,7 @@ import collections
 import re
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -156,3 +157,30 @@ def test_shared_socket_is_still_available(tmp_path: Path) -> None:
         assert chat(status.url).status_code == 200
     finally:
         runtime.down(grace=5.0)
+
+
+def test_stopping_answers_a_kept_alive_connection_and_closes_it_after(tmp_path: Path) -> None:
+    """SIGTERM does not close an idle kept-alive connection under a client about to reuse it
+    (that client would get a reset): its next request is answered with Connection: close."""
+    runtime = LocalRuntime(tmp_path / "run")
+    status = runtime.up(launch_for(write_config(tmp_path), workers=1))
+    assert status.url is not None
+    stopper = threading.Thread(target=runtime.down, kwargs={"grace": 60.0})
+    try:
+        with httpx.Client() as client:
+            assert chat(status.url, client).status_code == 200  # the connection is kept alive
+            stopper.start()
+            deadline = time.monotonic() + 10  # SIGTERM reaches the worker: it logs its drain
+            while "Draining: 1 connection(s)" not in runtime.log_path.read_text():
+                if time.monotonic() > deadline:
+                    break  # (no drain at all: the request below tells what stopping did)
+                time.sleep(0.05)
+            answer = chat(status.url, client)
+    finally:
+        if stopper.ident:  # started: it stops the proxy
+            stopper.join(90)
+        else:
+            runtime.down(grace=5.0)
+    assert answer.status_code == 200
+    assert answer.headers["connection"] == "close"
+    assert not stopper.is_alive() and not runtime.status().running
