@@ -95,7 +95,9 @@ def render_compose(spec: Spec, paths: ComposePaths) -> str:
     return HEADER + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=4096)
 
 
-def compose_document(spec: Spec, paths: ComposePaths, *, one_litellm: bool = False) -> dict[str, Any]:
+def compose_document(
+    spec: Spec, paths: ComposePaths, *, one_litellm: bool = False
+) -> dict[str, Any]:
     """The compose project; `one_litellm`: a single `litellm` service whatever the replicas
     (the swarm renderer scales it with deploy.replicas instead)."""
     cs = spec.stack.compose(spec.name)

@@ -59,8 +59,9 @@ def render_nginx(
     settings that are safe on every version. `listen_address` (default: all addresses) and
     `runtime_dir` (pid file and temp folders; default: nginx's compiled-in paths) exist for
     running the config outside a container, as the tests do. `resolver` (a DNS server
-    address): the one upstream name is resolved at run time (Swarm tasks come and go). `settings.bind` is not used
-    here: it is where compose publishes the ports, not where nginx listens in its container.
+    address): the one upstream name is resolved at run time (Swarm tasks come and go).
+    `settings.bind` is not used here: it is where compose publishes the ports, not where
+    nginx listens in its container.
     """
     context = _context(settings, upstreams, upstream_port, request_timeout, nginx_version)
     context |= {

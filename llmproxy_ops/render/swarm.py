@@ -138,7 +138,7 @@ def all_secret_vars(spec: Spec) -> list[str]:
 
 def config_name(stack: str, file: str, content: str) -> str:
     """Docker config names are immutable: a digest in the name makes a change a new config."""
-    slug = re.sub(r"[^A-Za-z0-9_-]", "-", file)
+    slug = re.sub(r"[^A-Za-z0-9_-]", "-", file)[:20]
     return f"{stack}_{slug}-{hashlib.sha256(content.encode()).hexdigest()[:12]}"
 
 
@@ -207,6 +207,13 @@ def _swarm_service(name: str, service: dict[str, Any], spec: Spec, cs: ComposeSe
     if not s["volumes"]:
         del s["volumes"]
     _ports(name, s, cs, spec)
+    if name == "nginx":
+        # nginx itself, not through LiteLLM: with dnsrr a LiteLLM that is not healthy yet has
+        # no address, and Swarm would restart nginx for it (no depends_on in a stack). The
+        # plain-HTTP port answers / with a redirect (curl -f takes a 3xx as success).
+        port = cs.nginx_settings.http_port
+        s["healthcheck"]["test"] = ["CMD", "curl", "-fsS", "-o", "/dev/null",
+                                    f"http://127.0.0.1:{port}/"]
     if secrets:
         s["secrets"] = list(secrets)
         _wrap_entrypoint(name, s, cs)
@@ -235,7 +242,8 @@ def _ports(name: str, s: dict[str, Any], cs: ComposeSettings, spec: Spec) -> Non
     s.pop("ports", None)
     if name == "nginx":
         ns = cs.nginx_settings
-        s["ports"] = [_host_port(ns.https_port, ns.https_port), _host_port(ns.http_port, ns.http_port)]
+        s["ports"] = [_host_port(ns.https_port, ns.https_port),
+                      _host_port(ns.http_port, ns.http_port)]
     elif name == "litellm" and not cs.nginx.enabled:
         s["ports"] = [_host_port(spec.stack.port, LITELLM_PORT)]
 

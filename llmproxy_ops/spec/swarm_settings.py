@@ -25,8 +25,10 @@ class SwarmSettings:
 
 
 def default_stack_name(env_name: str) -> str:
-    """llmproxy-<env> with only the characters stack names take."""
-    return re.sub(r"[^a-z0-9_-]+", "-", f"llmproxy-{env_name}".lower()).strip("-")
+    """llmproxy-<env> with only the characters stack names take, short enough that its
+    services, configs and secrets stay within Docker's 63/64-character names."""
+    name = re.sub(r"[^a-z0-9_-]+", "-", f"llmproxy-{env_name}".lower()).strip("-")
+    return name[:30].rstrip("-_")
 
 
 def swarm_settings(raw: dict[str, Any], env_name: str) -> SwarmSettings:

@@ -139,7 +139,7 @@ SWARM_SCHEMA: dict[str, Any] = {
     "swarm)",
     "additionalProperties": False,
     "properties": {
-        "stack": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$",
+        "stack": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$", "maxLength": 30,
                   "description": "docker stack name (default llmproxy-<env>)"},
         "endpoint_mode": {
             "enum": ["dnsrr", "vip"],
