@@ -152,3 +152,12 @@ def test_endpoint_mode_is_validated(write) -> None:
     assert [(f.path, f.message) for f in errors] == [
         (("stack", "swarm", "endpoint_mode"),
          "endpoint_mode must be one of 'dnsrr', 'vip', got 'mesh'")]
+
+
+def test_no_per_worker_warning_when_the_stack_brings_redis(write) -> None:
+    spec = _spec(write, replicas=1, workers=2)
+    codes = [f.code for f in validate_spec(spec).warnings]
+    assert "rate-limit-per-worker" not in codes
+    local = load_files([write("y.yaml", BASE.replace("runtime: swarm", "runtime: local")
+                              .replace("REPLICAS", "1").replace("WORKERS", "2"))])
+    assert "rate-limit-per-worker" in [f.code for f in validate_spec(local).warnings]
