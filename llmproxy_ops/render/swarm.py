@@ -207,6 +207,10 @@ def _swarm_service(name: str, service: dict[str, Any], spec: Spec, cs: ComposeSe
     if not s["volumes"]:
         del s["volumes"]
     _ports(name, s, cs, spec)
+    if name == "litellm":
+        # Replicas start together (and again after a node loss) on shared cores: a failing
+        # check counts only after this, a passing one makes the task healthy at once.
+        s["healthcheck"]["start_period"] = "180s"
     if name == "nginx":
         # nginx itself, not through LiteLLM: with dnsrr a LiteLLM that is not healthy yet has
         # no address, and Swarm would restart nginx for it (no depends_on in a stack). The
