@@ -30,6 +30,7 @@ MLFLOW_PORT = 5000
 FAKE_PROVIDER_PORT = 9000
 NGINX_LIVENESS_PATH = "/health/liveliness"  # plain HTTP, not redirected (nginx.conf.j2)
 NGINX_CERTS_PATH = "/etc/nginx/certs"
+WORKER_HEALTHCHECK_S = 60
 SERVER_FLAGS = {"uvicorn": [], "gunicorn": ["--run_gunicorn"], "granian": ["--run_granian"]}
 
 # Minimum capabilities on top of `cap_drop: [ALL]`, tested with the official and offline images:
@@ -157,7 +158,13 @@ def _litellm(cs: ComposeSettings, stack: StackSettings, paths: ComposePaths, ind
 
 def _litellm_args(stack: StackSettings) -> list[str]:
     args = ["--config", "/app/config.yaml", "--host", "0.0.0.0", "--port", str(LITELLM_PORT)]
-    return args + ["--num_workers", str(stack.workers), *SERVER_FLAGS.get(stack.server, [])]
+    args += ["--num_workers", str(stack.workers), *SERVER_FLAGS.get(stack.server, [])]
+    if stack.workers > 1 and stack.server == "uvicorn":
+        # uvicorn kills a worker that does not answer its ping within 5 s; a worker still
+        # importing LiteLLM on a busy CPU misses it and is respawned forever (seen here with
+        # 2 workers under a 1.5-CPU limit: no line of output in minutes).
+        args += ["--timeout_worker_healthcheck", str(WORKER_HEALTHCHECK_S)]
+    return args
 
 
 def _litellm_db_entrypoint(cs: ComposeSettings) -> list[str]:

@@ -1,8 +1,8 @@
 """`stack.runtime: swarm` on a real single-node swarm (issue 10): one deploy for the module.
 
 The swarm is created by the fixture when the engine is not in one, and left at the end (the
-engine is shared with compose stacks that assume no swarm). The stack: 2 LiteLLM replicas
-(1 worker each: the offline image's 2-worker uvicorn printed nothing for minutes here), Redis, Postgres, the fake provider and nginx (MLflow is left out to keep the
+engine is shared with compose stacks that assume no swarm). The stack: 2 LiteLLM replicas ×
+2 workers, Redis, Postgres, the fake provider and nginx (MLflow is left out to keep the
 module within minutes on 2 cores; its service definition is the compose one).
 """
 
@@ -56,7 +56,7 @@ router_settings:
   optional_pre_call_checks: ["enforce_model_rate_limits"]
 stack:
   runtime: swarm
-  workers: 1
+  workers: 2
   startup_timeout: 480
   swarm: {{stack: {stack}, monitor_s: 5}}
   compose:
@@ -144,7 +144,7 @@ def _client(sw: Swarm) -> httpx.Client:
 
 
 def test_rpm_is_exact_across_replicas_and_workers(swarm: Swarm) -> None:
-    """rpm 8 with 2 replicas sharing Redis: exactly 8 admitted in one minute."""
+    """rpm 8 with 2 replicas × 2 workers sharing Redis: exactly 8 admitted in one minute."""
     second = datetime.now(UTC).second
     if second > 35:  # LiteLLM counts per wall-clock minute: start the burst in a fresh one
         time.sleep(61 - second)

@@ -57,6 +57,14 @@ def test_litellm_rolls_start_first_and_rolls_back(write) -> None:
     assert "healthcheck" in doc["services"]["litellm"]
 
 
+def test_workers_get_time_to_import_litellm(write) -> None:
+    """uvicorn's 5 s worker ping killed and respawned importing workers forever here."""
+    for workers, wanted in ((2, ["--timeout_worker_healthcheck", "60"]), (1, [])):
+        doc, _ = _render(write, workers=workers)
+        command = doc["services"]["litellm"]["command"]
+        assert command[command.index("--num_workers") + 2:] == wanted
+
+
 def test_stateful_services_sit_on_the_labelled_node(write) -> None:
     doc, _ = _render(write, extra="  swarm: {data_label: big-disk}\n")
     for name in ("db", "nginx", "redis"):
