@@ -204,6 +204,13 @@ class SwarmRuntime:
             if rolled:
                 raise StackError(f"Swarm rolled back the update of {', '.join(rolled)}",
                                  hint="see llmproxy-ops logs; the previous build keeps serving")
+            stuck = self._unschedulable()
+            if stuck:  # Swarm keeps such a task pending forever: say why now
+                raise StackError(
+                    f"Swarm cannot place a task of {stuck}: no node has the CPU or memory it "
+                    "reserves (a start-first update runs one more LiteLLM task than replicas)",
+                    hint="lower stack.compose.<service>.cpus_reserved / memory_reserved, or "
+                    "add a node", details=self._task_errors())
             pending = [s["Name"] for s in services if not _converged(s)]
             if services and not pending:
                 return f"converged in {time.monotonic() - started:.1f} s"
@@ -214,6 +221,16 @@ class SwarmRuntime:
                     hint=f"docker stack ps {self.stack} --no-trunc shows why tasks fail",
                     details=self._task_errors())
             time.sleep(_POLL_S)
+
+    def _unschedulable(self) -> str | None:
+        out = self._docker(["stack", "ps", self.stack, "--no-trunc", "--filter",
+                            "desired-state=running", "--format",
+                            "{{.Name}}\t{{.CurrentState}}\t{{.Error}}"]).stdout
+        for line in out.splitlines():
+            name, state, error = (line.split("\t") + ["", ""])[:3]
+            if state.startswith("Pending") and "insufficient resources" in error:
+                return name
+        return None
 
     def _task_errors(self) -> str:
         try:

@@ -61,7 +61,9 @@ stack:
   swarm: {{stack: {stack}, monitor_s: 5}}
   compose:
     project: {stack}
-    litellm: {{replicas: 2}}
+    # start-first runs a third LiteLLM task during an update: its reservation must fit on
+    # the one 2-CPU node beside the others (the default 0.5 CPU each did not: "no suitable node").
+    litellm: {{replicas: 2, cpus_reserved: 0.2, memory_reserved: 512m}}
     mlflow: {{enabled: false}}
     redis: {{image: llmproxy-ops/redis:7.0}}
     nginx: {{https_port: {https}, http_port: {http}, rate: 6000r/m, burst: 2000}}
