@@ -124,6 +124,8 @@ def swarm(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iter
         _docker("swarm", "init", "--advertise-addr", "127.0.0.1")
     node = _docker("info", "--format", "{{.Swarm.NodeID}}").strip()
     _docker("node", "update", "--label-add", f"{LABEL}=true", node)
+    if not created:  # a run killed before its teardown (e.g. by `timeout`) left its stack
+        sw.runtime().stop(volumes=True)
     try:
         started = time.monotonic()
         with contextlib.chdir(root):
