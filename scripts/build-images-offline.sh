@@ -6,6 +6,7 @@
 #   llmproxy-ops/mlflow:3.17.2          thin layer over the litellm image (mlflow server)
 #   llmproxy-ops/postgres:15            Debian's postgresql-15, official-like entrypoint
 #   llmproxy-ops/nginx:1.22             Debian's nginx 1.22.1 (OpenSSL 3)
+#   llmproxy-ops/redis:7.0              Debian's redis-server 7.0 (shared rate limits)
 #   llmproxy-ops/fake-provider:latest   llmproxy_ops.testing.fake_provider + aiohttp
 # Needs: root (debootstrap), a running Docker engine, Debian's mirror and PyPI.
 # Idempotent: an image is rebuilt only when its inputs changed (its Dockerfile folder, the lock,
@@ -19,7 +20,7 @@ usage: scripts/build-images-offline.sh [--rebuild[=NAME,...]] [--ca-bundle FILE]
 
   --rebuild         build every image again, even when its tag exists
   --rebuild=NAMES   build only these again (comma-separated: debian, python, litellm,
-                    mlflow, postgres, nginx, fake-provider); running containers keep
+                    mlflow, postgres, nginx, redis, fake-provider); running containers keep
                     their old image
   --ca-bundle FILE  PEM bundle of extra CA certificates to trust inside the images (for
                     pip behind a TLS-intercepting proxy). Default: $EXTRA_CA_BUNDLE, else
@@ -232,7 +233,7 @@ build_from() {  # build_from TAG FOLDER BASE [more build args]
 build_all() {
   local debian="$PREFIX/debian:$SUITE" python="$PREFIX/python:$SUITE"
   local litellm="$PREFIX/litellm:$LITELLM_VERSION" mlflow="$PREFIX/mlflow:$MLFLOW_VERSION"
-  local postgres="$PREFIX/postgres:15" nginx="$PREFIX/nginx:1.22"
+  local postgres="$PREFIX/postgres:15" nginx="$PREFIX/nginx:1.22" redis="$PREFIX/redis:7.0"
   local fake="$PREFIX/fake-provider:latest" ca=()
   [ -n "$CA_BUNDLE" ] && ca=("$CA_BUNDLE")
   # the debootstrap base has no inputs but the mirror: it is built when missing or asked for
@@ -244,6 +245,7 @@ build_all() {
   image "$postgres" "$(inputs_sha "$debian" "$IMAGES/postgres")" \
     build_from "$postgres" postgres "$debian"
   image "$nginx" "$(inputs_sha "$debian" "$IMAGES/nginx")" build_from "$nginx" nginx "$debian"
+  image "$redis" "$(inputs_sha "$debian" "$IMAGES/redis")" build_from "$redis" redis "$debian"
   image "$fake" "$(inputs_sha "$python" "$IMAGES/fake-provider" "$REPO/llmproxy_ops/testing")" \
     build_fake_provider "$fake"
 }

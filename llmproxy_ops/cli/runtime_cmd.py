@@ -77,7 +77,7 @@ def down(
     Example: llmproxy-ops down --env prod --volumes --yes
     """
     _, runtime = runtime_for(target(env, configs))
-    if volumes and runtime.kind == "compose":  # the runtime refuses --volumes it has none of
+    if volumes and runtime.kind in ("compose", "swarm"):  # the others have no volumes
         _confirm_volumes(env, yes)
     result = runtime.stop(grace=grace, volumes=volumes)
     console.print(result.message)

@@ -23,6 +23,7 @@ from llmproxy_ops.render.kubernetes import kubernetes_files
 from llmproxy_ops.render.litellm_config import litellm_config, render_litellm_yaml
 from llmproxy_ops.render.litellm_hooks import hook_files
 from llmproxy_ops.render.nginx import render_nginx
+from llmproxy_ops.render.swarm import swarm_files
 from llmproxy_ops.spec.model import Spec
 
 CONFIG_FILE = "config.yaml"
@@ -53,6 +54,10 @@ def render_files(
     }
     if spec.stack.runtime == "compose":
         files.update(_compose_files(spec, out_dir or spec.stack.build_dir / spec.name, env_file))
+    elif spec.stack.runtime == "swarm":
+        # config.yaml may gain the stack's Redis; rendered files become Docker configs.
+        files.update(swarm_files(spec, out_dir=out_dir or spec.stack.build_dir / spec.name,
+                                 env_file=env_file, request_timeout=_request_timeout(spec)))
     elif spec.stack.runtime == "kubernetes":
         # The folder is kustomize's root: config.yaml (with the in-cluster Redis) and
         # runtime.env become hash-named ConfigMaps.

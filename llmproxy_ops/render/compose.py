@@ -30,6 +30,7 @@ MLFLOW_PORT = 5000
 FAKE_PROVIDER_PORT = 9000
 NGINX_LIVENESS_PATH = "/health/liveliness"  # plain HTTP, not redirected (nginx.conf.j2)
 NGINX_CERTS_PATH = "/etc/nginx/certs"
+WORKER_HEALTHCHECK_S = 60
 SERVER_FLAGS = {"uvicorn": [], "gunicorn": ["--run_gunicorn"], "granian": ["--run_granian"]}
 
 # Minimum capabilities on top of `cap_drop: [ALL]`, tested with the official and offline images:
@@ -84,7 +85,9 @@ def project_name(cs: ComposeSettings) -> str:
 
 
 def litellm_names(cs: ComposeSettings) -> list[str]:
-    """One compose service per replica (see _litellm_services for why not deploy.replicas)."""
+    """One compose service per replica, not `deploy.replicas`: nginx lists every upstream by
+    name (compose's round-robin DNS would hide a dead replica behind one name), and a key
+    rotation can recreate them one at a time while the others keep serving."""
     return ["litellm"] if cs.replicas == 1 else [f"litellm-{i}" for i in range(1, cs.replicas + 1)]
 
 
@@ -93,8 +96,13 @@ def render_compose(spec: Spec, paths: ComposePaths) -> str:
     return HEADER + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=4096)
 
 
-def compose_document(spec: Spec, paths: ComposePaths) -> dict[str, Any]:
+def compose_document(
+    spec: Spec, paths: ComposePaths, *, one_litellm: bool = False
+) -> dict[str, Any]:
+    """The compose project; `one_litellm`: a single `litellm` service whatever the replicas
+    (the swarm renderer scales it with deploy.replicas instead)."""
     cs = spec.stack.compose(spec.name)
+    names = ["litellm"] if one_litellm else litellm_names(cs)
     services: dict[str, Any] = {}
     if cs.db.enabled:
         services["db"] = _db(cs, paths)
@@ -104,27 +112,19 @@ def compose_document(spec: Spec, paths: ComposePaths) -> dict[str, Any]:
         services["redis"] = _redis(cs)
     if cs.fake_provider.enabled:
         services["fake-provider"] = _fake_provider(cs)
-    services.update(_litellm_services(cs, spec.stack, paths))
+    services.update({n: _litellm(cs, spec.stack, paths, i) for i, n in enumerate(names)})
     if cs.nginx.enabled:
-        services["nginx"] = _nginx(cs, paths)
+        services["nginx"] = _nginx(cs, paths, names)
     doc: dict[str, Any] = {"name": project_name(cs), "services": services}
     volumes = _volumes(cs)
     if copilot.uses_copilot(spec):
-        _mount_copilot_auth(services, litellm_names(cs), volumes)
+        _mount_copilot_auth(services, names, volumes)
     if volumes:
         doc["volumes"] = volumes
     return doc
 
 
 # ---- services ----------------------------------------------------------------------------
-
-
-def _litellm_services(cs: ComposeSettings, stack: StackSettings, paths: ComposePaths) -> dict:
-    # Replicas are distinct services, not `deploy.replicas`: nginx lists every upstream by
-    # name (compose's round-robin DNS would hide a dead replica behind one name), and a
-    # key rotation can recreate them one at a time while the others keep serving.
-    names = litellm_names(cs)
-    return {name: _litellm(cs, stack, paths, i) for i, name in enumerate(names)}
 
 
 def _litellm(cs: ComposeSettings, stack: StackSettings, paths: ComposePaths, index: int) -> dict:
@@ -158,7 +158,13 @@ def _litellm(cs: ComposeSettings, stack: StackSettings, paths: ComposePaths, ind
 
 def _litellm_args(stack: StackSettings) -> list[str]:
     args = ["--config", "/app/config.yaml", "--host", "0.0.0.0", "--port", str(LITELLM_PORT)]
-    return args + ["--num_workers", str(stack.workers), *SERVER_FLAGS.get(stack.server, [])]
+    args += ["--num_workers", str(stack.workers), *SERVER_FLAGS.get(stack.server, [])]
+    if stack.workers > 1 and stack.server == "uvicorn":
+        # uvicorn kills a worker that does not answer its ping within 5 s; a worker still
+        # importing LiteLLM on a busy CPU misses it and is respawned forever (seen here with
+        # 2 workers under a 1.5-CPU limit: no line of output in minutes).
+        args += ["--timeout_worker_healthcheck", str(WORKER_HEALTHCHECK_S)]
+    return args
 
 
 def _litellm_db_entrypoint(cs: ComposeSettings) -> list[str]:
@@ -244,7 +250,7 @@ def _fake_provider(cs: ComposeSettings) -> dict:
     return _finish(service, cs.fake_provider, [])
 
 
-def _nginx(cs: ComposeSettings, paths: ComposePaths) -> dict:
+def _nginx(cs: ComposeSettings, paths: ComposePaths, upstreams: list[str]) -> dict:
     ns = cs.nginx_settings
     # nginx listens on the configured ports inside its container too (its redirect names
     # the HTTPS port), so host and container ports are the same numbers.
@@ -261,7 +267,7 @@ def _nginx(cs: ComposeSettings, paths: ComposePaths) -> dict:
                               start_period="20s"),
     }
     _label_digest(service, paths, NGINX_FILE)
-    return _finish(service, cs.nginx, litellm_names(cs), caps=CAPS["nginx"])
+    return _finish(service, cs.nginx, upstreams, caps=CAPS["nginx"])
 
 
 # ---- shared pieces -----------------------------------------------------------------------

@@ -51,20 +51,24 @@ def render_nginx(
     certs_path: str = "/etc/nginx/certs",
     listen_address: str | None = None,
     runtime_dir: str | None = None,
+    resolver: str | None = None,
 ) -> str:
     """nginx.conf text; deterministic (the same arguments always give the same bytes).
 
     `upstreams` are LiteLLM host names (one per replica). `nginx_version` None renders the
     settings that are safe on every version. `listen_address` (default: all addresses) and
     `runtime_dir` (pid file and temp folders; default: nginx's compiled-in paths) exist for
-    running the config outside a container, as the tests do. `settings.bind` is not used
-    here: it is where compose publishes the ports, not where nginx listens in its container.
+    running the config outside a container, as the tests do. `resolver` (a DNS server
+    address): the one upstream name is resolved at run time (Swarm tasks come and go).
+    `settings.bind` is not used here: it is where compose publishes the ports, not where
+    nginx listens in its container.
     """
     context = _context(settings, upstreams, upstream_port, request_timeout, nginx_version)
     context |= {
         "certs_path": _path(certs_path, "certs_path"),
         "listen_address": _token(listen_address, "listen_address") if listen_address else None,
         "runtime_dir": _path(runtime_dir, "runtime_dir") if runtime_dir else None,
+        "resolver": _token(resolver, "resolver") if resolver else None,
         "pid_path": _path(runtime_dir, "runtime_dir") + "/nginx.pid"
         if runtime_dir
         else DEFAULT_PID_PATH,

@@ -208,4 +208,9 @@ def timed(name: str, action: Callable[[], str | None]) -> Step:
 
 def _load_builtin() -> None:
     # The built-in runtimes register themselves on import; imported late to avoid a cycle.
-    from llmproxy_ops.runtime import compose_env, kubernetes_env, local_env  # noqa: F401
+    from llmproxy_ops.runtime import (  # noqa: F401
+        compose_env,
+        kubernetes_env,
+        local_env,
+        swarm_env,
+    )

@@ -12,6 +12,7 @@ from llmproxy_ops.findings import Finding, JsonPath, Location
 from llmproxy_ops.spec.compose_settings import ComposeSettings, compose_settings
 from llmproxy_ops.spec.kubernetes_settings import KubernetesSettings, kubernetes_settings
 from llmproxy_ops.spec.located import LMap, locate, to_plain
+from llmproxy_ops.spec.swarm_settings import SwarmSettings, swarm_settings
 
 STACK_KEY = "stack"
 
@@ -34,6 +35,7 @@ STACK_DEFAULTS: dict[str, Any] = {
     "environment": {},
     "compose": {},
     "kubernetes": {},
+    "swarm": {},
     "backup": {},
 }
 
@@ -55,6 +57,7 @@ class StackSettings:
     compose_raw: dict[str, Any]
     backup_raw: dict[str, Any]
     kubernetes_raw: dict[str, Any] = field(default_factory=dict)
+    swarm_raw: dict[str, Any] = field(default_factory=dict)
     workers_auto: bool = False  # `workers: auto`: a pod sizes it from its CPU limit, not ours
 
     def compose(self, env_name: str) -> ComposeSettings:
@@ -62,6 +65,9 @@ class StackSettings:
 
     def kubernetes(self, env_name: str) -> KubernetesSettings:
         return kubernetes_settings(self.kubernetes_raw, env_name)
+
+    def swarm(self, env_name: str) -> SwarmSettings:
+        return swarm_settings(self.swarm_raw, env_name)
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any]) -> StackSettings:
@@ -85,6 +91,7 @@ class StackSettings:
             compose_raw=dict(values["compose"] or {}),
             backup_raw=dict(values["backup"] or {}),
             kubernetes_raw=dict(values["kubernetes"] or {}),
+            swarm_raw=dict(values["swarm"] or {}),
             workers_auto=values["workers"] == "auto",
         )
 

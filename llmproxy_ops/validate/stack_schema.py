@@ -133,6 +133,28 @@ KUBERNETES_SCHEMA: dict[str, Any] = {
     },
 }
 
+SWARM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "what Docker Swarm adds to stack.compose's services (used when runtime: "
+    "swarm)",
+    "additionalProperties": False,
+    "properties": {
+        "stack": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$", "maxLength": 30,
+                  "description": "docker stack name (default llmproxy-<env>)"},
+        "endpoint_mode": {
+            "enum": ["dnsrr", "vip"],
+            "description": "how LiteLLM's service name resolves: dnsrr (default: one address "
+            "per task, nginx balances; needs no IPVS) or vip (one virtual IP; needs IPVS)",
+        },
+        "monitor_s": {"type": "integer", "minimum": 1, "maximum": 600,
+                      "description": "seconds a new LiteLLM task must stay healthy before "
+                      "the update moves on (else it rolls back)"},
+        "data_label": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$",
+                       "description": "node label (value true) that places Postgres, MLflow, "
+                       "Redis and nginx"},
+    },
+}
+
 BACKUP_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "llmproxy-ops backup create|verify|restore|prune settings",
@@ -160,8 +182,9 @@ STACK_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "runtime": {
-            "enum": ["local", "compose", "kubernetes"],
-            "description": "where the proxy runs (kubernetes: rendered for `kubectl apply -k`)",
+            "enum": ["local", "compose", "swarm", "kubernetes"],
+            "description": "where the proxy runs (swarm: stack.compose's services as a Docker "
+            "stack; kubernetes: rendered for `kubectl apply -k`)",
         },
         "host": {"type": "string", "minLength": 1, "description": "address the proxy binds"},
         "port": {"type": "integer", "minimum": 1, "maximum": 65535},
@@ -188,6 +211,7 @@ STACK_SCHEMA: dict[str, Any] = {
         },
         "compose": COMPOSE_SCHEMA,
         "kubernetes": KUBERNETES_SCHEMA,
+        "swarm": SWARM_SCHEMA,
         "backup": BACKUP_SCHEMA,
     },
 }

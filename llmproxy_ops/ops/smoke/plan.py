@@ -52,7 +52,13 @@ def _group_and_rpm(entry: Any) -> tuple[str | None, int | None]:
 
 def _has_redis(spec: Spec) -> bool:
     router = spec.root.get("router_settings")
-    return isinstance(router, dict) and any(k.startswith("redis") for k in router)
+    if isinstance(router, dict) and any(k.startswith("redis") for k in router):
+        return True
+    if spec.stack.runtime == "swarm":  # the stack brings its own Redis when it needs one
+        from llmproxy_ops.render.swarm import needs_redis
+
+        return needs_redis(spec)
+    return False
 
 
 def anthropic_groups(spec: Spec) -> list[str]:

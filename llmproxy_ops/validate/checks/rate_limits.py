@@ -73,6 +73,8 @@ def check_rate_limit_per_worker(ctx: CheckContext) -> Iterable[Finding]:
     count = workers(ctx)
     router = get_in(ctx.spec.root, "router_settings")
     has_redis = isinstance(router, dict) and any(router.get(k) for k in REDIS_KEYS)
+    # The swarm runtime renders a Redis of its own whenever more than one process enforces.
+    has_redis = has_redis or stack_value(ctx.spec, "runtime") == "swarm"
     if not models or count <= 1 or has_redis or not enforced(ctx):
         return
     where: JsonPath = (

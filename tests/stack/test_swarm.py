@@ -1,0 +1,273 @@
+"""`stack.runtime: swarm` on a real single-node swarm (issue 10): one deploy for the module.
+
+The swarm is created by the fixture when the engine is not in one, and left at the end (the
+engine is shared with compose stacks that assume no swarm). The stack: 2 LiteLLM replicas ×
+2 workers, Redis, Postgres, the fake provider and nginx (MLflow is left out to keep the
+module within minutes on 2 cores; its service definition is the compose one).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from llmproxy_ops.envfile import read_env_file
+from llmproxy_ops.ops.apply.deploy import ApplyRequest, apply, smoke_check
+from llmproxy_ops.ops.certs import CERT_FILE, create_self_signed
+from llmproxy_ops.pipeline import Target, runtime_for, start_target
+from llmproxy_ops.runtime.swarm_env import SwarmRuntime
+from tests.conftest import REPO, free_port
+
+pytestmark = pytest.mark.stack
+
+ENV = "swarmtest"
+STACK = "llmproxy-swarmtest"
+RPM = 8
+LOAD_CONCURRENCY = 4
+PACE_S = 0.1
+MAX_REQUESTS = 4000
+LABEL = "llmproxy-ops.data"
+
+LAYER = """\
+layers: [{ci}]
+model_list:
+  - model_name: limited
+    litellm_params: {{model: openai/limited, mock_response: "ok", api_key: dummy, rpm: {rpm}}}
+  - model_name: load
+    litellm_params: {{model: openai/load, mock_response: "ok", api_key: dummy}}
+litellm_settings:
+  success_callback: []
+  failure_callback: []
+  num_retries: {retries}
+router_settings:
+  optional_pre_call_checks: ["enforce_model_rate_limits"]
+stack:
+  runtime: swarm
+  workers: 2
+  startup_timeout: 480
+  swarm: {{stack: {stack}, monitor_s: 5}}
+  compose:
+    project: {stack}
+    # start-first runs a third LiteLLM task during an update: its reservation must fit on
+    # the one 2-CPU node beside the others (the default 0.5 CPU each did not: "no suitable node").
+    litellm: {{replicas: 2, cpus_reserved: 0.2, memory_reserved: 512m}}
+    mlflow: {{enabled: false}}
+    redis: {{image: llmproxy-ops/redis:7.0}}
+    nginx: {{https_port: {https}, http_port: {http}, rate: 6000r/m, burst: 2000}}
+"""
+
+
+@dataclass
+class Swarm:
+    root: Path
+    url: str
+    key: str
+    ca: Path
+    secrets: dict[str, str]
+    https: int
+    http: int
+    startup_s: float
+
+    def layer(self, retries: int) -> None:
+        text = LAYER.format(ci=REPO / "configs" / "environments" / "ci.yaml", rpm=RPM,
+                            retries=retries, stack=STACK, https=self.https, http=self.http)
+        path = self.root / "configs" / "environments" / f"{ENV}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+    def runtime(self) -> SwarmRuntime:
+        with contextlib.chdir(self.root):
+            _, rt = runtime_for(Target(env=ENV))
+        assert isinstance(rt, SwarmRuntime)
+        return rt
+
+
+def _docker(*args: str, check: bool = True) -> str:
+    proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120,
+                          check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)}: {proc.stderr}")
+    return proc.stdout
+
+
+@pytest.fixture(scope="module")
+def swarm(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Swarm]:
+    root = tmp_path_factory.mktemp("swarm")
+    values = {"LITELLM_MASTER_KEY": f"sk-swarm-{secrets.token_hex(16)}",
+              "POSTGRES_PASSWORD": secrets.token_urlsafe(24),
+              "FAKE_PROVIDER_KEY": f"fake-{secrets.token_hex(12)}",
+              "REDIS_PASSWORD": secrets.token_urlsafe(24)}
+    env_file = root / ".env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()), encoding="utf-8")
+    env_file.chmod(0o600)
+    shutil.copy(REPO / ".env.example", root / ".env.example")
+    create_self_signed(root / "certs", ["localhost", "127.0.0.1"])
+    https, http = free_port(), free_port()
+    sw = Swarm(root, f"https://127.0.0.1:{https}", values["LITELLM_MASTER_KEY"],
+               root / "certs" / CERT_FILE, values, https, http, 0.0)
+    sw.layer(retries=0)
+    created = _docker("info", "--format", "{{.Swarm.LocalNodeState}}").strip() != "active"
+    if created and _docker("swarm", "init", check=False) == "":  # several addresses: pick one
+        _docker("swarm", "init", "--advertise-addr", "127.0.0.1")
+    node = _docker("info", "--format", "{{.Swarm.NodeID}}").strip()
+    _docker("node", "update", "--label-add", f"{LABEL}=true", node)
+    if not created:  # a run killed before its teardown (e.g. by `timeout`) left its stack
+        sw.runtime().stop(volumes=True)
+    try:
+        started = time.monotonic()
+        with contextlib.chdir(root):
+            start_target(Target(env=ENV))
+        sw.startup_s = round(time.monotonic() - started, 1)
+        print(f"\n[swarm] stack healthy {sw.startup_s} s after up", file=sys.stderr)
+        yield sw
+    finally:
+        with contextlib.chdir(root):
+            sw.runtime().stop(volumes=True)
+        if created:
+            _docker("swarm", "leave", "--force", check=False)
+        else:
+            _docker("node", "update", "--label-rm", LABEL, node, check=False)
+
+
+def _client(sw: Swarm) -> httpx.Client:
+    return httpx.Client(base_url=sw.url, verify=str(sw.ca), timeout=30,
+                        headers={"Authorization": f"Bearer {sw.key}"})
+
+
+def test_smoke_through_nginx(swarm: Swarm) -> None:
+    with contextlib.chdir(swarm.root):
+        spec, _ = runtime_for(Target(env=ENV))
+    detail = smoke_check(spec, swarm.secrets)(swarm.url, str(swarm.ca))
+    assert detail.startswith("smoke test passed")
+
+
+def test_rpm_is_exact_across_replicas_and_workers(swarm: Swarm) -> None:
+    """rpm 8 with 2 replicas × 2 workers sharing Redis: exactly 8 admitted in one minute."""
+    # LiteLLM counts per wall-clock minute, and the smoke test used some of this minute's
+    # quota: start the burst in a fresh minute.
+    time.sleep(61 - datetime.now(UTC).second)
+    statuses = []
+    with _client(swarm) as client:
+        for _ in range(RPM + 4):
+            r = client.post("/v1/chat/completions",
+                            json={"model": "limited", "messages": [{"role": "user",
+                                                                    "content": "hi"}]})
+            statuses.append(r.status_code)
+    print(f"\n[swarm] rpm {RPM} burst statuses: {statuses}", file=sys.stderr)
+    assert statuses == [200] * RPM + [429] * 4
+
+
+def test_secrets_absent_from_inspect_outputs_and_process_args(swarm: Swarm) -> None:
+    ids = _docker("ps", "-aq", "--filter", f"label=com.docker.stack.namespace={STACK}").split()
+    services = _docker("service", "ls", "-q", "--filter",
+                       f"label=com.docker.stack.namespace={STACK}").split()
+    names = _docker("secret", "ls", "--format", "{{.Name}}", "--filter",
+                    f"label=llmproxy-ops.stack={STACK}").split()
+    assert len(ids) >= 5 and len(services) == 5 and len(names) == 4
+    texts = {
+        "docker inspect": _docker("inspect", *ids),
+        "docker service inspect": _docker("service", "inspect", *services),
+        "docker secret inspect": _docker("secret", "inspect", *names),
+        "ps": subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True,
+                             check=True).stdout,
+        "stack.yml": "\n".join(p.read_text() for p in swarm.root.rglob("stack.yml")),
+    }
+    for where, text in texts.items():
+        leaked = [k for k, v in swarm.secrets.items() if v in text]
+        assert leaked == [], where
+    # ...while the services do get them (the master key works: the smoke test)
+    assert "LITELLM_MASTER_KEY" in texts["docker service inspect"]
+
+
+class Load:
+    """Bounded chat requests through nginx from a few threads; counts statuses."""
+
+    def __init__(self, sw: Swarm):
+        self.sw, self.stop, self.counts = sw, threading.Event(), Counter[str]()
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._run) for _ in range(LOAD_CONCURRENCY)]
+
+    def __enter__(self) -> Load:
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(60)
+
+    def _run(self) -> None:
+        body = {"model": "load", "messages": [{"role": "user", "content": "hi"}]}
+        with _client(self.sw) as client:
+            while not self.stop.is_set() and sum(self.counts.values()) < MAX_REQUESTS:
+                try:
+                    r = client.post("/v1/chat/completions", json=body)
+                    kind = "ok" if r.status_code == 200 else str(r.status_code)
+                except httpx.HTTPError as exc:
+                    kind = type(exc).__name__
+                with self.lock:
+                    self.counts[kind] += 1
+                time.sleep(PACE_S)
+
+    @property
+    def failed(self) -> int:
+        return sum(n for k, n in self.counts.items() if k != "ok")
+
+
+def _litellm_tasks() -> list[str]:
+    return _docker("ps", "-q", "--filter", f"label=com.docker.swarm.service.name={STACK}_litellm",
+                   "--filter", "health=healthy").split()
+
+
+def test_killed_replica_is_replaced_under_load(swarm: Swarm) -> None:
+    before = _litellm_tasks()
+    assert len(before) == 2
+    with Load(swarm) as load:
+        time.sleep(3)
+        killed_at = time.monotonic()
+        _docker("kill", before[0])
+        deadline = killed_at + 240
+        while time.monotonic() < deadline:
+            now = _litellm_tasks()
+            if len(now) == 2 and before[0] not in now:
+                break
+            time.sleep(1)
+        replaced_s = round(time.monotonic() - killed_at, 1)
+        time.sleep(3)
+    print(f"\n[swarm] replica killed: replaced in {replaced_s} s; requests {dict(load.counts)}",
+          file=sys.stderr)
+    assert len(_litellm_tasks()) == 2 and before[0] not in _litellm_tasks()
+    # Only requests in flight on the killed container at that moment can fail.
+    assert load.counts["ok"] > 50 and load.failed <= LOAD_CONCURRENCY, load.counts
+
+
+def test_apply_rolls_a_config_change_under_load_with_no_failed_request(swarm: Swarm) -> None:
+    # Only config.yaml changes (a new Docker config: LiteLLM's rolling update); nginx.conf
+    # stays, so nginx (stop-first: it holds the host ports) is not restarted.
+    swarm.layer(retries=1)
+    old = set(_litellm_tasks())
+    with Load(swarm) as load, contextlib.chdir(swarm.root):
+        started = time.monotonic()
+        result = apply(ApplyRequest(Target(env=ENV)))
+        took = round(time.monotonic() - started, 1)
+        time.sleep(2)
+    print(f"\n[swarm] apply took {took} s; requests {dict(load.counts)}", file=sys.stderr)
+    assert result.deployment is not None and result.deployment.ok, result.deployment
+    assert old.isdisjoint(_litellm_tasks()) and len(_litellm_tasks()) == 2
+    assert load.counts["ok"] > 50 and load.failed == 0, load.counts
+    config = read_env_file(swarm.root / ".env")  # unchanged secrets: no new secret versions
+    assert config["LITELLM_MASTER_KEY"] == swarm.key
