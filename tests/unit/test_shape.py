@@ -196,7 +196,7 @@ def test_our_stack_section_is_checked_too():
     found = [(f.code, f.message, f.hint) for f in check_shape(doc, lambda p: Location("s.yaml"))]
     assert ("unknown-key", "unknown key 'prot' in stack", "did you mean 'port'?") in found
     assert ("out-of-range", "workers must be >= 1, got 0", None) in found
-    assert ("schema", "runtime must be one of 'local', 'compose', 'kubernetes', got 'docker'", None) in found
+    assert ("schema", "runtime must be one of 'local', 'compose', 'swarm', 'kubernetes', got 'docker'", None) in found
     bogus = [h for c, m, h in found if m == "unknown key 'bogus' in stack"]
     assert bogus and bogus[0].startswith(
         "no similar key at stack; allowed: backup, build_dir, compose, drain_timeout, env_example"
