@@ -35,6 +35,7 @@ STACK_DEFAULTS: dict[str, Any] = {
     "compose": {},
     "kubernetes": {},
     "backup": {},
+    "local": {},
 }
 
 
@@ -56,6 +57,8 @@ class StackSettings:
     backup_raw: dict[str, Any]
     kubernetes_raw: dict[str, Any] = field(default_factory=dict)
     workers_auto: bool = False  # `workers: auto`: a pod sizes it from its CPU limit, not ours
+    # The local runtime also starts the fake provider (runtime/local_fake.py); dev does.
+    local_fake_provider: bool = False
 
     def compose(self, env_name: str) -> ComposeSettings:
         return compose_settings(self.compose_raw, env_name)
@@ -86,6 +89,7 @@ class StackSettings:
             backup_raw=dict(values["backup"] or {}),
             kubernetes_raw=dict(values["kubernetes"] or {}),
             workers_auto=values["workers"] == "auto",
+            local_fake_provider=bool((values["local"] or {}).get("fake_provider", False)),
         )
 
 
