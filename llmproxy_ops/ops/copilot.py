@@ -236,13 +236,81 @@ def read_local(token_dir: Path, env_name: str) -> CopilotLogin:
     return CopilotLogin(env_name, "local", str(token_dir), logged_in, expires)
 
 
-def missing_login_finding(spec: Spec) -> Finding | None:
-    """A warning when the local runtime has Copilot models and no login (compose: no docker
-    call at validation time, `copilot status` checks the volume)."""
-    if spec.stack.runtime != "local" or not uses_copilot(spec):
+def read_volume(docker: str, image: str, volume: str, env_name: str) -> CopilotLogin:
+    """The compose runtime's login: the named volume, read by a throw-away container of the
+    litellm image (the volume is the image user's, mode 0700). StackError: Docker could not
+    say (no client, no engine, no image) - the state is unknown, not absent."""
+    inspect = _docker([docker, "volume", "inspect", volume], timeout=30)
+    if inspect.returncode != 0:
+        if "no such volume" in (inspect.stderr + inspect.stdout).lower():
+            return CopilotLogin(env_name, "compose", volume, False)
+        raise StackError(f"`docker volume inspect` failed: {_last_line(inspect)}")
+    probe = _docker(
+        [docker, "run", "--rm", "--network", "none", "-v", f"{volume}:{CONTAINER_DIR}:ro",
+         "-e", f"{TOKEN_DIR_VAR}={CONTAINER_DIR}", "--entrypoint", "python", image,
+         "-c", _PROBE_SCRIPT],
+        timeout=120,
+    )
+    marked = [ln for ln in probe.stdout.splitlines() if ln.startswith(_RESULT_MARK)]
+    if probe.returncode != 0 or not marked:
+        raise StackError(f"could not read volume {volume} with {image}: {_last_line(probe)}")
+    found = json.loads(marked[-1][len(_RESULT_MARK):])
+    return CopilotLogin(env_name, "compose", volume, bool(found.get("access_token")),
+                        found.get("expires_at"))
+
+
+def _docker(argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                              check=False, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise StackError(f"{argv[0]} {argv[1]} failed: {exc}") from None
+
+
+def _last_line(proc: subprocess.CompletedProcess[str]) -> str:
+    text = (proc.stderr or proc.stdout).strip()
+    return text.splitlines()[-1][-300:] if text else f"exit {proc.returncode}"
+
+
+def current_login(spec: Spec, docker: str = "docker") -> CopilotLogin | None:
+    """Where the environment's runtime keeps the login (None: a runtime without one here).
+
+    Raises StackError when the compose volume cannot be read (Docker not running...)."""
+    if spec.stack.runtime == "local":
+        return read_local(copilot_token_dir(spec), spec.name)
+    if spec.stack.runtime == "compose":
+        cs = spec.stack.compose(spec.name)
+        return read_volume(docker, cs.litellm.image, volume_name(cs.project), spec.name)
+    return None
+
+
+def missing_login_finding(spec: Spec, docker: str = "docker") -> Finding | None:
+    """A warning when an environment has Copilot models and no login yet, or when its login
+    cannot be checked (compose with no Docker engine): validation never fails on it."""
+    if not uses_copilot(spec):
         return None
-    if read_local(copilot_token_dir(spec), spec.name).logged_in:
+    try:
+        login = current_login(spec, docker)
+    except StackError as exc:
+        where = volume_name(spec.stack.compose(spec.name).project)
+        return _login_finding(
+            spec, "copilot-login-unknown",
+            f"github_copilot/ models; the Copilot login in volume {where} is unknown "
+            f"({exc.message})",
+            f"once Docker runs: llmproxy-ops copilot status --env {spec.name}",
+        )
+    if login is None or login.logged_in:
         return None
+    where = "volume" if login.runtime == "compose" else ""
+    return _login_finding(
+        spec, "copilot-not-logged-in",
+        f"github_copilot/ models but no Copilot login in {where + ' ' if where else ''}"
+        f"{login.location}: LiteLLM drops those deployments when it starts",
+        f"run: llmproxy-ops copilot login --env {spec.name}",
+    )
+
+
+def _login_finding(spec: Spec, code: str, message: str, hint: str) -> Finding:
     index = next(
         i
         for i, e in enumerate(spec.model_list)
@@ -250,15 +318,7 @@ def missing_login_finding(spec: Spec) -> Finding | None:
         and str((e.get("litellm_params") or {}).get("model", "")).startswith(PROVIDER_PREFIX)
     )
     path = ("model_list", index, "litellm_params", "model")
-    return Finding(
-        Severity.WARNING,
-        "copilot-not-logged-in",
-        f"github_copilot/ models but no Copilot login in {copilot_token_dir(spec)}: "
-        "LiteLLM drops those deployments when it starts",
-        spec.locate(path),
-        path,
-        hint=f"run: llmproxy-ops copilot login --env {spec.name}",
-    )
+    return Finding(Severity.WARNING, code, message, spec.locate(path), path, hint=hint)
 
 
 # ---- the child process ----------------------------------------------------------------------
