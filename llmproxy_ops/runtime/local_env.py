@@ -61,11 +61,13 @@ class LocalEnvRuntime:
     # ---- protocol ----------------------------------------------------------------------------
 
     def start(self, build: Build) -> Status:
+        fake_before = self.fake.status().running  # a running proxy may be using it
         launch = self._launch(build)  # starts the fake provider first when the spec asks
         try:
             self.proc.up(launch)
         except BaseException:
-            self.fake.down()  # a failed start leaves nothing running
+            if not fake_before:
+                self.fake.down()  # a failed start leaves nothing running
             raise
         return self.status()
 
