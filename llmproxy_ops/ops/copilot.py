@@ -41,6 +41,8 @@ CONTAINER_DIR: Final = "/app/github_copilot"
 ACCESS_TOKEN_FILE: Final = "access-token"
 API_KEY_FILE: Final = "api-key.json"
 DEFAULT_TIMEOUT_S: Final = 300.0
+_DETAIL_LINES: Final = 20
+REACH_TIMEOUT_S: Final = 30.0
 _RESULT_MARK: Final = "LLMPROXY_OPS_COPILOT "
 # LiteLLM's own prompt (authenticator.py `_login`): we show it our way, not as a log line.
 _PROMPT: Final = re.compile(r"Please visit (\S+) and enter code (\S+) to authenticate\.")
@@ -51,14 +53,35 @@ _PROMPT: Final = re.compile(r"Please visit (\S+) and enter code (\S+) to authent
 _LOGIN_SCRIPT: Final = f"""
 import json, os, sys
 os.umask(0o077)
+import logging
+from litellm._logging import verbose_logger
 from litellm.llms.github_copilot.authenticator import Authenticator
+verbose_logger.setLevel(logging.WARNING)  # why an attempt failed (LITELLM_LOG=ERROR hides it)
 auth = Authenticator()
 os.chmod(auth.token_dir, 0o700)
-if sys.argv[1:] == ["--force"]:
+if "--force" in sys.argv[2:]:
     for path in (auth.access_token_file, auth.api_key_file):
         if os.path.exists(path):
             os.remove(path)
 had = os.path.isfile(auth.access_token_file) and os.path.getsize(auth.access_token_file) > 0
+if not had:
+    # LiteLLM tries the device flow 3 times back to back and then only says it failed: wait
+    # (bounded) until the device-code address accepts connections, else say which one it is.
+    import socket, time, urllib.parse
+    url = os.environ.get("GITHUB_COPILOT_DEVICE_CODE_URL", "https://github.com/login/device/code")
+    parts = urllib.parse.urlsplit(url)
+    deadline = time.monotonic() + float(sys.argv[1])
+    while True:
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            socket.create_connection((parts.hostname, port), timeout=5).close()
+            break
+        except (OSError, ValueError) as exc:
+            if time.monotonic() > deadline:
+                print({_RESULT_MARK!r} + json.dumps({{"unreachable": url, "error": str(exc),
+                      "waited_s": float(sys.argv[1])}}), flush=True)
+                sys.exit(3)
+            time.sleep(1)
 auth.get_access_token()
 auth.get_api_key()
 info = json.load(open(auth.api_key_file))
@@ -191,9 +214,13 @@ def login(
     on_prompt: Callable[[DevicePrompt], None],
     timeout: float = DEFAULT_TIMEOUT_S,
     force: bool = False,
+    reach_timeout: float = REACH_TIMEOUT_S,
 ) -> CopilotLogin:
-    """Run LiteLLM's device login once; an existing token is kept unless `force`."""
-    argv = [*place.argv, "-c", _LOGIN_SCRIPT, *(["--force"] if force else [])]
+    """Run LiteLLM's device login once; an existing token is kept unless `force`.
+
+    A device flow first waits up to `reach_timeout` for the device-code address to accept
+    connections (a compose network or a fake provider may still be coming up)."""
+    argv = [*place.argv, "-c", _LOGIN_SCRIPT, f"{reach_timeout:g}", *(["--force"] if force else [])]
     result, output = _run(argv, place.env, timeout, on_prompt)
     return CopilotLogin(
         env_name,
@@ -264,7 +291,7 @@ def _docker(argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
                               check=False, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise StackError(f"{argv[0]} {argv[1]} failed: {exc}") from None
+        raise StackError(f"`{argv[0]} {argv[1]}` could not run: {exc}") from None
 
 
 def _last_line(proc: subprocess.CompletedProcess[str]) -> str:
@@ -384,7 +411,15 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 def _result(code: int | None, lines: list[str]) -> dict:
     for line in reversed(lines):
         if line.startswith(_RESULT_MARK):
-            return dict(json.loads(line[len(_RESULT_MARK) :]))
+            found = dict(json.loads(line[len(_RESULT_MARK) :]))
+            if "unreachable" in found:
+                raise CopilotLoginError(
+                    f"Copilot login: cannot reach the device-code address {found['unreachable']} "
+                    f"from where the proxy runs ({found['error']}; waited {found['waited_s']:g} s)",
+                    hint="check GITHUB_COPILOT_DEVICE_CODE_URL (default: github.com) and that "
+                    "the proxy's network reaches it (compose: the litellm service's network)",
+                )
+            return found
     last = next((ln for ln in reversed(lines) if ln.strip()), "no output")
     if "No such service" in last or "no such service" in last:
         raise StackError(last, hint="render the environment first: llmproxy-ops render --env ENV")
@@ -392,6 +427,7 @@ def _result(code: int | None, lines: list[str]) -> dict:
         f"Copilot login failed (exit {code}): {last[-300:]}",
         hint="check the GITHUB_COPILOT_*_URL variables and that GitHub is reachable; "
         "`--force` starts over with a new device login",
+        details="\n".join(lines[-_DETAIL_LINES:]),  # LiteLLM's reason for each attempt
     )
 
 

@@ -74,6 +74,21 @@ def test_warning_until_the_local_login_exists(write, in_tmp):
     assert copilot.read_local(folder, "x").logged_in
 
 
+def test_compose_login_state_is_unknown_without_docker(write, in_tmp):
+    """Validation never needs Docker: it says it cannot tell (tests/stack reads the volume)."""
+    spec = _spec(write)
+    finding = copilot.missing_login_finding(spec, docker="/nonexistent/docker")
+    assert finding is not None and finding.code == "copilot-login-unknown"
+    assert finding.message == (
+        f"github_copilot/ models; the Copilot login in volume llmproxy-{spec.name}_github-copilot-auth "
+        "is unknown (`/nonexistent/docker volume` could not run: [Errno 2] No such file or "
+        "directory: '/nonexistent/docker')"
+    )
+    assert str(finding.location) == "x.yaml:5:22"
+    assert finding.hint == f"once Docker runs: llmproxy-ops copilot status --env {spec.name}"
+    assert copilot.missing_login_finding(_spec(write, copilot_model=False), "/nonexistent") is None
+
+
 def test_login_refuses_an_environment_without_copilot(in_tmp):
     result = CliRunner().invoke(
         app,
