@@ -89,8 +89,9 @@ class LocalEnvRuntime:
         fake = self.fake.status()
         if not fake.running or not st.running:
             return st
+        # no unit url: that marks a proxy replica (key rotation verifies keys on each)
         unit = Unit("fake-provider", "running", "healthy" if fake.healthy else "unhealthy",
-                    fake.url, f"pid {fake.pid}")
+                    detail=f"pid {fake.pid}, {fake.url}")
         return replace(st, units=(*st.units, unit), healthy=st.healthy and fake.healthy)
 
     def logs(self, lines: int = 50, service: str | None = None) -> list[str]:

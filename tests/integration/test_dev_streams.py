@@ -106,9 +106,10 @@ def test_smoke_test_passes_on_dev(dev: Dev) -> None:
 def test_status_shows_the_fake_provider_and_down_stops_it(dev: Dev) -> None:
     status = dev.runtime.status()
     fake = next(u for u in status.units if u.name == "fake-provider")
-    assert status.healthy and fake.ok and fake.url
-    assert httpx.get(fake.url + "/_fake/health", timeout=5).status_code == 200
-    pid = int(fake.detail.removeprefix("pid "))
+    assert status.healthy and fake.ok and fake.url is None  # not a replica of the proxy
+    pid_text, url = fake.detail.removeprefix("pid ").split(", ")
+    assert httpx.get(url + "/_fake/health", timeout=5).status_code == 200
+    pid = int(pid_text)
     stopped = dev.runtime.stop()
     assert stopped.was_running and stopped.message.endswith(f"; stopped: fake provider (pid {pid})")
     assert not process.pid_alive(pid) and not dev.runtime.status().running
