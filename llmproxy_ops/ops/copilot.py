@@ -306,8 +306,11 @@ def current_login(spec: Spec, docker: str = "docker") -> CopilotLogin | None:
     if spec.stack.runtime == "local":
         return read_local(copilot_token_dir(spec), spec.name)
     if spec.stack.runtime == "compose":
+        # imported here: render.compose imports this module
+        from llmproxy_ops.render.compose import project_name
+
         cs = spec.stack.compose(spec.name)
-        return read_volume(docker, cs.litellm.image, volume_name(cs.project), spec.name)
+        return read_volume(docker, cs.litellm.image, volume_name(project_name(cs)), spec.name)
     return None
 
 
@@ -319,7 +322,9 @@ def missing_login_finding(spec: Spec, docker: str = "docker") -> Finding | None:
     try:
         login = current_login(spec, docker)
     except StackError as exc:
-        where = volume_name(spec.stack.compose(spec.name).project)
+        from llmproxy_ops.render.compose import project_name
+
+        where = volume_name(project_name(spec.stack.compose(spec.name)))
         return _login_finding(
             spec, "copilot-login-unknown",
             f"github_copilot/ models; the Copilot login in volume {where} is unknown "
