@@ -136,7 +136,8 @@ def test_copilot_login_survives_a_replica_recreate(docker_engine, tmp_path: Path
         assert login.exit_code == 0, login.output
         assert "open https://github.com/login/device and enter the code " in login.output
         assert f"token volume: {VOLUME}" in login.output
-        start_target(target)
+        # restart=True: the fake provider already runs, so compose counts the project as running
+        start_target(target, restart=True)
         overall = _ops("status", "--json")  # the runtime's status shows the login too
         assert json.loads(overall.output)["copilot"]["logged_in"] is True, overall.output
         admin = "http://" + _run([*compose, "port", "fake-provider", "9000"]).strip()
