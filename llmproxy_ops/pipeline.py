@@ -12,6 +12,7 @@ from llmproxy_ops.findings import ValidationResult
 from llmproxy_ops.ops import copilot
 from llmproxy_ops.render import RenderResult, render_build
 from llmproxy_ops.render.env_manifest import runtime_environment
+from llmproxy_ops.runtime import local_fake
 from llmproxy_ops.runtime.api import Build, Runtime, Status, runtime_of
 from llmproxy_ops.spec import Spec, load_environment, load_files
 from llmproxy_ops.validate import validate_spec
@@ -54,8 +55,15 @@ def env_file_of(spec: Spec, target: Target) -> Path:
 
 
 def target_environment(spec: Spec, target: Target) -> dict[str, str]:
-    """What os.environ/ references resolve to at start: the env file over the process env."""
-    return {**os.environ, **spec.stack.environment, **read_env_file(env_file_of(spec, target))}
+    """What os.environ/ references resolve to at start: the env file over the process env.
+
+    The local runtime's fake provider gets its port at start; its URL variables are set then
+    (over the env file), so here they only need to be known as set.
+    """
+    env = {**os.environ, **spec.stack.environment, **read_env_file(env_file_of(spec, target))}
+    if spec.stack.local_fake_provider and spec.stack.runtime == "local":
+        env.update(dict.fromkeys(local_fake.URL_VARS, local_fake.PLACEHOLDER))
+    return env
 
 
 def validate_target(

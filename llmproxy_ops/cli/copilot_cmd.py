@@ -11,10 +11,11 @@ import typer
 from llmproxy_ops.cli.boundary import GuardedTyper
 from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, target
 from llmproxy_ops.cli.output import console
+from llmproxy_ops.errors import StackError
 from llmproxy_ops.ops import copilot
 from llmproxy_ops.ops.copilot import CopilotLogin, DevicePrompt
 from llmproxy_ops.ops.copilot_target import login_place
-from llmproxy_ops.pipeline import DEFAULT_CONFIGS
+from llmproxy_ops.pipeline import DEFAULT_CONFIGS, load_target
 from llmproxy_ops.spec import Spec
 
 app = GuardedTyper(
@@ -75,8 +76,12 @@ def status(
 
     Example: llmproxy-ops copilot status --env prod
     """
-    _, place = login_place(target(env, configs), for_login=False)
-    result = copilot.status(place, env)
+    tgt = target(env, configs)
+    spec = load_target(tgt)
+    copilot.require_copilot(spec)
+    # compose: the volume itself, through Docker (no rendered file needed)
+    result = copilot.current_login(spec) or copilot.status(
+        login_place(tgt, for_login=False)[1], env)
     if as_json:
         print(json.dumps(login_dict(result), indent=2, sort_keys=True))
     else:
@@ -119,8 +124,13 @@ def login_dict(result: CopilotLogin) -> dict[str, object]:
     }
 
 
-def local_login(spec: Spec) -> CopilotLogin | None:
-    """The local runtime's Copilot login for `status` (compose: `copilot status` asks docker)."""
-    if spec.stack.runtime != "local" or not copilot.uses_copilot(spec):
+def status_login(spec: Spec) -> CopilotLogin | dict[str, object] | None:
+    """The environment's Copilot login for `status`: its folder (local) or its volume (compose,
+    read through Docker); when Docker cannot say, a dict naming why it is unknown."""
+    if not copilot.uses_copilot(spec):
         return None
-    return copilot.read_local(copilot.copilot_token_dir(spec), spec.name)
+    try:
+        return copilot.current_login(spec)
+    except StackError as exc:
+        return {"env": spec.name, "runtime": spec.stack.runtime, "logged_in": None,
+                "unknown": exc.message}

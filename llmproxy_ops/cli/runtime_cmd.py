@@ -109,16 +109,18 @@ def status(
     tgt = target(env, configs)
     spec, runtime = runtime_for(tgt)
     st = with_build(spec, tgt, runtime.status())
-    login = copilot_cmd.local_login(spec)
+    login = copilot_cmd.status_login(spec)
     if as_json:
         doc = st.as_dict()
         if login is not None:
-            doc["copilot"] = copilot_cmd.login_dict(login)
+            doc["copilot"] = login if isinstance(login, dict) else copilot_cmd.login_dict(login)
         print(json.dumps(doc, indent=2, sort_keys=True))
     else:
         console.out(st.as_text(), highlight=False)
-        if login is not None:
-            console.print("  copilot: " + copilot_cmd.describe(login).strip())
+        if isinstance(login, dict):
+            console.print(f"  copilot: login state unknown ({login['unknown']})", highlight=False)
+        elif login is not None:
+            console.print("  copilot: " + copilot_cmd.describe(login).strip(), highlight=False)
     raise typer.Exit(0 if st.running and st.healthy else 1)
 
 

@@ -41,6 +41,8 @@ CONTAINER_DIR: Final = "/app/github_copilot"
 ACCESS_TOKEN_FILE: Final = "access-token"
 API_KEY_FILE: Final = "api-key.json"
 DEFAULT_TIMEOUT_S: Final = 300.0
+_DETAIL_LINES: Final = 20
+REACH_TIMEOUT_S: Final = 30.0
 _RESULT_MARK: Final = "LLMPROXY_OPS_COPILOT "
 # LiteLLM's own prompt (authenticator.py `_login`): we show it our way, not as a log line.
 _PROMPT: Final = re.compile(r"Please visit (\S+) and enter code (\S+) to authenticate\.")
@@ -51,14 +53,35 @@ _PROMPT: Final = re.compile(r"Please visit (\S+) and enter code (\S+) to authent
 _LOGIN_SCRIPT: Final = f"""
 import json, os, sys
 os.umask(0o077)
+import logging
+from litellm._logging import verbose_logger
 from litellm.llms.github_copilot.authenticator import Authenticator
+verbose_logger.setLevel(logging.WARNING)  # why an attempt failed (LITELLM_LOG=ERROR hides it)
 auth = Authenticator()
 os.chmod(auth.token_dir, 0o700)
-if sys.argv[1:] == ["--force"]:
+if "--force" in sys.argv[2:]:
     for path in (auth.access_token_file, auth.api_key_file):
         if os.path.exists(path):
             os.remove(path)
 had = os.path.isfile(auth.access_token_file) and os.path.getsize(auth.access_token_file) > 0
+if not had:
+    # LiteLLM tries the device flow 3 times back to back and then only says it failed: wait
+    # (bounded) until the device-code address accepts connections, else say which one it is.
+    import socket, time, urllib.parse
+    url = os.environ.get("GITHUB_COPILOT_DEVICE_CODE_URL", "https://github.com/login/device/code")
+    parts = urllib.parse.urlsplit(url)
+    deadline = time.monotonic() + float(sys.argv[1])
+    while True:
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            socket.create_connection((parts.hostname, port), timeout=5).close()
+            break
+        except (OSError, ValueError) as exc:
+            if time.monotonic() > deadline:
+                print({_RESULT_MARK!r} + json.dumps({{"unreachable": url, "error": str(exc),
+                      "waited_s": float(sys.argv[1])}}), flush=True)
+                sys.exit(3)
+            time.sleep(1)
 auth.get_access_token()
 auth.get_api_key()
 info = json.load(open(auth.api_key_file))
@@ -191,9 +214,13 @@ def login(
     on_prompt: Callable[[DevicePrompt], None],
     timeout: float = DEFAULT_TIMEOUT_S,
     force: bool = False,
+    reach_timeout: float = REACH_TIMEOUT_S,
 ) -> CopilotLogin:
-    """Run LiteLLM's device login once; an existing token is kept unless `force`."""
-    argv = [*place.argv, "-c", _LOGIN_SCRIPT, *(["--force"] if force else [])]
+    """Run LiteLLM's device login once; an existing token is kept unless `force`.
+
+    A device flow first waits up to `reach_timeout` for the device-code address to accept
+    connections (a compose network or a fake provider may still be coming up)."""
+    argv = [*place.argv, "-c", _LOGIN_SCRIPT, f"{reach_timeout:g}", *(["--force"] if force else [])]
     result, output = _run(argv, place.env, timeout, on_prompt)
     return CopilotLogin(
         env_name,
@@ -236,13 +263,86 @@ def read_local(token_dir: Path, env_name: str) -> CopilotLogin:
     return CopilotLogin(env_name, "local", str(token_dir), logged_in, expires)
 
 
-def missing_login_finding(spec: Spec) -> Finding | None:
-    """A warning when the local runtime has Copilot models and no login (compose: no docker
-    call at validation time, `copilot status` checks the volume)."""
-    if spec.stack.runtime != "local" or not uses_copilot(spec):
+def read_volume(docker: str, image: str, volume: str, env_name: str) -> CopilotLogin:
+    """The compose runtime's login: the named volume, read by a throw-away container of the
+    litellm image (the volume is the image user's, mode 0700). StackError: Docker could not
+    say (no client, no engine, no image) - the state is unknown, not absent."""
+    inspect = _docker([docker, "volume", "inspect", volume], timeout=30)
+    if inspect.returncode != 0:
+        if "no such volume" in (inspect.stderr + inspect.stdout).lower():
+            return CopilotLogin(env_name, "compose", volume, False)
+        raise StackError(f"`docker volume inspect` failed: {_last_line(inspect)}")
+    probe = _docker(
+        [docker, "run", "--rm", "--network", "none", "-v", f"{volume}:{CONTAINER_DIR}:ro",
+         "-e", f"{TOKEN_DIR_VAR}={CONTAINER_DIR}", "--entrypoint", "python", image,
+         "-c", _PROBE_SCRIPT],
+        timeout=120,
+    )
+    marked = [ln for ln in probe.stdout.splitlines() if ln.startswith(_RESULT_MARK)]
+    if probe.returncode != 0 or not marked:
+        raise StackError(f"could not read volume {volume} with {image}: {_last_line(probe)}")
+    found = json.loads(marked[-1][len(_RESULT_MARK):])
+    return CopilotLogin(env_name, "compose", volume, bool(found.get("access_token")),
+                        found.get("expires_at"))
+
+
+def _docker(argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                              check=False, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise StackError(f"`{argv[0]} {argv[1]}` could not run: {exc}") from None
+
+
+def _last_line(proc: subprocess.CompletedProcess[str]) -> str:
+    text = (proc.stderr or proc.stdout).strip()
+    return text.splitlines()[-1][-300:] if text else f"exit {proc.returncode}"
+
+
+def current_login(spec: Spec, docker: str = "docker") -> CopilotLogin | None:
+    """Where the environment's runtime keeps the login (None: a runtime without one here).
+
+    Raises StackError when the compose volume cannot be read (Docker not running...)."""
+    if spec.stack.runtime == "local":
+        return read_local(copilot_token_dir(spec), spec.name)
+    if spec.stack.runtime == "compose":
+        # imported here: render.compose imports this module
+        from llmproxy_ops.render.compose import project_name
+
+        cs = spec.stack.compose(spec.name)
+        return read_volume(docker, cs.litellm.image, volume_name(project_name(cs)), spec.name)
+    return None
+
+
+def missing_login_finding(spec: Spec, docker: str = "docker") -> Finding | None:
+    """A warning when an environment has Copilot models and no login yet, or when its login
+    cannot be checked (compose with no Docker engine): validation never fails on it."""
+    if not uses_copilot(spec):
         return None
-    if read_local(copilot_token_dir(spec), spec.name).logged_in:
+    try:
+        login = current_login(spec, docker)
+    except StackError as exc:
+        from llmproxy_ops.render.compose import project_name
+
+        where = volume_name(project_name(spec.stack.compose(spec.name)))
+        return _login_finding(
+            spec, "copilot-login-unknown",
+            f"github_copilot/ models; the Copilot login in volume {where} is unknown "
+            f"({exc.message})",
+            f"once Docker runs: llmproxy-ops copilot status --env {spec.name}",
+        )
+    if login is None or login.logged_in:
         return None
+    where = "volume" if login.runtime == "compose" else ""
+    return _login_finding(
+        spec, "copilot-not-logged-in",
+        f"github_copilot/ models but no Copilot login in {where + ' ' if where else ''}"
+        f"{login.location}: LiteLLM drops those deployments when it starts",
+        f"run: llmproxy-ops copilot login --env {spec.name}",
+    )
+
+
+def _login_finding(spec: Spec, code: str, message: str, hint: str) -> Finding:
     index = next(
         i
         for i, e in enumerate(spec.model_list)
@@ -250,15 +350,7 @@ def missing_login_finding(spec: Spec) -> Finding | None:
         and str((e.get("litellm_params") or {}).get("model", "")).startswith(PROVIDER_PREFIX)
     )
     path = ("model_list", index, "litellm_params", "model")
-    return Finding(
-        Severity.WARNING,
-        "copilot-not-logged-in",
-        f"github_copilot/ models but no Copilot login in {copilot_token_dir(spec)}: "
-        "LiteLLM drops those deployments when it starts",
-        spec.locate(path),
-        path,
-        hint=f"run: llmproxy-ops copilot login --env {spec.name}",
-    )
+    return Finding(Severity.WARNING, code, message, spec.locate(path), path, hint=hint)
 
 
 # ---- the child process ----------------------------------------------------------------------
@@ -324,7 +416,15 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 def _result(code: int | None, lines: list[str]) -> dict:
     for line in reversed(lines):
         if line.startswith(_RESULT_MARK):
-            return dict(json.loads(line[len(_RESULT_MARK) :]))
+            found = dict(json.loads(line[len(_RESULT_MARK) :]))
+            if "unreachable" in found:
+                raise CopilotLoginError(
+                    f"Copilot login: cannot reach the device-code address {found['unreachable']} "
+                    f"from where the proxy runs ({found['error']}; waited {found['waited_s']:g} s)",
+                    hint="check GITHUB_COPILOT_DEVICE_CODE_URL (default: github.com) and that "
+                    "the proxy's network reaches it (compose: the litellm service's network)",
+                )
+            return found
     last = next((ln for ln in reversed(lines) if ln.strip()), "no output")
     if "No such service" in last or "no such service" in last:
         raise StackError(last, hint="render the environment first: llmproxy-ops render --env ENV")
@@ -332,6 +432,7 @@ def _result(code: int | None, lines: list[str]) -> dict:
         f"Copilot login failed (exit {code}): {last[-300:]}",
         hint="check the GITHUB_COPILOT_*_URL variables and that GitHub is reachable; "
         "`--force` starts over with a new device login",
+        details="\n".join(lines[-_DETAIL_LINES:]),  # LiteLLM's reason for each attempt
     )
 
 

@@ -19,22 +19,26 @@ def login_place(target: Target, *, for_login: bool) -> tuple[Spec, LoginPlace]:
     """The place for `target`; for a login, compose renders first so the volume is mounted."""
     spec = load_target(target)
     copilot.require_copilot(spec)
+    # The runtime protocol's compose runtime wraps a ComposeRuntime (`.compose`): asking for
+    # ComposeRuntime itself ran every compose login on the host, where the compose network's
+    # names (fake-provider) do not resolve and the token missed the volume.
     runtime = runtime_of(spec)
-    if not isinstance(runtime, ComposeRuntime):
+    stack = getattr(runtime, "compose", None) if runtime.kind == "compose" else None
+    if not isinstance(stack, ComposeRuntime):
         return spec, copilot.local_place(spec, target_environment(spec, target))
     if for_login:
         render_target(target)
-    elif not runtime.compose_file.is_file():
+    elif not stack.compose_file.is_file():
         raise StackError(
-            f"{runtime.compose_file} is missing",
+            f"{stack.compose_file} is missing",
             hint=f"render it first: llmproxy-ops render --env {spec.name}",
         )
     cs = spec.stack.compose(spec.name)
     service = litellm_names(cs)[0]
-    base = runtime.base_command()
+    base = stack.base_command()
     if for_login:
-        _own_volume(base, service, _image_user(runtime.docker, cs.litellm.image))
-    return spec, copilot.compose_place(base, runtime.project, service)
+        _own_volume(base, service, _image_user(stack.docker, cs.litellm.image))
+    return spec, copilot.compose_place(base, stack.project, service)
 
 
 def _image_user(docker: str, image: str) -> str:

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from llmproxy_ops.runtime.local import (
     RuntimeStatus,
     base_url,
 )
+from llmproxy_ops.runtime.local_fake import LocalFakeProvider, environment
 
 NEXT_DIR = ROLLOUT_DIR  # the rollout's new proxy, until it takes over
 STEER_FILE = "steer"
@@ -53,12 +55,20 @@ class LocalEnvRuntime:
         self.env_name = spec.name
         self.stack = spec.stack
         self.proc = LocalRuntime(spec.stack.run_dir / spec.name)
+        self.fake = LocalFakeProvider(self.proc.run_dir)
         self.secrets = secrets
 
     # ---- protocol ----------------------------------------------------------------------------
 
     def start(self, build: Build) -> Status:
-        self.proc.up(self._launch(build))
+        fake_before = self.fake.status().running  # a running proxy may be using it
+        launch = self._launch(build)  # starts the fake provider first when the spec asks
+        try:
+            self.proc.up(launch)
+        except BaseException:
+            if not fake_before:
+                self.fake.down()  # a failed start leaves nothing running
+            raise
         return self.status()
 
     def stop(
@@ -70,10 +80,19 @@ class LocalEnvRuntime:
                 f"--volumes is for the compose runtime; {self.env_name} runs locally (no volumes)"
             )
         r = self.proc.down(grace=grace)
-        return StopResult(r.was_running, r.message, r.forced, r.duration_s)
+        fake = self.fake.down()  # after the proxy: no request of it is cut
+        message = f"{r.message}; {fake}" if fake else r.message
+        return StopResult(r.was_running or fake is not None, message, r.forced, r.duration_s)
 
     def status(self) -> Status:
-        return _status(self.env_name, self.proc.status())
+        st = _status(self.env_name, self.proc.status())
+        fake = self.fake.status()
+        if not fake.running or not st.running:
+            return st
+        # no unit url: that marks a proxy replica (key rotation verifies keys on each)
+        unit = Unit("fake-provider", "running", "healthy" if fake.healthy else "unhealthy",
+                    detail=f"pid {fake.pid}, {fake.url}")
+        return replace(st, units=(*st.units, unit), healthy=st.healthy and fake.healthy)
 
     def logs(self, lines: int = 50, service: str | None = None) -> list[str]:
         if service not in (None, "litellm"):
@@ -167,8 +186,12 @@ class LocalEnvRuntime:
 
     def _launch(self, build: Build, **extra: Any) -> LaunchSpec:
         stack = build.spec.stack
+        env = build.env
+        if stack.local_fake_provider:
+            # the running one (a rollout keeps it) or a new one; its URL wins over the env file
+            env = {**env, **environment(self.fake.up().url or "")}
         return LaunchSpec(
-            config_path=Path(build.dir) / CONFIG_FILE, env=build.env, host=stack.host,
+            config_path=Path(build.dir) / CONFIG_FILE, env=env, host=stack.host,
             port=stack.port, workers=stack.workers, server=stack.server,
             startup_timeout=stack.startup_timeout, drain_timeout=stack.drain_timeout, **extra,
         )

@@ -37,6 +37,7 @@ STACK_DEFAULTS: dict[str, Any] = {
     "kubernetes": {},
     "swarm": {},
     "backup": {},
+    "local": {},
 }
 
 
@@ -59,6 +60,8 @@ class StackSettings:
     kubernetes_raw: dict[str, Any] = field(default_factory=dict)
     swarm_raw: dict[str, Any] = field(default_factory=dict)
     workers_auto: bool = False  # `workers: auto`: a pod sizes it from its CPU limit, not ours
+    # The local runtime also starts the fake provider (runtime/local_fake.py); dev does.
+    local_fake_provider: bool = False
 
     def compose(self, env_name: str) -> ComposeSettings:
         return compose_settings(self.compose_raw, env_name)
@@ -93,6 +96,7 @@ class StackSettings:
             kubernetes_raw=dict(values["kubernetes"] or {}),
             swarm_raw=dict(values["swarm"] or {}),
             workers_auto=values["workers"] == "auto",
+            local_fake_provider=bool((values["local"] or {}).get("fake_provider", False)),
         )
 
 

@@ -176,6 +176,20 @@ BACKUP_SCHEMA: dict[str, Any] = {
     },
 }
 
+LOCAL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "the local runtime's companions (used when runtime: local)",
+    "additionalProperties": False,
+    "properties": {
+        "fake_provider": {
+            "type": "boolean",
+            "description": "start llmproxy-ops' fake provider beside the proxy, on a free "
+            "loopback port; LiteLLM reads its URL from FAKE_PROVIDER_URL, "
+            "FAKE_PROVIDER_OPENAI_BASE and FAKE_PROVIDER_GEMINI_BASE",
+        },
+    },
+}
+
 STACK_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "llmproxy-ops deployment settings; stripped from the rendered config.yaml",
@@ -213,5 +227,6 @@ STACK_SCHEMA: dict[str, Any] = {
         "kubernetes": KUBERNETES_SCHEMA,
         "swarm": SWARM_SCHEMA,
         "backup": BACKUP_SCHEMA,
+        "local": LOCAL_SCHEMA,
     },
 }

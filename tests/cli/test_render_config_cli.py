@@ -53,8 +53,8 @@ def test_config_show_annotates_provenance(cli, project):
     result = cli("config", "show", "--env", "dev", "--annotate")
     assert result.exit_code == 0
     lines = result.output.splitlines()
-    assert lines[0] == "# layers, in merge order: configs/base.yaml, configs/providers/mock.yaml, configs/environments/dev.yaml"
-    assert "  num_retries: 0  # configs/environments/dev.yaml:9:3" in lines
+    assert lines[0] == "# layers, in merge order: configs/base.yaml, configs/providers/local-fake.yaml, configs/environments/dev.yaml"
+    assert "  num_retries: 0  # configs/environments/dev.yaml:14:3" in lines
     assert "  request_timeout: 600  # configs/base.yaml:9:3" in lines
 
 

@@ -18,6 +18,8 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from llmproxy_ops.cli.main import app
+from llmproxy_ops.errors import CopilotLoginError
+from llmproxy_ops.ops import copilot
 from llmproxy_ops.ops.copilot import copilot_token_dir
 from llmproxy_ops.pipeline import Target, runtime_for, start_target, validate_target
 from llmproxy_ops.testing.fake_provider import FakeProvider
@@ -115,6 +117,21 @@ def test_before_login_validation_warns_and_status_says_so(project):
     assert found[0].hint == f"run: llmproxy-ops copilot login --env {ENV}"
     status = _ops(project, "copilot", "status")
     assert status.exit_code == 1 and "not logged in" in status.output
+
+
+def test_login_names_an_unreachable_device_code_address(project, fake):
+    """LiteLLM alone retries 3 times at once, then only says it failed: we wait, then say where."""
+    spec = validate_target(_target(project)).spec
+    closed = f"http://127.0.0.1:{free_port()}/login/device/code"
+    place = copilot.local_place(spec, {"GITHUB_COPILOT_DEVICE_CODE_URL": closed})
+    with pytest.raises(CopilotLoginError) as failed:
+        copilot.login(place, ENV, on_prompt=lambda _: None, reach_timeout=1)
+    assert failed.value.message == (
+        f"Copilot login: cannot reach the device-code address {closed} from where the proxy "
+        "runs ([Errno 111] Connection refused; waited 1 s)"
+    )
+    assert _copilot(fake)["device_codes"] == 0
+    assert not (copilot_token_dir(spec) / "access-token").exists()
 
 
 def test_login_runs_the_device_flow_once_into_a_private_folder(project, fake):

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.stack
 
 ENV = "copilot"
 PROJECT = "llmproxy-copilot"
+VOLUME = f"{PROJECT}_github-copilot-auth"
 MASTER = "sk-copilot-stack-4d1e9b2a7c"
 FAKE = "http://fake-provider:9000"
 FAKE_IMAGE = os.environ.get("LLMPROXY_FAKE_PROVIDER_IMAGE", "llmproxy-ops/fake-provider:latest")
@@ -118,14 +119,27 @@ def test_copilot_login_survives_a_replica_recreate(docker_engine, tmp_path: Path
     try:
         # LiteLLM drops a Copilot deployment it cannot authenticate at start: log in first
         # (here GitHub is the fake, so it runs before the rest of the stack).
-        assert _ops("render").exit_code == 0
+        rendered = _ops("render")
+        assert rendered.exit_code == 0, rendered.output
+        assert (f"warning[copilot-not-logged-in] model_list[3].litellm_params.model: "
+                f"github_copilot/ models but no Copilot login in volume {VOLUME}") in _flat(rendered)
+        with monkeypatch.context() as no_engine:  # validation still works, the state is unknown
+            no_engine.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            unknown = _ops("validate", "config", "--no-litellm-load")
+            assert unknown.exit_code == 0, unknown.output
+            assert (f"warning[copilot-login-unknown] model_list[3].litellm_params.model: "
+                    f"github_copilot/ models; the Copilot login in volume {VOLUME} is unknown "
+                    "(`docker volume inspect` failed: ") in _flat(unknown)
         compose = stack.base_command()  # names the rendered file now
         _run([*compose, "up", "-d", "--wait", "fake-provider"])
         login = _ops("copilot", "login", "--timeout", "120")
         assert login.exit_code == 0, login.output
         assert "open https://github.com/login/device and enter the code " in login.output
-        assert f"token volume: {PROJECT}_github-copilot-auth" in login.output
-        start_target(target)
+        assert f"token volume: {VOLUME}" in login.output
+        # restart=True: the fake provider already runs, so compose counts the project as running
+        start_target(target, restart=True)
+        overall = _ops("status", "--json")  # the runtime's status shows the login too
+        assert json.loads(overall.output)["copilot"]["logged_in"] is True, overall.output
         admin = "http://" + _run([*compose, "port", "fake-provider", "9000"]).strip()
         for replica_port in (port, port + 1):  # every replica reads the one login
             answer = _chat(replica_port, COPILOT)
@@ -149,12 +163,17 @@ def test_copilot_login_survives_a_replica_recreate(docker_engine, tmp_path: Path
     finally:
         runtime.stop(volumes=True)
     gone = subprocess.run(
-        ["docker", "volume", "inspect", f"{PROJECT}_github-copilot-auth"],
+        ["docker", "volume", "inspect", VOLUME],
         capture_output=True,
         text=True,
         check=False,
     )
     assert gone.returncode != 0  # down --volumes removes the login too
+
+
+def _flat(result: object) -> str:
+    """CLI output with rich's line wrapping undone."""
+    return " ".join(result.output.split())  # type: ignore[attr-defined]
 
 
 def _run(argv: list[str]) -> str:

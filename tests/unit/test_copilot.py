@@ -6,11 +6,15 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
 from llmproxy_ops.cli.main import app
+from llmproxy_ops.errors import StackError
 from llmproxy_ops.ops import copilot
+from llmproxy_ops.ops.copilot_target import login_place
+from llmproxy_ops.pipeline import Target
 from llmproxy_ops.render.build import render_files
 from llmproxy_ops.spec import load_files
 
@@ -72,6 +76,31 @@ def test_warning_until_the_local_login_exists(write, in_tmp):
     (folder / "access-token").write_text("gho_x")
     assert copilot.missing_login_finding(spec) is None
     assert copilot.read_local(folder, "x").logged_in
+
+
+def test_compose_login_state_is_unknown_without_docker(write, in_tmp):
+    """Validation never needs Docker: it says it cannot tell (tests/stack reads the volume)."""
+    spec = _spec(write)
+    finding = copilot.missing_login_finding(spec, docker="/nonexistent/docker")
+    assert finding is not None and finding.code == "copilot-login-unknown"
+    assert finding.message == (
+        "github_copilot/ models; the Copilot login in volume llmproxy-x-yaml_github-copilot-auth "
+        "is unknown (`/nonexistent/docker volume` could not run: [Errno 2] No such file or "
+        "directory: '/nonexistent/docker')"
+    )
+    assert str(finding.location) == "x.yaml:5:22"
+    assert finding.hint == f"once Docker runs: llmproxy-ops copilot status --env {spec.name}"
+    assert copilot.missing_login_finding(_spec(write, copilot_model=False), "/nonexistent") is None
+
+
+def test_a_compose_environment_logs_in_through_compose_not_on_this_host(write, in_tmp):
+    """The runtime protocol wraps ComposeRuntime; missing that ran compose logins on the host."""
+    write("configs/environments/x.yaml", COPILOT.replace("RUNTIME", "compose").replace(
+        "REPLICAS", "2"))
+    with pytest.raises(StackError) as missing:  # the compose branch: it needs the rendered file
+        login_place(Target(env="x", configs_dir=Path("configs")), for_login=False)
+    assert missing.value.message == "build/x/docker-compose.yml is missing"
+    assert missing.value.hint == "render it first: llmproxy-ops render --env x"
 
 
 def test_login_refuses_an_environment_without_copilot(in_tmp):
