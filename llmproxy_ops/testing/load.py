@@ -45,6 +45,7 @@ class Load:
     plain_clients: int = 2
     stream_clients: int = 1
     key_source: Callable[[], str] | None = None  # read before every request (key rotation)
+    verify: bool | str = True  # TLS verification (nginx's self-signed certificate: its path)
     report: LoadReport = field(default_factory=LoadReport)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -64,7 +65,7 @@ class Load:
             t.join(timeout=120)
 
     def _client(self, stream: bool) -> None:
-        with httpx.Client(base_url=self.url, timeout=60) as client:
+        with httpx.Client(base_url=self.url, timeout=60, verify=self.verify) as client:
             while not self._stop.is_set():
                 key = self.key_source() if self.key_source else self.key
                 client.headers["Authorization"] = f"Bearer {key}"
