@@ -106,6 +106,12 @@ class ComposeEnvRuntime:
         if not self.compose.status().running:
             out.steps.append(timed("start the stack", lambda: _healthy(compose.up())))
             return out
+        stopped = self._stopped()
+        if stopped:  # e.g. mlflow around a restore (ops/backup/restart.py)
+            out.steps.append(timed(f"start the stopped services {', '.join(stopped)}",
+                                   lambda: self._start_stopped(compose, stopped)))
+            if out.failed:
+                return out
         if self.nginx and len(self.names) == 1:
             self._surge(compose, check, out)
             out.gap_s = 0.0 if out.ok else None
@@ -205,6 +211,19 @@ class ComposeEnvRuntime:
         wait = f"{self.timeout:g}"
         args = ["up", "-d", "--no-deps", "--no-recreate", "--scale", f"{name}={count}",
                 "--wait", "--wait-timeout", wait, name]
+        run_command(compose.base_command() + args, timeout=self.timeout + _CLIENT_SLACK_S,
+                    secrets=compose.secrets)
+        return "healthy"
+
+    def _stopped(self) -> list[str]:
+        """Services besides litellm and nginx that exist but do not run."""
+        return [s.name for s in self.compose.status().services
+                if s.name not in (*self.names, "nginx") and s.state != "running"]
+
+    def _start_stopped(self, compose: ComposeRuntime, names: list[str]) -> str:
+        # --no-recreate: started as they were (a database is never recreated by a rollout).
+        args = ["up", "-d", "--no-deps", "--no-recreate", "--wait", "--wait-timeout",
+                f"{self.timeout:g}", *names]
         run_command(compose.base_command() + args, timeout=self.timeout + _CLIENT_SLACK_S,
                     secrets=compose.secrets)
         return "healthy"

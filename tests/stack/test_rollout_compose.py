@@ -120,7 +120,9 @@ def test_apply_under_load(replicas: int, tmp_path: Path, monkeypatch: pytest.Mon
         env_yaml.write_text(environment(replicas, https, http, NEW_GROUP, rpm=90000))
         dry = apply(ApplyRequest(target, dry_run=True))
         assert dry.changed and dry.deployment is None
-        assert "+  - model_name: mock-gpt-2" in dry.diff.text()
+        added = [line for line in dry.diff.text().splitlines() if line.startswith("+")]
+        assert any("model_name: mock-gpt-2" in line for line in added), dry.diff.text()
+        assert any("rpm: 90000" in line for line in added), dry.diff.text()
         assert store.running() == first and [u.url for u in runtime.status().units] == containers
         assert "mock-gpt-2" not in models(url, cert)
 
