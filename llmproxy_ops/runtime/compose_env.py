@@ -15,13 +15,21 @@ answer until the new container is healthy (`gap_s` says how long).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from llmproxy_ops.errors import RuntimeStateError
-from llmproxy_ops.render.compose import COMPOSE_FILE, LITELLM_PORT, litellm_names, project_name
+from llmproxy_ops.render.compose import (
+    COMPOSE_FILE,
+    LITELLM_PORT,
+    NGINX_FILE,
+    NGINX_UPSTREAM_FILE,
+    litellm_names,
+    project_name,
+)
 from llmproxy_ops.runtime.api import (
     Build,
     Check,
@@ -106,17 +114,13 @@ class ComposeEnvRuntime:
         if not self.compose.status().running:
             out.steps.append(timed("start the stack", lambda: _healthy(compose.up())))
             return out
-        stopped = self._stopped()
-        if stopped:  # e.g. mlflow around a restore (ops/backup/restart.py)
-            out.steps.append(timed(f"start the stopped services {', '.join(stopped)}",
-                                   lambda: self._start_stopped(compose, stopped)))
-            if out.failed:
-                return out
+        gap = self._prepare(compose, build, out)
+        if out.failed:
+            return out
         if self.nginx and len(self.names) == 1:
             self._surge(compose, check, out)
-            out.gap_s = 0.0 if out.ok else None
+            out.gap_s = None if out.failed else gap
             return out
-        gap = 0.0
         for name in self.names:
             step = self._replace(compose, name, check, out)
             if step is None or out.failed:
@@ -128,6 +132,22 @@ class ComposeEnvRuntime:
         return out
 
     # ---- rollout steps -----------------------------------------------------------------------
+
+    def _prepare(self, compose: ComposeRuntime, build: Build, out: RolloutResult) -> float:
+        """Stopped services started, nginx recreated when its own files changed: the gap."""
+        stopped = self._stopped()
+        if stopped:  # e.g. mlflow around a restore (ops/backup/restart.py)
+            out.steps.append(timed(f"start the stopped services {', '.join(stopped)}",
+                                   lambda: self._start_stopped(compose, stopped)))
+        if out.failed or not (self.nginx and self._nginx_changed(build)):
+            return 0.0
+        # No second nginx can hold its ports, so it restarts (SIGQUIT: in-flight requests
+        # finish first); said in the step and counted in gap_s.
+        out.changed = True
+        step = timed("recreate nginx: its own settings changed (a short gap while it restarts)",
+                     lambda: self._recreate(compose, "nginx"))
+        out.steps.append(step)
+        return step.duration_s
 
     def _replace(self, compose: ComposeRuntime, name: str, check: Check,
                  out: RolloutResult) -> Step | None:
@@ -214,6 +234,21 @@ class ComposeEnvRuntime:
         run_command(compose.base_command() + args, timeout=self.timeout + _CLIENT_SLACK_S,
                     secrets=compose.secrets)
         return "healthy"
+
+    def _nginx_changed(self, build: Build) -> bool:
+        """Whether the running nginx container was made from other nginx files than `build`'s
+        (the digest labels render/compose.py puts on it)."""
+        ids = self.container_ids("nginx")
+        if not ids:
+            return False
+        out = run_command([self.compose.docker, "inspect", ids[0]], timeout=30).stdout
+        labels = json.loads(out)[0]["Config"].get("Labels") or {}
+        for name in (NGINX_FILE, NGINX_UPSTREAM_FILE):
+            path = Path(build.dir) / name
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else None
+            if digest and labels.get(f"llmproxy-ops.sha256.{name}") != digest:
+                return True
+        return False
 
     def _stopped(self) -> list[str]:
         """Services besides litellm and nginx that exist but do not run."""

@@ -12,7 +12,9 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -65,16 +67,24 @@ BROKEN_GROUP = """\
 
 
 class LongStream(threading.Thread):
-    """One slow stream through nginx, started before a rollout; records how it ended."""
+    """One slow stream through nginx (the fake provider slowed down for it alone), started
+    once `ready()` holds; records how it ended."""
 
-    def __init__(self, url: str, cert: str):
+    def __init__(self, url: str, cert: str, fake: str, ready: Callable[[], bool]):
         super().__init__(daemon=True)
-        self.url, self.cert = url, cert
+        self.url, self.cert, self.fake, self.ready = url, cert, fake, ready
         self.first_chunk = threading.Event()
         self.result: tuple[bool, int, str] | None = None
         self.took = 0.0
 
     def run(self) -> None:
+        deadline = time.monotonic() + 300
+        while not self.ready() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        slow = {"chunks": LONG_STREAM_CHUNKS, "chunk_delay_ms": CHUNK_DELAY_MS}
+        httpx.post(f"{self.fake}/_fake/config", json=slow).raise_for_status()
+        reset = threading.Thread(target=self._reset)
+        reset.start()
         t0 = time.monotonic()
         with httpx.Client(base_url=self.url, verify=self.cert, timeout=120,
                           headers={"Authorization": f"Bearer {KEY}"}) as client:
@@ -82,6 +92,20 @@ class LongStream(threading.Thread):
             self.result = stream_chunks(client, "fake-openai")
         self.took = time.monotonic() - t0
         self.first_chunk.set()
+        reset.join()
+
+    def _reset(self) -> None:
+        # The provider decides a request's pace when it arrives: later requests are fast.
+        self.first_chunk.wait(60)
+        httpx.post(f"{self.fake}/_fake/reset").raise_for_status()
+
+
+def surged(runtime: Any) -> Callable[[], bool]:
+    """One replica: the new container beside the old one is healthy (the drain comes next)."""
+    def ready() -> bool:
+        health = [u.health for u in runtime.status().units if u.name == "litellm"]
+        return health == ["healthy", "healthy"]
+    return ready
 
 
 def failures(report: LoadReport) -> str:
@@ -126,14 +150,13 @@ def test_apply_under_load(replicas: int, tmp_path: Path, monkeypatch: pytest.Mon
         assert store.running() == first and [u.url for u in runtime.status().units] == containers
         assert "mock-gpt-2" not in models(url, cert)
 
-        # the rpm edit and the new group, under load, with a 20 s stream already running
+        # the rpm edit and the new group, under load, with a 20 s stream in flight when the
+        # old replica is drained (2 replicas: from the start; 1: once the surge is healthy)
         fake = f"http://{runtime.compose.port('fake-provider', 9000)}"  # type: ignore[attr-defined]
-        slow = {"chunks": LONG_STREAM_CHUNKS, "chunk_delay_ms": CHUNK_DELAY_MS}
-        httpx.post(f"{fake}/_fake/config", json=slow).raise_for_status()
-        long_stream = LongStream(url, cert)
+        long_stream = LongStream(url, cert, fake, surged(runtime) if replicas == 1 else lambda: True)
         long_stream.start()
-        assert long_stream.first_chunk.wait(30)
-        httpx.post(f"{fake}/_fake/reset").raise_for_status()  # later requests are fast again
+        if replicas == 2:
+            assert long_stream.first_chunk.wait(30)
         with Load(url, KEY, "mock-gpt", verify=cert) as load:
             time.sleep(2.0)
             result = apply(ApplyRequest(target))
@@ -142,13 +165,17 @@ def test_apply_under_load(replicas: int, tmp_path: Path, monkeypatch: pytest.Mon
         print(f"\n{replicas} replica(s), change: {failures(load.report)}; steps "
               f"{[(s.name, s.ok, s.duration_s, s.detail) for s in result.deployment.steps]}"
               if result.deployment else "")
-        assert result.ok, result.deployment and result.deployment.failed_check
+        assert result.deployment is not None and result.ok, result.deployment.failed_check
         assert load.report.failed == 0 and load.report.streams_cut == 0, failures(load.report)
         assert load.report.ok > 0 and load.report.streams_ok > 0
-        assert long_stream.result == (True, LONG_STREAM_CHUNKS, ""), long_stream.result
+        assert long_stream.result is not None, "the long stream never started"
+        ok, chunks, error = long_stream.result
+        assert ok and chunks >= LONG_STREAM_CHUNKS and error == "", long_stream.result
         assert long_stream.took >= LONG_STREAM_CHUNKS * CHUNK_DELAY_MS / 1000
+        drain = next(s for s in result.deployment.steps if "drain" in s.name)
+        assert drain.duration_s >= 5, drain  # the drain waited for the stream
         assert "mock-gpt-2" in models(url, cert)
-        assert result.deployment is not None and result.deployment.rollout.gap_s == 0.0
+        assert result.deployment.rollout.gap_s == 0.0
         applied = store.running()
         assert applied is not None and applied != first
 
