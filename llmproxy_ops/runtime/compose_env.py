@@ -193,7 +193,8 @@ class ComposeEnvRuntime:
             out.steps.append(timed(f"check the new {name} on its own", lambda: check(
                 f"http://{self.address(new[0])}:{LITELLM_PORT}")))
         if out.failed:  # the old container never stopped serving: only the new one goes
-            out.steps.append(timed(f"remove the new {name} container", lambda: self._retire(new)))
+            out.steps.append(timed(f"remove the new {name} container",
+                                   lambda: self._retire(new, grace=0)))
             return
         out.changed = True
         out.steps.append(timed(
@@ -263,11 +264,12 @@ class ComposeEnvRuntime:
                     secrets=compose.secrets)
         return "healthy"
 
-    def _retire(self, ids: list[str]) -> str:
+    def _retire(self, ids: list[str], grace: int = 10) -> str:
         if not ids:
             return "nothing to remove"
-        # Drained already: the stop grace only covers LiteLLM's own shutdown.
-        run_command([self.compose.docker, "stop", "-t", "10", *ids], timeout=120)
+        # Drained already (or never in nginx's list): the grace only covers LiteLLM's own
+        # shutdown.
+        run_command([self.compose.docker, "stop", "-t", str(grace), *ids], timeout=120)
         run_command([self.compose.docker, "rm", *ids], timeout=60)
         return f"removed {len(ids)} container(s)"
 
