@@ -165,7 +165,7 @@ class ComposeEnvRuntime:
             if out.failed:
                 return None
         out.changed = True
-        step = timed(f"recreate {name} from the new build and wait until healthy",
+        step = timed(f"recreate {name} from {_label(compose)} and wait until healthy",
                      lambda: self._recreate(compose, name))
         out.steps.append(step)
         if step.ok:
@@ -182,7 +182,7 @@ class ComposeEnvRuntime:
         old one drained and retired, so nothing ever serves zero replicas."""
         name = self.names[0]
         old = self.container_ids(name)
-        step = timed(f"start a second {name} from the new build beside the old one (surge)",
+        step = timed(f"start a second {name} from {_label(compose)} beside the old one (surge)",
                      lambda: self._scale(compose, name, len(old) + 1))
         out.steps.append(step)
         new = [c for c in self.container_ids(name) if c not in old]
@@ -331,6 +331,12 @@ class ComposeEnvRuntime:
         note = None if st.services else f"compose project {st.project}"
         return Status(self.spec.name, "compose", st.running, st.healthy, url, tuple(units),
                       facts, note, st.time_to_healthy_s)
+
+
+def _label(compose: ComposeRuntime) -> str:
+    """The build a step rolls to, as the steps name it (a rollback goes to an older one)."""
+    folder = compose.compose_file.parent
+    return f"build {folder.name}" if folder.name.isdigit() else "the new build"
 
 
 def _healthy(st: ComposeStatus) -> str:
