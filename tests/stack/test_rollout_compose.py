@@ -110,7 +110,8 @@ def surged(runtime: Any) -> Callable[[], bool]:
 
 def failures(report: LoadReport) -> str:
     return (f"{report.ok} ok, {report.failed} failed, {report.streams_ok} streams, "
-            f"{report.streams_cut} cut, {report.rejected} rejected, longest gap "
+            f"{report.streams_cut} cut, {report.rejected} rejected, {report.retried} retried "
+            f"(idle keep-alive closed), longest gap "
             f"{report.longest_gap_s:.2f} s; errors {report.errors}")
 
 
