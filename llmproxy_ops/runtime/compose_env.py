@@ -154,11 +154,6 @@ class ComposeEnvRuntime:
     def _replace(self, compose: ComposeRuntime, name: str, check: Check,
                  out: RolloutResult) -> Step | None:
         """One replica, recreated in place: out of nginx and drained first, back in after."""
-        if self._runs(compose, name):  # a rollback: this replica never left the build
-            step = Step(f"keep {name}: it runs {_label(compose)} already", True, 0.0,
-                        "same compose configuration hash")
-            out.steps.append(step)
-            return step
         others = [n for n in self.names if n != name]
         if others:  # never take a replica out unless every other one serves
             out.steps.append(timed(f"check {', '.join(others)} healthy",
@@ -257,18 +252,6 @@ class ComposeEnvRuntime:
             if digest and labels.get(f"llmproxy-ops.sha256.{name}") != digest:
                 return True
         return False
-
-    def _runs(self, compose: ComposeRuntime, name: str) -> bool:
-        """Whether `name`'s one container was made from `compose`'s file (each release has
-        its own folder, so two releases never share a hash)."""
-        ids = self.container_ids(name)
-        if len(ids) != 1:
-            return False
-        want = run_command([*compose.base_command(), "config", "--hash", name],
-                           timeout=30, secrets=compose.secrets).stdout.split()
-        out = run_command([self.compose.docker, "inspect", ids[0]], timeout=30).stdout
-        labels = json.loads(out)[0]["Config"].get("Labels") or {}
-        return len(want) == 2 and labels.get("com.docker.compose.config-hash") == want[1]
 
     def _stopped(self) -> list[str]:
         """Services besides litellm and nginx that exist but do not run."""

@@ -194,10 +194,8 @@ def test_apply_under_load(replicas: int, tmp_path: Path, monkeypatch: pytest.Mon
         assert "smoke test failed: chat: broken" in (bad.deployment.failed_check or "")
         if replicas == 1:  # surge: the new container was removed, the old one never stopped
             assert not bad.deployment.rollout.changed and bad.rollback is None
-        else:  # the recreated replica went back to the running build; the other never left it
+        else:  # the recreated replica went back to the running build
             assert bad.rollback is not None and bad.rollback.ok, bad.rollback
-            kept = [s.name for s in bad.rollback.steps if s.name.startswith("keep")]
-            assert kept == [f"keep litellm-2: it runs build {applied.id} already"], kept
         assert load.report.failed == 0 and load.report.streams_cut == 0, failures(load.report)
         assert store.running() == applied
         assert models(url, cert) == {"mock-gpt", "fake-openai", "fake-anthropic", "mock-gpt-2"}
