@@ -10,9 +10,8 @@ Rollout behind nginx (runtime/nginx_upstream.py steers and drains):
   only, the old container drains and is removed. A new container that fails its check is
   removed while the old one never stopped serving.
 Without nginx each replica is a published host port, recreated in place: that port has no
-answer until the new container is healthy (`gap_s` says how long). A replica that already
-runs the target build is kept (a rollback recreates only the replica that changed); nginx
-itself is recreated only when its own files changed (a short gap, said in the step).
+answer until the new container is healthy (`gap_s` says how long). nginx itself is
+recreated only when its own files changed (a short gap, said in the step).
 """
 
 from __future__ import annotations
