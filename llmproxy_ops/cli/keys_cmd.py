@@ -131,11 +131,12 @@ def print_result(result: RotationResult) -> None:
 def _gap_text(result: RotationResult) -> str:
     if result.plan.gap_expected:
         return f"{result.gap_s:.1f} s without a healthy proxy (stop to healthy)"
-    how = (
-        "the new process started beside the old one, which drained"
-        if result.plan.runtime == "local"
-        else "replicas replaced one at a time behind nginx"
-    )
+    if result.plan.runtime == "local":
+        how = "the new process started beside the old one, which drained"
+    elif len(result.plan.replicas) == 1:
+        how = "a new container started beside the old one, which drained behind nginx"
+    else:
+        how = "replicas drained and replaced one at a time behind nginx"
     return f"{result.gap_s:.1f} s ({how})"
 
 

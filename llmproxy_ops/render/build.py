@@ -13,6 +13,8 @@ from llmproxy_ops.render.compose import (
     COMPOSE_FILE,
     NGINX_CERTS_PATH,
     NGINX_FILE,
+    NGINX_UPSTREAM_FILE,
+    NGINX_UPSTREAM_LIVE,
     compose_paths,
     litellm_names,
     render_compose,
@@ -22,7 +24,7 @@ from llmproxy_ops.render.initdb import INITDB_FILE, render_initdb
 from llmproxy_ops.render.kubernetes import kubernetes_files
 from llmproxy_ops.render.litellm_config import litellm_config, render_litellm_yaml
 from llmproxy_ops.render.litellm_hooks import hook_files
-from llmproxy_ops.render.nginx import render_nginx
+from llmproxy_ops.render.nginx import render_nginx, render_upstream
 from llmproxy_ops.render.swarm import swarm_files
 from llmproxy_ops.spec.model import Spec
 
@@ -73,8 +75,9 @@ def _compose_files(spec: Spec, out_dir: Path, env_file: Path | None) -> dict[str
     if cs.nginx.enabled:
         files[NGINX_FILE] = render_nginx(
             cs.nginx_settings, upstreams=litellm_names(cs), request_timeout=_request_timeout(spec),
-            certs_path=NGINX_CERTS_PATH,
+            certs_path=NGINX_CERTS_PATH, upstream_include=NGINX_UPSTREAM_LIVE,
         )
+        files[NGINX_UPSTREAM_FILE] = render_upstream([(n, False) for n in litellm_names(cs)])
     mounted = {CONFIG_FILE: render_litellm_yaml(spec), **hook_files(litellm_config(spec)), **files}
     paths = compose_paths(spec, out_dir, env_file, mounted)
     return {COMPOSE_FILE: render_compose(spec, paths), **files}

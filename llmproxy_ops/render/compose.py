@@ -31,6 +31,12 @@ FAKE_PROVIDER_PORT = 9000
 NGINX_LIVENESS_PATH = "/health/liveliness"  # plain HTTP, not redirected (nginx.conf.j2)
 NGINX_CERTS_PATH = "/etc/nginx/certs"
 WORKER_HEALTHCHECK_S = 60
+# The upstream's server lines: rendered into the build (all replicas up) and mounted read-only;
+# nginx's container copies them at start to a writable path its nginx.conf includes, which a
+# rollout rewrites (runtime/nginx_upstream.py). A restarted nginx starts from the rendered list.
+NGINX_UPSTREAM_FILE = "nginx-upstream.conf"
+NGINX_UPSTREAM_RENDERED = "/etc/nginx/llmproxy-upstream.conf"
+NGINX_UPSTREAM_LIVE = "/run/llmproxy/upstream.conf"
 SERVER_FLAGS = {"uvicorn": [], "gunicorn": ["--run_gunicorn"], "granian": ["--run_granian"]}
 
 # Minimum capabilities on top of `cap_drop: [ALL]`, tested with the official and offline images:
@@ -255,9 +261,14 @@ def _nginx(cs: ComposeSettings, paths: ComposePaths, upstreams: list[str]) -> di
     # nginx listens on the configured ports inside its container too (its redirect names
     # the HTTPS port), so host and container ports are the same numbers.
     liveness = f"http://127.0.0.1:{ns.http_port}{NGINX_LIVENESS_PATH}"
+    live_dir = NGINX_UPSTREAM_LIVE.rsplit("/", 1)[0]
+    start = (f"mkdir -p {live_dir} && cp {NGINX_UPSTREAM_RENDERED} {NGINX_UPSTREAM_LIVE} "
+             "&& exec nginx -g 'daemon off;'")
     service: dict[str, Any] = {
         "image": cs.nginx.image,
+        "command": ["/bin/sh", "-c", start],
         "volumes": [f"./{NGINX_FILE}:/etc/nginx/nginx.conf:ro",
+                    f"./{NGINX_UPSTREAM_FILE}:{NGINX_UPSTREAM_RENDERED}:ro",
                     f"{paths.certs_dir}:{NGINX_CERTS_PATH}:ro"],
         # The only service that may face a public interface (bind 0.0.0.0 unless set).
         "ports": [f"{ns.bind}:{ns.https_port}:{ns.https_port}",
@@ -267,6 +278,7 @@ def _nginx(cs: ComposeSettings, paths: ComposePaths, upstreams: list[str]) -> di
                               start_period="20s"),
     }
     _label_digest(service, paths, NGINX_FILE)
+    _label_digest(service, paths, NGINX_UPSTREAM_FILE)
     return _finish(service, cs.nginx, upstreams, caps=CAPS["nginx"])
 
 

@@ -52,6 +52,7 @@ def render_nginx(
     listen_address: str | None = None,
     runtime_dir: str | None = None,
     resolver: str | None = None,
+    upstream_include: str | None = None,
 ) -> str:
     """nginx.conf text; deterministic (the same arguments always give the same bytes).
 
@@ -60,8 +61,10 @@ def render_nginx(
     `runtime_dir` (pid file and temp folders; default: nginx's compiled-in paths) exist for
     running the config outside a container, as the tests do. `resolver` (a DNS server
     address): the one upstream name is resolved at run time (Swarm tasks come and go).
-    `settings.bind` is not used here: it is where compose publishes the ports, not where
-    nginx listens in its container.
+    `upstream_include` (a path in nginx's container) takes the upstream's `server` lines from
+    that file (`render_upstream`) instead of listing `upstreams` inline. `settings.bind` is
+    not used here: it is where compose publishes the ports, not where nginx listens in its
+    container.
     """
     context = _context(settings, upstreams, upstream_port, request_timeout, nginx_version)
     context |= {
@@ -69,6 +72,9 @@ def render_nginx(
         "listen_address": _token(listen_address, "listen_address") if listen_address else None,
         "runtime_dir": _path(runtime_dir, "runtime_dir") if runtime_dir else None,
         "resolver": _token(resolver, "resolver") if resolver else None,
+        "upstream_include": _path(upstream_include, "upstream_include")
+        if upstream_include
+        else None,
         "pid_path": _path(runtime_dir, "runtime_dir") + "/nginx.pid"
         if runtime_dir
         else DEFAULT_PID_PATH,
@@ -101,6 +107,22 @@ def _context(
         "session_tickets_off": nginx_version is None or tuple(nginx_version) < TICKETS_SAFE_SINCE,
         "ciphers": MOZILLA_INTERMEDIATE_CIPHERS,
     }
+
+
+def render_upstream(servers: list[tuple[str, bool]], upstream_port: int = 4000) -> str:
+    """The `server` lines of the upstream block: (host, down) per replica, in order.
+
+    A replica marked down keeps its line (nginx resolves it at reload) but gets no new
+    request; the ones in flight on it finish on the old workers.
+    """
+    if not any(not down for _, down in servers):
+        raise RenderError("nginx needs at least one LiteLLM upstream that is not down")
+    port = _port(upstream_port, "upstream_port")
+    hosts = _upstreams([host for host, _ in servers])
+    lines = [f"server {h}:{port} down;" if down else f"server {h}:{port} max_fails=3 "
+             "fail_timeout=10s;" for h, (_, down) in zip(hosts, servers, strict=True)]
+    return "# Written by llmproxy-ops (render, then each rollout step); do not edit.\n" + "".join(
+        f"{line}\n" for line in lines)
 
 
 def redirect_target(https_port: int) -> str:

@@ -33,6 +33,7 @@ from llmproxy_ops.render.compose import (
     LITELLM_PORT,
     NGINX_CERTS_PATH,
     NGINX_FILE,
+    NGINX_UPSTREAM_FILE,
     compose_document,
     compose_paths,
 )
@@ -203,6 +204,14 @@ def _swarm_service(name: str, service: dict[str, Any], spec: Spec, cs: ComposeSe
     env_files = [f for f in s.pop("env_file", []) if f == "runtime.env"]
     if env_files:
         s["env_file"] = env_files  # non-secret runtime variables only
+    if name == "nginx":
+        # The compose rollout's upstream file (rewritten to drain a replica) has no place
+        # here: nginx resolves the tasks by DNS and Swarm rolls them. nginx starts as its
+        # image does.
+        s.pop("command", None)
+        s["volumes"] = [v for v in s.get("volumes", [])
+                        if not v.startswith(f"./{NGINX_UPSTREAM_FILE}:")]
+        s.get("labels", {}).pop(f"llmproxy-ops.sha256.{NGINX_UPSTREAM_FILE}", None)
     s["volumes"] = _volumes(name, s.get("volumes", []), ss, files, configs, s)
     if not s["volumes"]:
         del s["volumes"]

@@ -1,26 +1,43 @@
 """`stack.runtime: compose` behind the Runtime protocol: the rendered compose project.
 
-Rollout: the litellm replicas are recreated from the new build one at a time, each only
-while every other one is healthy, checked on its own container address, and nginx is
-reloaded after each so it resolves the new container (its old workers finish their
-requests first).
+Rollout behind nginx (runtime/nginx_upstream.py steers and drains):
+- two or more replicas: one at a time, and only while every other one is healthy, a replica
+  is marked down in nginx's upstream (reload: new requests go to the others), drained (the
+  old nginx workers finish its requests and streams, up to stack.drain_timeout), recreated
+  from the new build, checked on its own container address, and put back;
+- one replica: surge. A second container of the service starts from the new build
+  (`up --scale 2 --no-recreate`), is checked on its own, nginx sends new requests to it
+  only, the old container drains and is removed. A new container that fails its check is
+  removed while the old one never stopped serving.
+Without nginx each replica is a published host port, recreated in place: that port has no
+answer until the new container is healthy (`gap_s` says how long). nginx itself is
+recreated only when its own files changed (a short gap, said in the step).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from llmproxy_ops.errors import RuntimeStateError
-from llmproxy_ops.render.compose import COMPOSE_FILE, LITELLM_PORT, litellm_names, project_name
+from llmproxy_ops.render.compose import (
+    COMPOSE_FILE,
+    LITELLM_PORT,
+    NGINX_FILE,
+    NGINX_UPSTREAM_FILE,
+    litellm_names,
+    project_name,
+)
 from llmproxy_ops.runtime.api import (
     Build,
     Check,
     Endpoint,
     RolloutResult,
     Status,
+    Step,
     StopResult,
     Unit,
     register,
@@ -28,6 +45,7 @@ from llmproxy_ops.runtime.api import (
 )
 from llmproxy_ops.runtime.compose import ComposeRuntime, ComposeStatus, run_command
 from llmproxy_ops.runtime.local import base_url
+from llmproxy_ops.runtime.nginx_upstream import NginxUpstream
 
 _CLIENT_SLACK_S = 120.0
 
@@ -40,6 +58,7 @@ class ComposeEnvRuntime:
         cs = spec.stack.compose(spec.name)
         self.names, self.nginx = litellm_names(cs), cs.nginx.enabled
         self.timeout = spec.stack.startup_timeout
+        self.drain = spec.stack.drain_timeout
         self.compose = ComposeRuntime(
             project=project_name(cs),
             compose_file=spec.stack.build_dir / spec.name / COMPOSE_FILE,
@@ -96,28 +115,168 @@ class ComposeEnvRuntime:
         if not self.compose.status().running:
             out.steps.append(timed("start the stack", lambda: _healthy(compose.up())))
             return out
-        gap = 0.0
+        gap = self._prepare(compose, build, out)
+        if out.failed:
+            return out
+        if self.nginx and len(self.names) == 1:
+            self._surge(compose, check, out)
+            out.gap_s = None if out.failed else gap
+            return out
         for name in self.names:
-            others = [n for n in self.names if n != name]
-            if others:  # never take a replica down unless every other one serves
-                out.steps.append(timed(f"check {', '.join(others)} healthy",
-                                       lambda o=others: self._require(o)))  # type: ignore[misc]
-            if out.failed:  # (no step yet with one replica: nothing failed)
+            step = self._replace(compose, name, check, out)
+            if step is None or out.failed:
                 return out
-            out.changed = True
-            step = timed(f"recreate {name} from the new build and wait until healthy",
-                         lambda n=name: self._recreate(compose, n))  # type: ignore[misc]
-            out.steps.append(step)
-            gap += 0.0 if others and self.nginx else step.duration_s
-            if step.ok:
-                out.steps.append(timed(f"check {name} on its own", lambda n=name: check(
-                    f"http://{self.container_ip(n)}:{LITELLM_PORT}")))  # type: ignore[misc]
-            if self.nginx and step.ok:
-                out.steps.append(timed("reload nginx", self.reload_nginx))
-            if out.failed:  # (no step yet with one replica: nothing failed)
-                return out
+            # Behind nginx another replica serves meanwhile; without nginx each replica is
+            # its own published port, which has nothing while its container is replaced.
+            gap += 0.0 if self.nginx else step.duration_s
         out.gap_s = round(gap, 3)
         return out
+
+    # ---- rollout steps -----------------------------------------------------------------------
+
+    def _prepare(self, compose: ComposeRuntime, build: Build, out: RolloutResult) -> float:
+        """Stopped services started, nginx recreated when its own files changed: the gap."""
+        stopped = self._stopped()
+        if stopped:  # e.g. mlflow around a restore (ops/backup/restart.py)
+            out.steps.append(timed(f"start the stopped services {', '.join(stopped)}",
+                                   lambda: self._start_stopped(compose, stopped)))
+        if out.failed or not (self.nginx and self._nginx_changed(build)):
+            return 0.0
+        # No second nginx can hold its ports, so it restarts (SIGQUIT: in-flight requests
+        # finish first); said in the step and counted in gap_s.
+        out.changed = True
+        step = timed("recreate nginx: its own settings changed (a short gap while it restarts)",
+                     lambda: self._recreate(compose, "nginx"))
+        out.steps.append(step)
+        return step.duration_s
+
+    def _replace(self, compose: ComposeRuntime, name: str, check: Check,
+                 out: RolloutResult) -> Step | None:
+        """One replica, recreated in place: out of nginx and drained first, back in after."""
+        others = [n for n in self.names if n != name]
+        if others:  # never take a replica out unless every other one serves
+            out.steps.append(timed(f"check {', '.join(others)} healthy",
+                                   lambda: self._require(others)))
+            if out.failed:
+                return None
+        if self.nginx and others:
+            out.steps.append(timed(
+                f"take {name} out of nginx's upstream (down) and drain it (up to "
+                f"{self.drain:g} s)", lambda: self._out_and_drain([name])))
+            if out.failed:
+                return None
+        out.changed = True
+        step = timed(f"recreate {name} from {_label(compose)} and wait until healthy",
+                     lambda: self._recreate(compose, name))
+        out.steps.append(step)
+        if step.ok:
+            out.steps.append(timed(f"check {name} on its own", lambda: check(
+                f"http://{self.container_ip(name)}:{LITELLM_PORT}")))
+        if self.nginx and not out.failed:
+            # Reload, even with one replica: a recreated container may have a new address.
+            out.steps.append(timed(f"put {name} back in nginx's upstream",
+                                   self._all_in))
+        return step
+
+    def _surge(self, compose: ComposeRuntime, check: Check, out: RolloutResult) -> None:
+        """One replica behind nginx: a second container from the new build first, then the
+        old one drained and retired, so nothing ever serves zero replicas."""
+        name = self.names[0]
+        old = self.container_ids(name)
+        step = timed(f"start a second {name} from {_label(compose)} beside the old one (surge)",
+                     lambda: self._scale(compose, name, len(old) + 1))
+        out.steps.append(step)
+        new = [c for c in self.container_ids(name) if c not in old]
+        if step.ok and not new:
+            out.steps.append(Step("find the new container", False, 0.0,
+                                  f"compose started no new {name} container"))
+        if step.ok and new:
+            out.steps.append(timed(f"check the new {name} on its own", lambda: check(
+                f"http://{self.address(new[0])}:{LITELLM_PORT}")))
+        if out.failed:  # the old container never stopped serving: only the new one goes
+            out.steps.append(timed(f"remove the new {name} container",
+                                   lambda: self._retire(new, grace=0)))
+            return
+        out.changed = True
+        out.steps.append(timed(
+            f"steer nginx to the new {name} (old one down) and drain the old one (up to "
+            f"{self.drain:g} s)",
+            lambda: self._drain_addresses([self.address(c) for c in old],
+                                          [self.address(new[0])])))
+        if out.failed:
+            return
+        out.steps.append(timed(f"retire the old {name} container", lambda: self._retire(old)))
+        out.steps.append(timed("put nginx back on its rendered upstream", self._all_in))
+
+    def _all_in(self) -> str:
+        """Back to the rendered list: every replica by service name (resolved at reload)."""
+        workers = self.upstream.steer([(n, False) for n in self.names])
+        return f"reloaded; {len(workers)} old worker(s) finish their requests"
+
+    def _out_and_drain(self, down: list[str]) -> str:
+        workers = self.upstream.steer([(n, n in down) for n in self.names])
+        return self.upstream.drain(workers, self.drain)
+
+    def _drain_addresses(self, old: list[str], new: list[str]) -> str:
+        workers = self.upstream.steer([(a, True) for a in old] + [(a, False) for a in new])
+        return self.upstream.drain(workers, self.drain)
+
+    @property
+    def upstream(self) -> NginxUpstream:
+        return NginxUpstream(lambda argv, **kw: self.exec("nginx", argv, **kw))
+
+    # ---- docker ------------------------------------------------------------------------------
+
+    def _scale(self, compose: ComposeRuntime, name: str, count: int) -> str:
+        # --no-recreate: the running container keeps its (old) build; the added one is
+        # created from the new compose file (checked with Compose v2.40).
+        wait = f"{self.timeout:g}"
+        args = ["up", "-d", "--no-deps", "--no-recreate", "--scale", f"{name}={count}",
+                "--wait", "--wait-timeout", wait, name]
+        run_command(compose.base_command() + args, timeout=self.timeout + _CLIENT_SLACK_S,
+                    secrets=compose.secrets)
+        return "healthy"
+
+    def _nginx_changed(self, build: Build) -> bool:
+        """Whether the running nginx container was made from other nginx files than `build`'s
+        (the digest labels render/compose.py puts on it)."""
+        ids = self.container_ids("nginx")
+        if not ids:
+            return False
+        out = run_command([self.compose.docker, "inspect", ids[0]], timeout=30).stdout
+        labels = json.loads(out)[0]["Config"].get("Labels") or {}
+        for name in (NGINX_FILE, NGINX_UPSTREAM_FILE):
+            path = Path(build.dir) / name
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else None
+            if digest and labels.get(f"llmproxy-ops.sha256.{name}") != digest:
+                return True
+        return False
+
+    def _stopped(self) -> list[str]:
+        """Services besides litellm and nginx that exist but do not run."""
+        return [s.name for s in self.compose.status().services
+                if s.name not in (*self.names, "nginx") and s.state != "running"]
+
+    def _start_stopped(self, compose: ComposeRuntime, names: list[str]) -> str:
+        # --no-recreate: started as they were (a database is never recreated by a rollout).
+        args = ["up", "-d", "--no-deps", "--no-recreate", "--wait", "--wait-timeout",
+                f"{self.timeout:g}", *names]
+        run_command(compose.base_command() + args, timeout=self.timeout + _CLIENT_SLACK_S,
+                    secrets=compose.secrets)
+        return "healthy"
+
+    def _retire(self, ids: list[str], grace: int = 10) -> str:
+        if not ids:
+            return "nothing to remove"
+        # Drained already (or never in nginx's list): the grace only covers LiteLLM's own
+        # shutdown.
+        run_command([self.compose.docker, "stop", "-t", str(grace), *ids], timeout=120)
+        run_command([self.compose.docker, "rm", *ids], timeout=60)
+        return f"removed {len(ids)} container(s)"
+
+    def container_ids(self, name: str) -> list[str]:
+        out = run_command([*self.compose.base_command(), "ps", "-q", name], timeout=30).stdout
+        return out.split()
 
     # ---- docker ------------------------------------------------------------------------------
 
@@ -133,21 +292,18 @@ class ComposeEnvRuntime:
                     secrets=compose.secrets)
         return "healthy"
 
-    def reload_nginx(self) -> str:
-        # A reload re-resolves the upstream names (the recreated container may have a new
-        # address); old workers finish their requests first.
-        self.exec("nginx", ["nginx", "-s", "reload"])
-        return "reloaded"
-
     def container_ip(self, name: str) -> str:
-        cid = run_command([*self.compose.base_command(), "ps", "-q", name], timeout=30).stdout
-        if not cid.strip():
+        ids = self.container_ids(name)
+        if not ids:
             raise RuntimeStateError(f"service {name} has no container")
-        out = run_command([self.compose.docker, "inspect", cid.strip()], timeout=30).stdout
+        return self.address(ids[-1])
+
+    def address(self, container: str) -> str:
+        out = run_command([self.compose.docker, "inspect", container], timeout=30).stdout
         networks = json.loads(out)[0]["NetworkSettings"]["Networks"]
         ips = [n["IPAddress"] for n in networks.values() if n.get("IPAddress")]
         if not ips:
-            raise RuntimeStateError(f"service {name} has no network address")
+            raise RuntimeStateError(f"container {container[:12]} has no network address")
         return str(ips[0])
 
     def _require(self, names: list[str]) -> str:
@@ -176,6 +332,12 @@ class ComposeEnvRuntime:
         note = None if st.services else f"compose project {st.project}"
         return Status(self.spec.name, "compose", st.running, st.healthy, url, tuple(units),
                       facts, note, st.time_to_healthy_s)
+
+
+def _label(compose: ComposeRuntime) -> str:
+    """The build a step rolls to, as the steps name it (a rollback goes to an older one)."""
+    folder = compose.compose_file.parent
+    return f"build {folder.name}" if folder.name.isdigit() else "the new build"
 
 
 def _healthy(st: ComposeStatus) -> str:

@@ -2,6 +2,8 @@
 
 Counts what a change must not cause: failed requests (5xx, resets, refused connections,
 timeouts), streams cut (no final `data: [DONE]`), and the longest time without any answer.
+A request whose idle keep-alive connection the server closed before any answer is sent
+again once, as SDK clients do, and counted (`retried`).
 Rejections (4xx: a key the proxy does not take yet, during a master-key rotation) are
 counted apart. Clients keep connections alive, as real SDKs do. Loopback only, bounded.
 """
@@ -23,6 +25,10 @@ class LoadReport:
     rejected: int = 0  # 4xx answers (an answer, not a failure of the proxy)
     streams_ok: int = 0
     streams_cut: int = 0
+    # Sent again once: the server closed an idle keep-alive connection as the request went
+    # out, and no byte of an answer came back (HTTP/1.1's keep-alive race, also at nginx's
+    # keepalive_timeout; the OpenAI and Anthropic SDKs retry it by default).
+    retried: int = 0
     errors: list[str] = field(default_factory=list)
     answers: list[float] = field(default_factory=list)  # monotonic times of good answers
 
@@ -45,6 +51,7 @@ class Load:
     plain_clients: int = 2
     stream_clients: int = 1
     key_source: Callable[[], str] | None = None  # read before every request (key rotation)
+    verify: bool | str = True  # TLS verification (nginx's self-signed certificate: its path)
     report: LoadReport = field(default_factory=LoadReport)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -64,11 +71,16 @@ class Load:
             t.join(timeout=120)
 
     def _client(self, stream: bool) -> None:
-        with httpx.Client(base_url=self.url, timeout=60) as client:
+        with httpx.Client(base_url=self.url, timeout=60, verify=self.verify) as client:
             while not self._stop.is_set():
                 key = self.key_source() if self.key_source else self.key
                 client.headers["Authorization"] = f"Bearer {key}"
-                ok, error = (stream_once if stream else chat_once)(client, self.model)
+                once = stream_once if stream else chat_once
+                ok, error = once(client, self.model)
+                if not ok and idle_closed(error):
+                    with self._lock:
+                        self.report.retried += 1
+                    ok, error = once(client, self.model)
                 self._record(stream, ok, error)
 
     def _record(self, stream: bool, ok: bool, error: str) -> None:
@@ -90,6 +102,13 @@ class Load:
 
 
 REJECTED = "(rejected)"
+_IDLE_CLOSED = "RemoteProtocolError: Server disconnected without sending a response."
+
+
+def idle_closed(error: str) -> bool:
+    """Nothing of an answer arrived before the server closed the connection."""
+    return error.endswith(_IDLE_CLOSED) and (
+        error.startswith("chat: ") or error.startswith("stream cut after 0 chunks: "))
 
 
 def _status_error(kind: str, code: int) -> str:

@@ -1,4 +1,4 @@
-"""Master-key rotation of a real compose stack under load: 1 replica (a gap) and 2 (none).
+"""Master-key rotation of a real compose stack under load: 1 replica (surge) and 2.
 
 A bounded client loop sends chat requests through nginx while the rotation runs and switches
 to the new key as soon as the rotation reports it written. Requests are classed as ok, 5xx,
@@ -166,17 +166,10 @@ def test_master_rotation_under_load(replicas: int, tmp_path: Path, monkeypatch) 
                 }  # round robin: both replicas
                 assert statuses == {expected}
         fivexx = {k: v for k, v in load.classes.items() if k.startswith("5xx")}
-        dropped = sum(v for k, v in load.classes.items() if k.startswith("connection"))
-        reloads = sum(1 for s in result.steps if s.name == "reload nginx")
-        if replicas >= 2:
-            assert fivexx == {}, load.classes
-            # An nginx reload (needed when a recreated replica got a new address) closes idle
-            # keep-alive client connections; a client reusing one at that instant sees it
-            # closed. At most one per client connection per reload; clients that retry (the
-            # OpenAI SDK does) never notice. The count is printed above and in the notes.
-            assert dropped <= CONCURRENCY * reloads, load.classes
-            assert result.gap_s == 0.0 and not result.plan.gap_expected
-        else:
-            assert result.plan.gap_expected and result.gap_s and result.gap_s > 0
+        dropped = {k: v for k, v in load.classes.items() if k.startswith("connection")}
+        # 1 replica surges (a second container first), 2 go one at a time; either way nginx
+        # stops sending a replica new requests and drains it before it stops.
+        assert fivexx == {} and dropped == {}, load.classes
+        assert result.gap_s == 0.0 and not result.plan.gap_expected
     finally:
         runtime.stop(volumes=True)

@@ -86,3 +86,12 @@ def test_the_registry_names_the_runtimes_it_has(spec, write) -> None:  # noqa: A
         runtime_of(load_environment(Path("configs"), "y"))
     assert caught.value.message == "unknown stack.runtime 'nomad'"
     assert caught.value.hint is not None and caught.value.hint.startswith("use one of: compose, ")
+
+
+def test_build_groups_reads_the_rendered_model_list(tmp_path: Path) -> None:
+    from llmproxy_ops.ops.apply.deploy import build_groups
+
+    (tmp_path / "config.yaml").write_text(
+        "model_list:\n  - model_name: a\n  - model_name: b\n  - model_name: a\n  - {}\n")
+    assert build_groups(tmp_path) == ["a", "b"]
+    assert build_groups(tmp_path / "missing") is None

@@ -231,11 +231,11 @@ def test_compose_environment_settings(in_tmp: Path, monkeypatch) -> None:  # noq
     ]
     assert ctx.pg.user == "llmproxy" and ctx.salt_fingerprint is None
     proxy = EnvProxy(ctx)
-    assert proxy.stop_plan() == ["stop services litellm, mlflow (db keeps running)"]
-    from llmproxy_ops.ops.smoke.target import smoke_target
-
-    smoke = smoke_target(proxy._smoke_request())  # needs the key: from the env below
-    assert (smoke.url, smoke.verify_tls, smoke.rpm_enforced) == ("https://127.0.0.1:8443", False, {})
+    # The gateway keeps serving through the swap and is rolled out after it, as apply does.
+    assert proxy.stop_plan() == ["stop mlflow (the proxy keeps serving; db keeps running)"]
+    assert proxy.start_plan()[0] == (
+        "roll the proxy out again (if it ran) as `apply` does: each new instance checked on "
+        "its own, the old ones drained, then the smoke test")
 
 
 def test_local_environment_needs_the_server_url(in_tmp: Path, write) -> None:

@@ -41,7 +41,8 @@ def test_default_stack_services_and_order(write, in_tmp):
     assert list(doc["services"]) == ["db", "mlflow", "litellm", "nginx"]
     # llmproxy_auth_status.py: the callback every rendering names (a wrong key gets 401)
     assert sorted(files) == ["config.yaml", "docker-compose.yml", "env-manifest.json",
-                             "initdb.sql", "llmproxy_auth_status.py", "nginx.conf", "runtime.env"]
+                             "initdb.sql", "llmproxy_auth_status.py", "nginx-upstream.conf",
+                             "nginx.conf", "runtime.env"]
     assert files["docker-compose.yml"].startswith("# Rendered by llmproxy-ops")
     assert doc["volumes"] == {"db-data": {}, "mlflow-artifacts": {}}
 
@@ -92,7 +93,15 @@ def test_only_nginx_faces_a_public_interface(write, in_tmp):
     assert ports == {"db": [], "mlflow": ["127.0.0.1:5001:5000"], "litellm": [],
                      "nginx": ["0.0.0.0:8443:8443", "0.0.0.0:8080:8080"]}
     nginx = doc["services"]["nginx"]
-    assert nginx["volumes"] == ["./nginx.conf:/etc/nginx/nginx.conf:ro", "../../certs:/etc/nginx/certs:ro"]
+    assert nginx["volumes"] == ["./nginx.conf:/etc/nginx/nginx.conf:ro",
+                                "./nginx-upstream.conf:/etc/nginx/llmproxy-upstream.conf:ro",
+                                "../../certs:/etc/nginx/certs:ro"]
+    # The rendered upstream list is copied where a rollout can rewrite it (runtime/nginx_upstream)
+    assert nginx["command"] == [
+        "/bin/sh", "-c", "mkdir -p /run/llmproxy && cp /etc/nginx/llmproxy-upstream.conf "
+        "/run/llmproxy/upstream.conf && exec nginx -g 'daemon off;'"]
+    assert set(nginx["labels"]) == {"llmproxy-ops.sha256.nginx.conf",
+                                    "llmproxy-ops.sha256.nginx-upstream.conf"}
     assert nginx["healthcheck"]["test"][-1] == "http://127.0.0.1:8080/health/liveliness"
 
 
@@ -108,8 +117,9 @@ def test_replicas_are_distinct_services_listed_in_nginx(write, in_tmp):
     names = [n for n in doc["services"] if n.startswith("litellm")]
     assert names == ["litellm-1", "litellm-2", "litellm-3"]
     assert list(doc["services"]["nginx"]["depends_on"]) == names
-    for name in names:
-        assert f"server {name}:4000" in files["nginx.conf"]
+    assert "include /run/llmproxy/upstream.conf;" in files["nginx.conf"]
+    assert files["nginx-upstream.conf"].splitlines()[1:] == [
+        f"server {name}:4000 max_fails=3 fail_timeout=10s;" for name in names]
 
 
 def test_use_db_builds_database_url_inside_the_container(write, in_tmp):

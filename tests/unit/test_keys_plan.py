@@ -11,6 +11,7 @@ from llmproxy_ops.ops.keys.plan import (
     LOCAL_GAP,
     SALT_KEY_REFUSAL,
     SINGLE_REPLICA_GAP,
+    SURGE_GAP,
     groups_using,
     plan_rotation,
 )
@@ -63,15 +64,27 @@ def test_local_plan_rolls_without_a_gap(write, in_tmp) -> None:  # noqa: ANN001
     )
 
 
-def test_compose_one_replica_gap_is_unavoidable(write, in_tmp) -> None:  # noqa: ANN001
+def test_compose_one_replica_behind_nginx_surges(write, in_tmp) -> None:  # noqa: ANN001
     spec = load_environment(env_with(write, compose_stack(1)), "x")
     plan = plan_rotation(spec, kind="master", variable="LITELLM_MASTER_KEY", env_file=Path(".env"))
-    assert plan.replicas == ("litellm",) and plan.gap_expected
-    assert plan.gap_note == SINGLE_REPLICA_GAP
-    assert plan.steps[2:4] == (
+    assert plan.replicas == ("litellm",) and not plan.gap_expected
+    assert plan.gap_note == SURGE_GAP
+    assert plan.steps[2:5] == (
+        "start a second litellm container from the new build (docker compose up -d --no-deps "
+        "--no-recreate --scale litellm=2 --wait) and check it on its own",
+        "rewrite nginx's upstream (old container down, new one up), reload, and let the old one "
+        "drain (up to stack.drain_timeout, 60 s)",
+        "remove the old litellm container; nginx back on its rendered upstream",
+    )
+
+
+def test_compose_one_replica_without_nginx_has_a_gap(write, in_tmp) -> None:  # noqa: ANN001
+    spec = load_environment(env_with(write, compose_stack(1, nginx=False)), "x")
+    plan = plan_rotation(spec, kind="master", variable="LITELLM_MASTER_KEY", env_file=Path(".env"))
+    assert plan.gap_expected and plan.gap_note == SINGLE_REPLICA_GAP
+    assert plan.steps[2] == (
         "recreate litellm (docker compose up -d --no-deps --force-recreate --wait litellm) "
-        "and wait until it is healthy",
-        "reload nginx so it resolves litellm's new container address",
+        "and wait until it is healthy"
     )
 
 
@@ -83,15 +96,19 @@ def test_compose_two_replicas_roll_one_at_a_time(write, in_tmp) -> None:  # noqa
         "no gap expected: 2 replicas are replaced one at a time and nginx "
         "keeps 1 healthy upstream(s) throughout"
     )
-    assert plan.steps[2:6] == (
-        "check litellm-2 healthy, then recreate litellm-1 (docker compose up -d --no-deps "
-        "--force-recreate --wait litellm-1) and wait until it is healthy",
-        "reload nginx so it resolves litellm-1's new container address",
-        "check litellm-1 healthy, then recreate litellm-2 (docker compose up -d --no-deps "
-        "--force-recreate --wait litellm-2) and wait until it is healthy",
-        "reload nginx so it resolves litellm-2's new container address",
+    assert plan.steps[2:8] == (
+        "check litellm-2 healthy, then mark litellm-1 down in nginx's upstream, reload, and let "
+        "its requests and streams drain",
+        "recreate litellm-1 (docker compose up -d --no-deps --force-recreate --wait litellm-1) "
+        "and wait until it is healthy",
+        "put litellm-1 back in nginx's upstream (reload)",
+        "check litellm-1 healthy, then mark litellm-2 down in nginx's upstream, reload, and let "
+        "its requests and streams drain",
+        "recreate litellm-2 (docker compose up -d --no-deps --force-recreate --wait litellm-2) "
+        "and wait until it is healthy",
+        "put litellm-2 back in nginx's upstream (reload)",
     )
-    assert plan.steps[6] == (
+    assert plan.steps[8] == (
         "verify on every replica (litellm-1, litellm-2): the new key is "
         "accepted, the old one rejected"
     )

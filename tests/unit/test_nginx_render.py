@@ -7,7 +7,7 @@ import re
 import pytest
 
 from llmproxy_ops.errors import RenderError
-from llmproxy_ops.render.nginx import render_nginx
+from llmproxy_ops.render.nginx import render_nginx, render_upstream
 from llmproxy_ops.spec.compose_settings import NginxSettings
 
 MOZILLA_CIPHERS = (
@@ -308,3 +308,34 @@ def test_upstream_security_headers_are_replaced_not_duplicated() -> None:
     conf = lines(render())
     for name in ["X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy", "Strict-Transport-Security"]:
         assert f"proxy_hide_header {name};" in conf
+
+
+def test_upstream_include_replaces_the_inline_servers() -> None:
+    conf = render(upstreams=["litellm-1", "litellm-2"], upstream_include="/run/llmproxy/upstream.conf")
+    assert block(conf, "upstream litellm {") == [
+        "upstream litellm {",
+        "include /run/llmproxy/upstream.conf;",
+        "keepalive 32;",
+        "}",
+    ]
+
+
+def test_render_upstream_marks_a_replica_down() -> None:
+    text = render_upstream([("litellm-1", True), ("litellm-2", False)], 4000)
+    assert text.splitlines()[1:] == [
+        "server litellm-1:4000 down;",
+        "server litellm-2:4000 max_fails=3 fail_timeout=10s;",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("servers", "message"),
+    [
+        ([("litellm-1", True)], "nginx needs at least one LiteLLM upstream that is not down"),
+        ([("a;b", False)], "invalid upstream host name for nginx: 'a;b'"),
+    ],
+)
+def test_render_upstream_refuses(servers: list[tuple[str, bool]], message: str) -> None:
+    with pytest.raises(RenderError) as exc:
+        render_upstream(servers, 4000)
+    assert exc.value.message == message

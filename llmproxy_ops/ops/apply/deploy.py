@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import httpx
+import yaml
 
 from llmproxy_ops.envfile import read_env_file
 from llmproxy_ops.errors import RuntimeStateError, SmokeTestFailed, UsageError
@@ -20,7 +22,7 @@ from llmproxy_ops.ops.smoke.plan import master_key_variable
 from llmproxy_ops.ops.smoke.run import SmokeTarget, run_smoke
 from llmproxy_ops.pipeline import Target, env_file_of, require_valid, validate_target
 from llmproxy_ops.releases import Release, ReleaseStore
-from llmproxy_ops.render.build import render_files
+from llmproxy_ops.render.build import CONFIG_FILE, render_files
 from llmproxy_ops.render.env_manifest import runtime_environment
 from llmproxy_ops.runtime.api import (
     Build,
@@ -98,13 +100,15 @@ def _load(target: Target) -> _Env:
     return _Env(spec, env, runtime_of(spec, tuple(secrets.values())), ReleaseStore(spec))
 
 
-def smoke_check(spec: Spec, env: dict[str, str]) -> Callable[[str, bool | str], str]:
-    """The smoke test of `spec`, as a rollout check against any URL of one of its instances."""
+def smoke_check(spec: Spec, env: dict[str, str], models: list[str] | None = None,
+                ) -> Callable[[str, bool | str], str]:
+    """The smoke test of `spec`, as a rollout check against any URL of one of its instances;
+    `models`: the groups the build being rolled out serves (default: the spec's)."""
     key = env.get(master_key_variable(spec) or "LITELLM_MASTER_KEY", "")
+    expected = spec.model_groups() if models is None else models
 
     def check(url: str, verify: bool | str = True) -> str:
-        target = SmokeTarget(url=url, key=key, expected_models=spec.model_groups(),
-                             verify_tls=verify)
+        target = SmokeTarget(url=url, key=key, expected_models=expected, verify_tls=verify)
         report = run_smoke(target)
         failed = [f"{c.name} ({c.detail})" for c in report.checks if not c.ok]
         if failed:
@@ -132,7 +136,9 @@ def serving_check(spec: Spec, env: dict[str, str]) -> Callable[[str, bool | str]
 
 
 def deploy(e: _Env, release: Release, *, smoke: bool = True) -> Deployment:
-    check = (smoke_check if smoke else serving_check)(e.spec, e.env)
+    # A rollback deploys an older release: its own model groups are the ones to expect.
+    check = smoke_check(e.spec, e.env, build_groups(release.dir)) if smoke else serving_check(
+        e.spec, e.env)
     out = Deployment(release.id)
     own: Check = lambda url: check(url, True)  # noqa: E731 - an instance's own port: plain HTTP
     out.rollout = e.runtime.rollout(Build(e.spec, release.dir, e.env, release.id), own)
@@ -143,6 +149,20 @@ def deploy(e: _Env, release: Release, *, smoke: bool = True) -> Deployment:
     if out.ok:
         e.store.mark_running(release)
     return out
+
+
+def build_groups(folder: Path) -> list[str] | None:
+    """Model group names in a rendered build's config.yaml, first-seen order (None: unread)."""
+    try:
+        config = yaml.safe_load((folder / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    entries = config.get("model_list") if isinstance(config, dict) else None
+    seen: dict[str, None] = {}
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and isinstance(entry.get("model_name"), str):
+            seen.setdefault(entry["model_name"], None)
+    return list(seen)
 
 
 def roll_out(target: Target, *, smoke: bool = True) -> Deployment:

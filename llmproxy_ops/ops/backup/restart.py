@@ -1,21 +1,23 @@
-"""Stopping and starting the database's clients around a restore; the db itself keeps running.
+"""The database's clients around a restore: the gateway keeps serving, then rolls.
 
-Compose: the litellm replicas and mlflow (both write to the databases being swapped) are
-stopped, then `up --wait` brings the whole stack back. Local: the litellm process, if it ran.
-A proxy that was not running before is not started afterwards.
+The proxy is never stopped: after the swap it is replaced the way `apply` replaces it (the
+runtime's rollout: compose surges or goes replica by replica behind nginx, draining each;
+local starts a new process beside the old one), so no request is dropped and every new
+instance opens fresh connections to the restored databases. The swap itself ends the
+sessions still open on the old databases (restore.py); with `litellm.use_db` a write
+LiteLLM makes in that sub-second window lands in the pre-restore copy, which is what a
+restore to an earlier state discards anyway. Compose's mlflow, a client the gateway does not
+wait on, is stopped around the swap and started again by the rollout (a rollout first starts
+the stack's stopped services). A proxy that was not running before is not started afterwards.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from llmproxy_ops.errors import OpsError
 from llmproxy_ops.ops.backup.settings import BackupContext
-from llmproxy_ops.render.compose import litellm_names
-
-if TYPE_CHECKING:
-    from llmproxy_ops.ops.smoke.target import SmokeRequest
 
 
 class ProxyControl(Protocol):
@@ -44,23 +46,26 @@ class NoProxy:
 
 @dataclass
 class EnvProxy:
-    """The environment's runtime (compose or local), restarted and smoke-tested."""
+    """The environment's runtime: kept serving through the swap, then rolled out."""
 
     ctx: BackupContext
 
     def _services(self) -> list[str]:
+        """Clients of the databases that stop around the swap (the gateway keeps serving)."""
         assert self.ctx.spec is not None
-        cs = self.ctx.spec.stack.compose(self.ctx.env)
-        return litellm_names(cs) + (["mlflow"] if cs.mlflow.enabled else [])
+        if self.ctx.runtime != "compose":
+            return []
+        return ["mlflow"] if self.ctx.spec.stack.compose(self.ctx.env).mlflow.enabled else []
 
     def stop_plan(self) -> list[str]:
-        if self.ctx.runtime == "compose":
-            return [f"stop services {', '.join(self._services())} (db keeps running)"]
-        return ["stop the local litellm process if it runs"]
+        stopped = self._services()
+        keep = "the proxy keeps serving"
+        return [f"stop {', '.join(stopped)} ({keep}; db keeps running)" if stopped else keep]
 
     def start_plan(self) -> list[str]:
         return [
-            "start the stack again (if it ran) and run the smoke test",
+            "roll the proxy out again (if it ran) as `apply` does: each new instance checked on "
+            "its own, the old ones drained, then the smoke test",
             "drop the pre-restore databases once the smoke test passed",
         ]
 
@@ -69,36 +74,25 @@ class EnvProxy:
 
         assert self.ctx.target is not None
         _, runtime = runtime_for(self.ctx.target)
-        only = tuple(self._services()) if self.ctx.runtime == "compose" else ()
-        return runtime.stop(only=only).was_running
-
-    def _smoke_request(self) -> SmokeRequest:
-        from llmproxy_ops.ops.smoke.target import SmokeRequest
-
-        # smoke_target finds the endpoint (nginx's HTTPS port behind compose); this is our own
-        # nginx on loopback, whose certificate need not name 127.0.0.1: do not verify it
-        behind_nginx = self.ctx.runtime == "compose"
-        return SmokeRequest(target=self.ctx.target, rate_limits=False, verify_tls=not behind_nginx)
+        was_running = runtime.status().running
+        if was_running and self._services():
+            runtime.stop(only=tuple(self._services()))
+        return was_running
 
     def start(self, was_running: bool) -> tuple[bool | None, list[str]]:
-        from llmproxy_ops.ops.smoke.run import run_smoke
-        from llmproxy_ops.ops.smoke.target import smoke_target
-        from llmproxy_ops.pipeline import start_target
+        from llmproxy_ops.ops.apply.deploy import roll_out
 
         if not was_running:
             return None, ["the proxy was not running before the restore; not started"]
         assert self.ctx.target is not None
         try:
-            start_target(self.ctx.target, restart=True)
-            report = run_smoke(smoke_target(self._smoke_request()))
+            deployment = roll_out(self.ctx.target)
         except OpsError as exc:
-            return False, [f"restart failed: {exc.message}"]
-        failed = [c.name for c in report.checks if not c.ok]
-        return report.ok, (
-            [f"smoke test failed: {', '.join(failed)}"]
-            if failed
-            else [f"smoke test passed ({len(report.checks)} checks)"]
-        )
+            return False, [f"rollout failed: {exc.message}"]
+        if not deployment.ok:
+            return False, [f"rollout failed: {deployment.failed_check}"]
+        smoke = deployment.smoke.detail if deployment.smoke else "rolled out"
+        return True, [f"rolled out build {deployment.release}: {smoke}"]
 
 
 def proxy_control(ctx: BackupContext) -> ProxyControl:

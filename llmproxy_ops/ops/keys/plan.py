@@ -21,10 +21,14 @@ LOCAL_GAP = (
     "no gap expected: the new process starts beside the old one on the same port, is checked "
     "on its own, then takes the new connections while the old one drains"
 )
+SURGE_GAP = (
+    "no gap expected: a second litellm container starts from the new build beside the running "
+    "one, is checked on its own, then nginx sends it the new requests while the old one drains"
+)
 SINGLE_REPLICA_GAP = (
-    "a brief gap is unavoidable: there is one litellm replica, so nginx has no other upstream "
-    "while it is recreated (about one start-up; measured); set "
-    "stack.compose.litellm.replicas: 2 to rotate without a gap"
+    "a gap is unavoidable: one litellm replica publishes its port itself (no nginx in front), "
+    "so clients have no answer while it is recreated (about one start-up; measured); enable "
+    "nginx or set stack.compose.litellm.replicas: 2 for clients that pick a port"
 )
 NO_NGINX_GAP = (
     "each replica is unavailable on its own published port while it is recreated (no nginx in "
@@ -112,7 +116,7 @@ def _gap(runtime: str, replicas: int, nginx: bool) -> tuple[bool, str]:
     if runtime != "compose":
         return False, LOCAL_GAP
     if replicas == 1:
-        return True, SINGLE_REPLICA_GAP if nginx else SINGLE_REPLICA_GAP.replace("nginx", "clients")
+        return (False, SURGE_GAP) if nginx else (True, SINGLE_REPLICA_GAP)
     if not nginx:
         return True, NO_NGINX_GAP
     return False, (
@@ -135,16 +139,29 @@ def _restart_steps(spec: Spec, runtime: str, replicas: tuple[str, ...], nginx: b
             "smoke-test it on its own port, steer new connections to it and drain the old one "
             "(llmproxy-ops apply's rollout)"
         ]
+    if nginx and len(replicas) == 1:
+        name = replicas[0]
+        return [
+            f"start a second {name} container from the new build (docker compose up -d "
+            f"--no-deps --no-recreate --scale {name}=2 --wait) and check it on its own",
+            f"rewrite nginx's upstream (old container down, new one up), reload, and let the "
+            f"old one drain (up to stack.drain_timeout, {spec.stack.drain_timeout:g} s)",
+            f"remove the old {name} container; nginx back on its rendered upstream",
+        ]
     steps = []
     for name in replicas:
         others = [r for r in replicas if r != name]
         check = f"check {', '.join(others)} healthy, then " if others else ""
+        if nginx:
+            steps.append(f"{check}mark {name} down in nginx's upstream, reload, and let its "
+                         "requests and streams drain")
+            check = ""
         steps.append(
             f"{check}recreate {name} (docker compose up -d --no-deps --force-recreate "
             f"--wait {name}) and wait until it is healthy"
         )
         if nginx:
-            steps.append(f"reload nginx so it resolves {name}'s new container address")
+            steps.append(f"put {name} back in nginx's upstream (reload)")
     return steps
 
 
