@@ -125,12 +125,14 @@ class CloseWhenDraining:
         self.draining = False
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
+        # Decided when the request arrives: nothing is added to a request's path until the
+        # drain begins (one that straddles it is closed by the keep-alive timeout or shutdown).
+        if scope["type"] != "http" or not self.draining:
             await self.app(scope, receive, send)
             return
 
         async def send_closing(message: dict[str, Any]) -> None:
-            if self.draining and message["type"] == "http.response.start":
+            if message["type"] == "http.response.start":
                 headers = [*message.get("headers", []), (b"connection", b"close")]
                 message = {**message, "headers": headers}
             await send(message)
