@@ -57,11 +57,13 @@ def setup(base: Path, fake: FakeProvider) -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def measure(label: str, url: str, change: Any) -> dict[str, Any]:
+def measure(label: str, url: str, change: Any, *, model: str = "fast",
+            verify: bool | str = True) -> dict[str, Any]:
+    """The load around one change (also used by rollout_compose_bench.py)."""
     def key() -> str:
         return read_env_file(Path(".env"))["LITELLM_MASTER_KEY"]
 
-    with Load(url, key(), "fast", key_source=key) as load:
+    with Load(url, key(), model, key_source=key, verify=verify) as load:
         time.sleep(2.0)
         t0 = time.monotonic()
         ok = change()

@@ -18,18 +18,16 @@ import os
 import re
 import shutil
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 from _common import arg_parser, free_port, machine_info, markdown_doc, markdown_table, write_results
+from rollout_bench import measure
 
-from llmproxy_ops.envfile import read_env_file
 from llmproxy_ops.ops.apply.deploy import ApplyRequest, apply
 from llmproxy_ops.ops.certs import create_self_signed
 from llmproxy_ops.ops.keys.rotate import RotateRequest, rotate_master
 from llmproxy_ops.pipeline import Target, runtime_for, start_target
-from llmproxy_ops.testing.load import Load
 
 REPO = Path(__file__).resolve().parents[1]
 SETUPS = [(1, True), (2, True), (1, False)]  # (replicas, nginx in front)
@@ -72,24 +70,6 @@ def setup(base: Path, replicas: int, nginx: bool) -> tuple[str, bool | str]:
     return f"http://127.0.0.1:{port}", True
 
 
-def measure(label: str, url: str, verify: bool | str, change: Any) -> dict[str, Any]:
-    def key() -> str:
-        return read_env_file(Path(".env"))["LITELLM_MASTER_KEY"]
-
-    with Load(url, key(), "mock-gpt", key_source=key, verify=verify) as load:
-        time.sleep(2.0)
-        t0 = time.monotonic()
-        ok = change()
-        took = time.monotonic() - t0
-        time.sleep(2.0)
-    r = load.report
-    began, _ = r.longest_gap()
-    return {"change": label, "gap_began_after_s": round(began - t0, 1), "ok": ok,
-            "took_s": round(took, 1), "requests": r.ok, "failed": r.failed,
-            "rejected": r.rejected, "streams": r.streams_ok, "streams_cut": r.streams_cut,
-            "longest_gap_s": round(r.longest_gap_s, 2), "errors": r.errors[:5]}
-
-
 def env_change() -> bool:
     path = Path("configs/environments/b.yaml")
     text = path.read_text()
@@ -112,7 +92,8 @@ def run_setup(base: Path, replicas: int, nginx: bool, runs: int) -> list[dict[st
         for _ in range(runs):
             for label, change in (("LiteLLM environment change (apply)", env_change),
                                   ("master-key rotation", key_rotation)):
-                out.append({"setup": name, **measure(label, url, verify, change)})
+                row = measure(label, url, change, model="mock-gpt", verify=verify)
+                out.append({"setup": name, **row})
                 print(out[-1], flush=True)
     finally:
         runtime_for(Target(env="b"))[1].stop(volumes=True)
