@@ -387,11 +387,7 @@ class LocalRuntime:
             return None
 
     def _read_state(self) -> dict[str, Any]:
-        try:
-            state = json.loads(self.state_path.read_text())
-        except (FileNotFoundError, ValueError):
-            return {}
-        return state if isinstance(state, dict) else {}
+        return process.read_json_object(self.state_path)
 
     def _is_ours(self, pid: int, state: dict[str, Any]) -> bool:
         """The pid runs litellm with our config: a recycled pid must never be signalled."""

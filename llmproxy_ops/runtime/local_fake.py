@@ -132,11 +132,7 @@ class LocalFakeProvider:
             process.wait_group_gone(pid, 5.0)
 
     def _state(self) -> dict[str, Any]:
-        try:
-            state = json.loads(self.state_path.read_text())
-        except (FileNotFoundError, ValueError):
-            return {}
-        return state if isinstance(state, dict) else {}
+        return process.read_json_object(self.state_path)
 
     def _save(self, state: dict[str, Any]) -> None:
         process.atomic_write_text(self.state_path, json.dumps(state, indent=2) + "\n")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import signal
 import socket
 import time
 from collections import deque
 from pathlib import Path
+from typing import Any
 
 from llmproxy_ops import fsutil
 
@@ -21,6 +23,15 @@ _TAIL_WINDOW = 4 * 1024 * 1024
 def atomic_write_text(path: Path, text: str) -> None:
     """Readers never see half a file (see llmproxy_ops.fsutil)."""
     fsutil.atomic_write_text(path, text)
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A state file's JSON object; {} when it is missing, unreadable or not an object."""
+    try:
+        state = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
 
 
 def spawn_detached(argv: list[str], env: dict[str, str], log_path: Path) -> int:
