@@ -37,6 +37,11 @@ PROXY_TIMEOUT_MARGIN_S: Final = 60
 DEFAULT_PID_PATH: Final = "/run/nginx.pid"
 
 # What may reach the config file: no whitespace, quotes, semicolons, braces or `$`.
+# How long nginx keeps a resolved upstream address (`resolver ... valid=`). The swarm
+# runtime's stop delay is derived from it: a task removed from DNS may still get new
+# requests from nginx for this long.
+RESOLVER_VALID_S = 5
+
 _TOKEN = re.compile(r"[A-Za-z0-9._:/\[\]-]+")
 _HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
 
@@ -72,6 +77,7 @@ def render_nginx(
         "listen_address": _token(listen_address, "listen_address") if listen_address else None,
         "runtime_dir": _path(runtime_dir, "runtime_dir") if runtime_dir else None,
         "resolver": _token(resolver, "resolver") if resolver else None,
+        "resolver_valid_s": RESOLVER_VALID_S,
         "upstream_include": _path(upstream_include, "upstream_include")
         if upstream_include
         else None,

@@ -41,7 +41,7 @@ from llmproxy_ops.render.env_manifest import env_references
 from llmproxy_ops.render.initdb import INITDB_FILE, render_initdb
 from llmproxy_ops.render.litellm_config import litellm_config, render_yaml
 from llmproxy_ops.render.litellm_hooks import hook_files
-from llmproxy_ops.render.nginx import render_nginx
+from llmproxy_ops.render.nginx import RESOLVER_VALID_S, render_nginx
 from llmproxy_ops.spec.compose_settings import ComposeSettings
 from llmproxy_ops.spec.model import Spec
 from llmproxy_ops.spec.swarm_settings import SwarmSettings
@@ -61,6 +61,16 @@ STATEFUL = ("db", "mlflow", "redis", "nginx")  # placed on the labelled node
 EXPORT_SECRETS = (
     f'for f in {SECRETS_DIR}/*; do [ -f "$$f" ] && export "$${{f##*/}}=$$(cat "$$f")"; done; '
 )
+
+# Swarm takes a task out of DNS, waits 2 s (moby's gossip delay) and only then sends SIGTERM,
+# but nginx keeps a resolved address for RESOLVER_VALID_S: for up to that long after the
+# signal it may still open connections to the stopping task. LiteLLM (uvicorn) stops
+# accepting at once and its master keeps the listening socket open while the workers
+# finish, so such a connection is accepted by the kernel and then reset after the request
+# went out: a 502. The wrapper therefore keeps LiteLLM serving for STOP_DELAY_S after
+# SIGTERM, then passes the signal on (uvicorn then finishes what is in flight).
+STOP_DELAY_S = RESOLVER_VALID_S + 1
+STOP_SLACK_S = 5  # between uvicorn's drain and Swarm's SIGKILL
 
 HEADER = """\
 # Rendered by llmproxy-ops from the spec's `stack.compose` and `stack.swarm`: do not edit.
@@ -230,6 +240,9 @@ def _swarm_service(name: str, service: dict[str, Any], spec: Spec, cs: ComposeSe
     if secrets:
         s["secrets"] = list(secrets)
         _wrap_entrypoint(name, s, cs)
+    if name == "litellm":
+        s["entrypoint"] = litellm_entrypoint(cs, with_secrets=bool(secrets))
+        s["stop_grace_period"] = f"{STOP_DELAY_S + spec.stack.drain_timeout + STOP_SLACK_S:g}s"
     s["deploy"] = _deploy(name, s.get("deploy", {}), cs, ss)
     return s
 
@@ -269,15 +282,9 @@ def _host_port(published: int, target: int) -> dict[str, Any]:
 
 def _wrap_entrypoint(name: str, s: dict[str, Any], cs: ComposeSettings) -> None:
     """Prefix the service's start with EXPORT_SECRETS (its own entrypoint runs after)."""
-    if name == "redis":
-        return  # its entrypoint reads the one secret itself
-    if name == "litellm":
-        db = ""
-        if cs.use_db:
-            db = (f'export DATABASE_URL="postgresql://{cs.db_user}:$$POSTGRES_PASSWORD'
-                  '@db:5432/litellm"; ')
-        s["entrypoint"] = ["/bin/sh", "-c", EXPORT_SECRETS + db + 'exec litellm "$$@"', "litellm"]
-    elif name == "mlflow":
+    if name in ("redis", "litellm"):
+        return  # redis reads its one secret itself; litellm_entrypoint wraps litellm
+    if name == "mlflow":
         entry = s["entrypoint"]  # ["/bin/sh", "-c", script] from the compose renderer
         s["entrypoint"] = [entry[0], entry[1], EXPORT_SECRETS + entry[2]]
     elif name == "db":
@@ -285,6 +292,23 @@ def _wrap_entrypoint(name: str, s: dict[str, Any], cs: ComposeSettings) -> None:
         s["entrypoint"] = ["/bin/sh", "-c", EXPORT_SECRETS + 'exec docker-entrypoint.sh "$$@"',
                            "db"]
         s["command"] = ["postgres"]
+
+
+def litellm_entrypoint(cs: ComposeSettings, *, with_secrets: bool) -> list[str]:
+    """sh as PID 1: exports the secrets, starts LiteLLM, and on SIGTERM waits STOP_DELAY_S
+    before passing it on (see STOP_DELAY_S); exits with LiteLLM's status."""
+    script = EXPORT_SECRETS if with_secrets else ""
+    if cs.use_db:
+        script += (f'export DATABASE_URL="postgresql://{cs.db_user}:$$POSTGRES_PASSWORD'
+                   '@db:5432/litellm"; ')
+    script += (
+        'litellm "$$@" & pid=$$!; '
+        f"trap 'sleep {STOP_DELAY_S}; kill -TERM $$pid' TERM INT; "
+        # A trap interrupts `wait`; wait again until LiteLLM itself has exited.
+        "wait $$pid; status=$$?; "
+        "while kill -0 $$pid 2>/dev/null; do wait $$pid; status=$$?; done; exit $$status"
+    )
+    return ["/bin/sh", "-c", script, "litellm"]
 
 
 def _deploy(name: str, deploy: dict[str, Any], cs: ComposeSettings,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,8 @@ import yaml
 
 from llmproxy_ops.pipeline import runtime_of
 from llmproxy_ops.render.build import render_files
-from llmproxy_ops.render.swarm import STACK_FILE
+from llmproxy_ops.render.nginx import RESOLVER_VALID_S
+from llmproxy_ops.render.swarm import STACK_FILE, STOP_DELAY_S
 from llmproxy_ops.spec import load_files
 from llmproxy_ops.validate import validate_spec
 from tests.conftest import DISTINCT_SECRETS
@@ -63,6 +66,48 @@ def test_workers_get_time_to_import_litellm(write) -> None:
         doc, _ = _render(write, workers=workers)
         command = doc["services"]["litellm"]["command"]
         assert command[command.index("--num_workers") + 2:] == wanted
+
+
+def test_litellm_outlives_nginx_dns_cache_after_sigterm(write) -> None:
+    """Swarm sends SIGTERM 2 s after taking a task out of DNS; nginx may use the address
+    for RESOLVER_VALID_S more. The rendered entrypoint keeps LiteLLM serving that long."""
+    doc, files = _render(write)
+    litellm = doc["services"]["litellm"]
+    assert STOP_DELAY_S > RESOLVER_VALID_S
+    assert f"valid={RESOLVER_VALID_S}s" in files["nginx.conf"]
+    assert litellm["stop_grace_period"] == f"{STOP_DELAY_S + 60 + 5}s"  # + drain_timeout
+    script = litellm["entrypoint"][2]
+    assert f"sleep {STOP_DELAY_S};" in script
+
+
+def test_the_stop_delay_runs_in_a_real_shell(write, tmp_path: Path) -> None:
+    """The entrypoint as the container's sh runs it (`$$` is the stack file's escape): a
+    SIGTERM reaches LiteLLM only after the delay, and sh exits with LiteLLM's status."""
+    doc, _ = _render(write)
+    entry = doc["services"]["litellm"]["entrypoint"]
+    delay = 2  # the rendered STOP_DELAY_S, shortened to keep the test quick
+    script = entry[2].replace("$$", "$").replace(f"sleep {STOP_DELAY_S};", f"sleep {delay};")
+    log = tmp_path / "log"
+    fake = tmp_path / "litellm"  # stands in for LiteLLM: notes its start and its SIGTERM
+    fake.write_text('#!/bin/sh\ntrap \'echo "term $*" >> "$OUT"; exit 3\' TERM\n'
+                    'echo started >> "$OUT"\nwhile :; do sleep 0.05; done\n')
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}", "OUT": str(log)}
+    proc = subprocess.Popen([entry[0], entry[1], script, entry[3], "--port", "4000"], env=env)
+    try:
+        deadline = time.monotonic() + 10
+        while not (log.exists() and "started" in log.read_text()):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(delay / 2)
+        assert "term" not in log.read_text()  # still serving
+        assert proc.wait(timeout=10) == 3  # LiteLLM's own exit status
+        assert time.monotonic() - sent >= delay
+        assert log.read_text().splitlines() == ["started", "term --port 4000"]
+    finally:
+        proc.kill()
 
 
 def test_stateful_services_sit_on_the_labelled_node(write) -> None:
