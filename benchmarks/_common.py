@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import hashlib
 import json
 import os
 import platform
 import pstats
+import shutil
 import socket
 import statistics
 import subprocess
@@ -120,6 +122,29 @@ def seeds_litellm() -> Path:
     pip = [str(SEEDS_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", pin]
     subprocess.run(pip, check=True)
     stamp.write_text(pin + "\n")
+    return binary
+
+
+def python_litellm(version: str) -> Path:
+    """`litellm` of a venv on CPython `version` (e.g. "3.13", found on PATH as pythonX.Y) with
+    this project's hash lock (lock/runtime.txt) and the project itself: the same packages
+    as the default, another interpreter. Made once per lock, reused."""
+    folder = Path(__file__).resolve().parent / f".venv-py{version.replace('.', '')}"
+    lock = REPO / "lock" / "runtime.txt"
+    binary, stamp = folder / "bin" / "litellm", folder / "installed.txt"
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest()
+    if binary.exists() and stamp.exists() and stamp.read_text().strip() == digest:
+        return binary
+    interpreter = shutil.which(f"python{version}")
+    if interpreter is None:
+        raise SystemExit(f"python{version} is not on PATH (pyenv install {version}, or apt)")
+    print(f"creating {folder} on {interpreter} from {lock.name} (once)", file=sys.stderr,
+          flush=True)
+    subprocess.run([interpreter, "-m", "venv", "--clear", str(folder)], check=True)
+    pip = [str(folder / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, "--require-hashes", "-r", str(lock)], check=True)
+    subprocess.run([*pip, "--no-deps", "-e", str(REPO)], check=True)
+    stamp.write_text(digest + "\n")
     return binary
 
 

@@ -30,6 +30,7 @@ class Candidate:
     stack: dict[str, Any] = field(default_factory=dict)
     litellm_settings: dict[str, Any] = field(default_factory=dict)
     launch: dict[str, Any] = field(default_factory=dict)  # LaunchSpec fields, e.g. reuse_port
+    python: str | None = None  # another CPython (e.g. "3.13"): a venv of its own, same lock
 
 
 # What was tried for the default. Each is explicit about server/workers/logging/GC so it means
@@ -52,6 +53,18 @@ CANDIDATES: tuple[Candidate, ...] = (
         "(previous default)",
         {"server": "uvicorn", "workers": 2, "environment": _LOG_GC},
         launch={"reuse_port": False},
+    ),
+    Candidate(
+        "uvicorn2_nofreeze",
+        "our default without gc.freeze after start-up (LLMPROXY_GC_FREEZE=0)",
+        {"server": "uvicorn", "workers": 2,
+         "environment": {**_LOG_GC, "LLMPROXY_GC_FREEZE": "0"}},
+    ),
+    Candidate(
+        "uvicorn2_py313",
+        "our default on CPython 3.13 (uvicorn x2, a socket per worker, LITELLM_LOG=ERROR, GC)",
+        {"server": "uvicorn", "workers": 2, "environment": _LOG_GC},
+        python="3.13",
     ),
     Candidate(
         "gunicorn2_tuned",
@@ -211,7 +224,11 @@ def start_rendered(work: Path, upstream_url: str, candidate: Candidate | None) -
         "litellm_settings": litellm_config(spec).get("litellm_settings", {}),
     }
     label = candidate.label if candidate else f"our default ({launch.serving})"
-    return _start_local(folder, launch, key, label, info)
+    python = candidate.python if candidate else None
+    litellm_bin = bench.python_litellm(python) if python else None
+    if python:
+        info["python"] = python
+    return _start_local(folder, launch, key, label, info, litellm_bin)
 
 
 def _start_local(

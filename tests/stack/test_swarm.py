@@ -2,19 +2,20 @@
 
 The swarm is created by the fixture when the engine is not in one, and left at the end (the
 engine is shared with compose stacks that assume no swarm). The stack: 2 LiteLLM replicas ×
-2 workers, Redis, Postgres, the fake provider and nginx (MLflow is left out to keep the
-module within minutes on 2 cores; its service definition is the compose one).
+2 workers with LiteLLM's MLflow callback, Redis, Postgres, MLflow, the fake provider and nginx.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 import shutil
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,8 +50,6 @@ model_list:
   - model_name: load
     litellm_params: {{model: openai/load, mock_response: "ok", api_key: dummy}}
 litellm_settings:
-  success_callback: []
-  failure_callback: []
   num_retries: {retries}
 router_settings:
   optional_pre_call_checks: ["enforce_model_rate_limits"]
@@ -64,7 +63,6 @@ stack:
     # start-first runs a third LiteLLM task during an update: its reservation must fit on
     # the one 2-CPU node beside the others (the default 0.5 CPU each did not: "no suitable node").
     litellm: {{replicas: 2, cpus_reserved: 0.2, memory_reserved: 512m}}
-    mlflow: {{enabled: false}}
     redis: {{image: llmproxy-ops/redis:7.0}}
     nginx: {{https_port: {https}, http_port: {http}, rate: 6000r/m, burst: 2000}}
 """
@@ -176,7 +174,7 @@ def test_secrets_absent_from_inspect_outputs_and_process_args(swarm: Swarm) -> N
                        f"label=com.docker.stack.namespace={STACK}").split()
     names = _docker("secret", "ls", "--format", "{{.Name}}", "--filter",
                     f"label=llmproxy-ops.stack={STACK}").split()
-    assert len(ids) >= 5 and len(services) == 5 and len(names) == 4
+    assert len(ids) >= 6 and len(services) == 6 and len(names) == 4
     texts = {
         "docker inspect": _docker("inspect", *ids),
         "docker service inspect": _docker("service", "inspect", *services),
@@ -190,6 +188,37 @@ def test_secrets_absent_from_inspect_outputs_and_process_args(swarm: Swarm) -> N
         assert leaked == [], where
     # ...while the services do get them (the master key works: the smoke test)
     assert "LITELLM_MASTER_KEY" in texts["docker service inspect"]
+
+
+# Search MLflow's traces from inside its container (Swarm publishes only nginx's ports).
+TRACE_SEARCH = """
+import json, sys, urllib.request
+body = {"locations": [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": "0"}}],
+        "max_results": 100, "order_by": ["timestamp_ms DESC"]}
+req = urllib.request.Request("http://127.0.0.1:5000/api/3.0/mlflow/traces/search",
+                             data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+traces = json.load(urllib.request.urlopen(req, timeout=15)).get("traces", [])
+print(json.dumps([t for t in traces if sys.argv[1] in t.get("request_preview", "")]))
+"""
+
+
+def test_mlflow_holds_a_trace_of_a_request_through_nginx(swarm: Swarm) -> None:
+    """LiteLLM's MLflow callback in a replica reaches the MLflow service over the overlay."""
+    marker = f"swarm-trace-{uuid.uuid4().hex}"
+    with _client(swarm) as client:
+        r = client.post("/v1/chat/completions", json={
+            "model": "load", "messages": [{"role": "user", "content": f"Say hi. {marker}"}]})
+    assert r.status_code == 200, r.text
+    mlflow = _docker("ps", "-q", "--filter",
+                     f"label=com.docker.swarm.service.name={STACK}_mlflow").split()
+    assert len(mlflow) == 1
+    found: list[dict] = []
+    deadline = time.monotonic() + 60
+    while not found and time.monotonic() < deadline:
+        time.sleep(1.0)  # LiteLLM logs to MLflow after answering
+        found = json.loads(_docker("exec", mlflow[0], "python", "-c", TRACE_SEARCH, marker))
+    assert len(found) == 1, f"no MLflow trace with {marker} within 60 s"
+    assert found[0]["state"] == "OK"
 
 
 class Load:
