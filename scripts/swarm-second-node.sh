@@ -38,16 +38,24 @@ CREATED_MARK="$DATA_ROOT/.created-swarm"  # `up` made the swarm: `down` leaves i
 
 log() { echo "[swarm-second-node] $*" >&2; }
 die() { echo "[swarm-second-node] ERROR: $*" >&2; exit 1; }
+# Exit 3: this kernel cannot run a second node (the stack test skips, quoting the reason).
+cannot() { echo "[swarm-second-node] ERROR: $*" >&2; exit 3; }
 node2() { docker -H "unix://$SOCK" "$@"; }
 node2_up() { node2 info >/dev/null 2>&1; }
 
 need_root() { [ "$(id -u)" = 0 ] || die "run as root (network namespace, veth, dockerd)"; }
 
 check_kernel() {
+  command -v nsenter >/dev/null && command -v unshare >/dev/null || die "nsenter/unshare missing (util-linux)"
   # What the node needs of the kernel, checked before anything is created.
-  ip netns list >/dev/null 2>&1 || die "no network namespaces (ip netns): kernel CONFIG_NET_NS"
+  ip netns add ln2-probe 2>/tmp/ln2-probe.err ||
+    cannot "no network namespaces (ip netns add: $(cat /tmp/ln2-probe.err)): kernel CONFIG_NET_NS"
+  ip netns del ln2-probe
+  ip link add ln2-probe0 type veth peer name ln2-probe1 2>/tmp/ln2-probe.err ||
+    cannot "cannot create a veth pair: $(cat /tmp/ln2-probe.err) (kernel CONFIG_VETH)"
+  ip link del ln2-probe0
   if ! ip link add ln2-probe type vxlan id 4242 dstport 4789 dev lo 2>/tmp/ln2-probe.err; then
-    die "cannot create a VXLAN link (Swarm overlay networks need it): $(cat /tmp/ln2-probe.err)"
+    cannot "cannot create a VXLAN link (Swarm overlay networks need it): $(cat /tmp/ln2-probe.err)"
   fi
   ip link del ln2-probe
 }
