@@ -158,8 +158,11 @@ down() {
     for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
     kill -0 "$pid" 2>/dev/null && die "dockerd $pid did not stop within 40 s"
   fi
-  # Mounts a killed dockerd left behind (overlay layers, container netns files).
-  grep -E " ($DATA_ROOT|$EXEC_ROOT)/" /proc/mounts | awk '{print $2}' | sort -r |
+  # Mounts dockerd leaves behind (overlay networks' netns files, a killed one's layers);
+  # /proc/mounts names them by their real path (/var/run is a link to /run).
+  local roots
+  roots="$(readlink -m "$DATA_ROOT")|$(readlink -m "$EXEC_ROOT")"
+  grep -E " ($roots)/" /proc/mounts | awk '{print $2}' | sort -r |
     xargs -r -n1 umount -l || true
   rm -rf "$EXEC_ROOT" "$SOCK" "$PIDFILE"
   ip netns list | grep -qw "$NS" && { log "deleting netns $NS"; ip netns del "$NS"; }

@@ -119,8 +119,7 @@ def two_nodes(docker_engine: None, tmp_path_factory: pytest.TempPathFactory,
             sw.runtime().stop(volumes=True)
         down = _script("down")  # leaves the swarm too when `up` created it
         if _docker("info", "--format", "{{.Swarm.LocalNodeState}}").strip() == "active":
-            _docker("swarm", "update", "--dispatcher-heartbeat", f"{int(heartbeat) // 10**9}s",
-                    check=False)
+            _docker("swarm", "update", "--dispatcher-heartbeat", heartbeat, check=False)
             _docker("node", "update", "--label-rm", LABEL, sw.main_node, check=False)
         assert down.returncode == 0, down.stderr
 
@@ -176,24 +175,28 @@ def test_loss_of_a_node_is_survived_under_load(two_nodes: TwoNodes) -> None:
         time.sleep(3)
         cut_at = time.monotonic()
         subprocess.run(["ip", "link", "set", HOST_IF, "down"], check=True)
-        down_s = replaced_s = None
-        while time.monotonic() < cut_at + 300 and replaced_s is None:
+        down_s = moved_s = None
+        while time.monotonic() < cut_at + 120 and moved_s is None:
             state = _docker("node", "inspect", "--format", "{{.Status.State}}",
                             two_nodes.node2_id).strip()
             if down_s is None and state == "down":
                 down_s = round(time.monotonic() - cut_at, 1)
-            if len(_healthy_on([])) == 2:
-                replaced_s = round(time.monotonic() - cut_at, 1)
+            tasks = _running_tasks()
+            if len(tasks) == 2 and {node for node, _ in tasks} == {two_nodes.main_node}:
+                moved_s = round(time.monotonic() - cut_at, 1)
             time.sleep(1)
-        time.sleep(3)
-    print(f"\n[swarm2n] link cut: node down after {down_s} s, its replica replaced on the "
-          f"main node after {replaced_s} s; requests {dict(load.counts)}", file=sys.stderr)
-    assert down_s is not None and replaced_s is not None, (down_s, replaced_s)
-    assert {node for node, _ in _running_tasks()} == {two_nodes.main_node}
+        # Keep the load on past nginx's DNS cache (5 s) and a few 2 s connect timeouts to
+        # the lost address; waiting for the new task to be healthy as well (140 s in one run
+        # on 2 busy cores: a LiteLLM start) would add minutes and prove nothing more.
+        time.sleep(15)
+    print(f"\n[swarm2n] link cut: node down after {down_s} s, its replica rescheduled on the "
+          f"main node after {moved_s} s; requests {dict(load.counts)}", file=sys.stderr)
+    assert down_s is not None and moved_s is not None, (down_s, moved_s)
     # Only requests in flight on the lost replica can fail (their answer never comes back);
     # new ones skip its address after nginx's 2 s connect timeout.
     assert load.counts["ok"] > 50 and load.failed <= LOAD_CONCURRENCY, load.counts
     with _client(two_nodes) as client:
-        r = client.post("/v1/chat/completions",
-                        json={"model": "load", "messages": [{"role": "user", "content": "x"}]})
-    assert r.status_code == 200, r.text
+        statuses = [client.post("/v1/chat/completions", json={
+            "model": "load", "messages": [{"role": "user", "content": "x"}]}).status_code
+            for _ in range(6)]
+    assert statuses == [200] * 6
