@@ -50,7 +50,7 @@ model_list:
   - model_name: load
     litellm_params: {{model: openai/load, mock_response: "ok", api_key: dummy}}
 litellm_settings:
-  num_retries: {retries}
+  num_retries: {retries}{callbacks}
 router_settings:
   optional_pre_call_checks: ["enforce_model_rate_limits"]
 stack:
@@ -63,9 +63,14 @@ stack:
     # start-first runs a third LiteLLM task during an update: its reservation must fit on
     # the one 2-CPU node beside the others (the default 0.5 CPU each did not: "no suitable node").
     litellm: {{replicas: 2, cpus_reserved: 0.2, memory_reserved: 512m}}
-    redis: {{image: llmproxy-ops/redis:7.0}}
+    redis: {{image: llmproxy-ops/redis:7.0}}{mlflow}
     nginx: {{https_port: {https}, http_port: {http}, rate: 6000r/m, burst: 2000}}
 """
+
+# The ci layer's MLflow service and LiteLLM callback (WITH_MLFLOW), or neither.
+WITH_MLFLOW = {"callbacks": "", "mlflow": ""}
+WITHOUT_MLFLOW = {"callbacks": "\n  success_callback: []\n  failure_callback: []",
+                  "mlflow": "\n    mlflow: {enabled: false}"}
 
 
 @dataclass
@@ -81,7 +86,8 @@ class Swarm:
 
     def layer(self, retries: int) -> None:
         text = LAYER.format(ci=REPO / "configs" / "environments" / "ci.yaml", rpm=RPM,
-                            retries=retries, stack=STACK, https=self.https, http=self.http)
+                            retries=retries, stack=STACK, https=self.https, http=self.http,
+                            **WITH_MLFLOW)
         path = self.root / "configs" / "environments" / f"{ENV}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")

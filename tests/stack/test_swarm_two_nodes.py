@@ -32,6 +32,7 @@ from tests.stack.test_swarm import (
     LAYER,
     LOAD_CONCURRENCY,
     RPM,
+    WITHOUT_MLFLOW,
     Load,
     Swarm,
     _client,
@@ -59,7 +60,8 @@ class TwoNodes(Swarm):
 
     def layer(self, retries: int) -> None:
         text = LAYER.format(ci=REPO / "configs" / "environments" / "ci.yaml", rpm=RPM,
-                            retries=retries, stack=STACK, https=self.https, http=self.http)
+                            retries=retries, stack=STACK, https=self.https, http=self.http,
+                            **WITHOUT_MLFLOW)  # test_swarm.py proves MLflow; minutes saved
         path = self.root / "configs" / "environments" / f"{ENV}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
