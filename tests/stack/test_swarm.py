@@ -39,7 +39,7 @@ STACK = "llmproxy-swarmtest"
 RPM = 8
 LOAD_CONCURRENCY = 4
 PACE_S = 0.1
-MAX_REQUESTS = 4000
+MAX_REQUESTS = 8000  # a bound on the load, above what an apply takes
 LABEL = "llmproxy-ops.data"
 
 LAYER = """\
@@ -303,9 +303,8 @@ def test_apply_rolls_a_config_change_under_load_with_no_failed_request(swarm: Sw
     print(f"\n[swarm] apply took {took} s; requests {dict(load.counts)}", file=sys.stderr)
     assert result.deployment is not None and result.deployment.ok, result.deployment
     assert old.isdisjoint(_litellm_tasks()) and len(_litellm_tasks()) == 2
-    # The goal is 0 failed (issue 10, still open): measured 2 x 502 of 2,473 requests in a
-    # clean-clone run, cause not yet pinned down (a stopping task still in nginx's resolved
-    # list for up to `valid`, 5 s, is the first suspect). Bounded by what can be in flight.
-    assert load.counts["ok"] > 50 and load.failed <= LOAD_CONCURRENCY, load.counts
+    # None fails: a stopping task keeps serving while nginx may still use its address
+    # (render/swarm.py STOP_DELAY_S; without it 1-2 x 502 per apply were measured).
+    assert load.counts["ok"] > 50 and load.failed == 0, load.counts
     config = read_env_file(swarm.root / ".env")  # unchanged secrets: no new secret versions
     assert config["LITELLM_MASTER_KEY"] == swarm.key
