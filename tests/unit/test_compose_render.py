@@ -305,3 +305,15 @@ def test_redis_password_check_quiet_when_fine_or_not_needed(write, in_tmp):
     assert list(check_stack_redis_env(_redis_ctx(write, "{}", {"REDIS_PASSWORD": "Ab-1_x.y~z"}))) == []
     assert list(check_stack_redis_env(_redis_ctx(write, "{redis: {enabled: false}}", {}))) == []
     assert list(check_stack_redis_env(_ctx(write, "{}", {}))) == []  # limits not enforced
+
+
+def test_apply_starts_the_redis_a_new_build_adds(write, in_tmp):
+    """Replicas are recreated with --no-deps: a rollout must start a new backing service first."""
+    from llmproxy_ops.runtime.compose_env import added_services
+
+    path = in_tmp / "docker-compose.yml"
+    path.write_text(yaml.safe_dump(_enforced(write)[0]), encoding="utf-8")
+    running = {"db", "mlflow", "litellm", "nginx"}  # rendered with one worker: no redis
+    assert added_services(path, running, skip=["litellm"]) == ["redis"]
+    assert added_services(path, running | {"redis"}, skip=["litellm"]) == []
+    assert added_services(in_tmp / "missing.yml", running, skip=["litellm"]) == []
