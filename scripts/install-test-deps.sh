@@ -13,7 +13,9 @@ need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql postgresql-client)
 # `ss` shows which worker holds which socket (tests/integration/test_reuseport_workers.py)
 command -v ss >/dev/null 2>&1 || need+=(iproute2)
-# the kubernetes runtime's shared rate limits (tests/integration/test_kubernetes_redis_limits.py)
+# shared rate limits: the local runtime starts redis-server with several workers
+# (tests/integration/test_local_redis_limits.py, tests/unit/test_local_redis.py); the kubernetes
+# runtime's Redis (tests/integration/test_kubernetes_redis_limits.py)
 { command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; } \
   || need+=(redis-server)
 if [ ${#need[@]} -gt 0 ]; then

@@ -22,9 +22,10 @@ from llmproxy_ops.render.compose import (
 from llmproxy_ops.render.env_manifest import render_manifest, render_runtime_env
 from llmproxy_ops.render.initdb import INITDB_FILE, render_initdb
 from llmproxy_ops.render.kubernetes import kubernetes_files
-from llmproxy_ops.render.litellm_config import litellm_config, render_litellm_yaml
+from llmproxy_ops.render.litellm_config import litellm_config, render_yaml
 from llmproxy_ops.render.litellm_hooks import hook_files
 from llmproxy_ops.render.nginx import render_nginx, render_upstream
+from llmproxy_ops.render.stack_redis import deployment_config
 from llmproxy_ops.render.swarm import swarm_files
 from llmproxy_ops.spec.model import Spec
 
@@ -49,7 +50,8 @@ def render_files(
     spec's) place the compose file's relative paths.
     """
     files = {
-        CONFIG_FILE: render_litellm_yaml(spec),
+        # with the runtime's Redis when it brings one (stack_redis.py)
+        CONFIG_FILE: render_yaml(spec, deployment_config(spec)),
         RUNTIME_ENV_FILE: render_runtime_env(spec),
         MANIFEST_FILE: render_manifest(spec),
         **hook_files(litellm_config(spec)),
@@ -78,7 +80,8 @@ def _compose_files(spec: Spec, out_dir: Path, env_file: Path | None) -> dict[str
             certs_path=NGINX_CERTS_PATH, upstream_include=NGINX_UPSTREAM_LIVE,
         )
         files[NGINX_UPSTREAM_FILE] = render_upstream([(n, False) for n in litellm_names(cs)])
-    mounted = {CONFIG_FILE: render_litellm_yaml(spec), **hook_files(litellm_config(spec)), **files}
+    config = render_yaml(spec, deployment_config(spec))
+    mounted = {CONFIG_FILE: config, **hook_files(litellm_config(spec)), **files}
     paths = compose_paths(spec, out_dir, env_file, mounted)
     return {COMPOSE_FILE: render_compose(spec, paths), **files}
 

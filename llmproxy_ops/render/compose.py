@@ -19,6 +19,8 @@ import yaml
 from llmproxy_ops.ops import copilot
 from llmproxy_ops.render.initdb import INITDB_FILE
 from llmproxy_ops.render.litellm_hooks import SHIPPED as SHIPPED_HOOKS
+from llmproxy_ops.render.stack_redis import PASSWORD_VAR as REDIS_PASSWORD_VAR
+from llmproxy_ops.render.stack_redis import brings_redis
 from llmproxy_ops.spec.compose_settings import ComposeSettings, Service
 from llmproxy_ops.spec.model import Spec, StackSettings
 
@@ -114,11 +116,13 @@ def compose_document(
         services["db"] = _db(cs, paths)
     if cs.mlflow.enabled:
         services["mlflow"] = _mlflow(cs, paths)
-    if cs.redis.enabled:
-        services["redis"] = _redis(cs)
+    redis = brings_redis(spec)  # config.yaml's router_settings name it (stack_redis.py)
+    if redis:
+        services["redis"] = _redis(cs, paths)
     if cs.fake_provider.enabled:
         services["fake-provider"] = _fake_provider(cs)
-    services.update({n: _litellm(cs, spec.stack, paths, i) for i, n in enumerate(names)})
+    services.update({n: _litellm(cs, spec.stack, paths, i, redis=redis)
+                     for i, n in enumerate(names)})
     if cs.nginx.enabled:
         services["nginx"] = _nginx(cs, paths, names)
     doc: dict[str, Any] = {"name": project_name(cs), "services": services}
@@ -133,7 +137,8 @@ def compose_document(
 # ---- services ----------------------------------------------------------------------------
 
 
-def _litellm(cs: ComposeSettings, stack: StackSettings, paths: ComposePaths, index: int) -> dict:
+def _litellm(cs: ComposeSettings, stack: StackSettings, paths: ComposePaths, index: int, *,
+             redis: bool = False) -> dict:
     service: dict[str, Any] = {"image": cs.litellm.image}
     if cs.use_db:
         service["entrypoint"] = _litellm_db_entrypoint(cs)
@@ -157,7 +162,7 @@ def _litellm(cs: ComposeSettings, stack: StackSettings, paths: ComposePaths, ind
         start_period="180s" if cs.use_db else "60s",  # Prisma migrations on first start
     )
     depends = [n for n, on in (("db", cs.use_db and cs.db.enabled), ("mlflow", cs.mlflow.enabled),
-                               ("redis", cs.redis.enabled),
+                               ("redis", redis),
                                ("fake-provider", cs.fake_provider.enabled)) if on]
     return _finish(service, cs.litellm, depends)
 
@@ -235,10 +240,23 @@ def _mlflow(cs: ComposeSettings, paths: ComposePaths) -> dict:
     return _finish(service, cs.mlflow, ["db"] if cs.db.enabled else [])
 
 
-def _redis(cs: ComposeSettings) -> dict:
+def _redis(cs: ComposeSettings, paths: ComposePaths) -> dict:
+    # Shared rate-limit counters, nothing to keep: no persistence. The password comes from
+    # the env file and goes into a config file written by the shell (printf is a builtin):
+    # on redis-server's command line it would show in the host's process list. The check
+    # authenticates through redis-cli's REDISCLI_AUTH, not its -a argument, for the same
+    # reason. Validation requires the password, in characters the config file keeps as one word.
+    var = f"$${REDIS_PASSWORD_VAR}"
+    script = (
+        'umask 077; printf "requirepass %s\\nprotected-mode no\\nsave \\"\\"\\nappendonly no\\n" '
+        f'"{var}" > /tmp/redis.conf; exec redis-server /tmp/redis.conf'
+    )
+    check = f'REDISCLI_AUTH="{var}" redis-cli ping | grep -q PONG'
     service = {
         "image": cs.redis.image,
-        "healthcheck": _check(["CMD", "redis-cli", "ping"], start_period="10s"),
+        "entrypoint": ["/bin/sh", "-c", script],
+        "env_file": [paths.env_file],
+        "healthcheck": _check(["CMD", "sh", "-c", check], start_period="10s"),
     }
     return _finish(service, cs.redis, [], caps=CAPS["redis"])
 

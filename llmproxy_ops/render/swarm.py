@@ -39,9 +39,10 @@ from llmproxy_ops.render.compose import (
 )
 from llmproxy_ops.render.env_manifest import env_references
 from llmproxy_ops.render.initdb import INITDB_FILE, render_initdb
-from llmproxy_ops.render.litellm_config import litellm_config, render_yaml
+from llmproxy_ops.render.litellm_config import render_yaml
 from llmproxy_ops.render.litellm_hooks import hook_files
 from llmproxy_ops.render.nginx import RESOLVER_VALID_S, render_nginx
+from llmproxy_ops.render.stack_redis import PASSWORD_VAR, deployment_config, uses_service_redis
 from llmproxy_ops.spec.compose_settings import ComposeSettings
 from llmproxy_ops.spec.model import Spec
 from llmproxy_ops.spec.swarm_settings import SwarmSettings
@@ -51,8 +52,7 @@ CONFIG_FILE = "config.yaml"
 SECRETS_DIR = "/run/secrets"
 SECRET_NAME_VAR = "LLMPROXY_SECRET_{}"  # the runtime sets it to the versioned secret name
 DOCKER_DNS = "127.0.0.11"  # Docker's embedded DNS server, in every container on a network
-REDIS_HOST, REDIS_PORT, REDIS_PASSWORD_VAR = "redis", 6379, "REDIS_PASSWORD"
-REDIS_KEYS = ("redis_host", "redis_url")
+REDIS_PASSWORD_VAR = PASSWORD_VAR
 POSTGRES_PASSWORD_VAR, SALT_KEY_VAR = "POSTGRES_PASSWORD", "LITELLM_SALT_KEY"
 STATEFUL = ("db", "mlflow", "redis", "nginx")  # placed on the labelled node
 
@@ -100,31 +100,13 @@ def swarm_files(spec: Spec, *, out_dir: Path, env_file: Path | None,
     return files
 
 
-def needs_redis(spec: Spec) -> bool:
-    """More than one process serves and limits are enforced: counters must be shared."""
-    from llmproxy_ops.ops.smoke.plan import rate_limits_enforced
-
-    cs = spec.stack.compose(spec.name)
-    return cs.redis.enabled or (cs.replicas * spec.stack.workers > 1
-                                and rate_limits_enforced(spec))
-
-
 def swarm_litellm_config(spec: Spec) -> dict[str, Any]:
-    """Every runtime's config, plus the stack's Redis when it is needed (a Redis the
-    router_settings name themselves wins)."""
-    config = copy.deepcopy(litellm_config(spec))
-    router = config.get("router_settings")
-    if not needs_redis(spec) or (isinstance(router, dict) and any(k in router for k in REDIS_KEYS)):
-        return config
-    config.setdefault("router_settings", {}).update({
-        "redis_host": REDIS_HOST, "redis_port": REDIS_PORT,
-        "redis_password": f"os.environ/{REDIS_PASSWORD_VAR}"})
-    return config
+    """Every runtime's config, plus the stack's Redis when it is needed (stack_redis.py)."""
+    return deployment_config(spec)
 
 
 def uses_stack_redis(config: dict[str, Any]) -> bool:
-    router = config.get("router_settings")
-    return isinstance(router, dict) and router.get("redis_host") == REDIS_HOST
+    return uses_service_redis(config)
 
 
 def secret_vars(spec: Spec, config: dict[str, Any]) -> dict[str, list[str]]:
@@ -161,7 +143,9 @@ def stack_document(spec: Spec, cs: ComposeSettings, ss: SwarmSettings, *, paths_
     services: dict[str, Any] = paths_doc["services"]
     secrets = secret_vars(spec, config)
     if uses_stack_redis(config):
-        services = {"redis": _redis_service(cs), **services}
+        # replaces the compose renderer's (its password comes from an env file)
+        services = {"redis": _redis_service(cs),
+                    **{k: v for k, v in services.items() if k != "redis"}}
     configs: dict[str, Any] = {}
     out: dict[str, Any] = {}
     for name, service in services.items():

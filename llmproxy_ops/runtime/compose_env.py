@@ -22,6 +22,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from llmproxy_ops.errors import RuntimeStateError
 from llmproxy_ops.render.compose import (
     COMPOSE_FILE,
@@ -140,6 +142,11 @@ class ComposeEnvRuntime:
         if stopped:  # e.g. mlflow around a restore (ops/backup/restart.py)
             out.steps.append(timed(f"start the stopped services {', '.join(stopped)}",
                                    lambda: self._start_stopped(compose, stopped)))
+        existing = {s.name for s in self.compose.status().services}
+        added = added_services(Path(build.dir) / COMPOSE_FILE, existing, skip=self.names)
+        if added and not out.failed:  # e.g. the Redis a second worker brings: up before them
+            out.steps.append(timed(f"start the services the new build adds: {', '.join(added)}",
+                                   lambda: self._start_stopped(compose, added)))
         if out.failed or not (self.nginx and self._nginx_changed(build)):
             return 0.0
         # No second nginx can hold its ports, so it restarts (SIGQUIT: in-flight requests
@@ -332,6 +339,20 @@ class ComposeEnvRuntime:
         note = None if st.services else f"compose project {st.project}"
         return Status(self.spec.name, "compose", st.running, st.healthy, url, tuple(units),
                       facts, note, st.time_to_healthy_s)
+
+
+def added_services(compose_file: Path, existing: set[str], *, skip: list[str]) -> list[str]:
+    """Backing services of a build's compose file that the running project lacks.
+
+    Replicas are recreated with --no-deps, so a service a new build adds would never start.
+    """
+    try:
+        doc = yaml.safe_load(compose_file.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return []
+    services = doc.get("services") if isinstance(doc, dict) else None
+    names = list(services) if isinstance(services, dict) else []
+    return [n for n in names if n not in existing and n not in (*skip, "nginx")]
 
 
 def _label(compose: ComposeRuntime) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from llmproxy_ops.errors import RuntimeStateError, StackError, UsageError
+from llmproxy_ops.render import stack_redis
 from llmproxy_ops.render.build import CONFIG_FILE
 from llmproxy_ops.runtime.api import (
     Build,
@@ -40,6 +41,7 @@ from llmproxy_ops.runtime.local import (
     base_url,
 )
 from llmproxy_ops.runtime.local_fake import LocalFakeProvider, environment
+from llmproxy_ops.runtime.local_redis import LocalRedis
 
 NEXT_DIR = ROLLOUT_DIR  # the rollout's new proxy, until it takes over
 STEER_FILE = "steer"
@@ -56,18 +58,22 @@ class LocalEnvRuntime:
         self.stack = spec.stack
         self.proc = LocalRuntime(spec.stack.run_dir / spec.name)
         self.fake = LocalFakeProvider(self.proc.run_dir)
+        self.redis = LocalRedis(self.proc.run_dir)
         self.secrets = secrets
 
     # ---- protocol ----------------------------------------------------------------------------
 
     def start(self, build: Build) -> Status:
-        fake_before = self.fake.status().running  # a running proxy may be using it
-        launch = self._launch(build)  # starts the fake provider first when the spec asks
+        # a running proxy may be using them (or a crashed one left them: reused)
+        fake_before, redis_before = self.fake.status().running, self.redis.status().running
         try:
+            launch = self._launch(build)  # starts Redis and the fake provider first when needed
             self.proc.up(launch)
         except BaseException:
             if not fake_before:
                 self.fake.down()  # a failed start leaves nothing running
+            if not redis_before:
+                self.redis.down()
             raise
         return self.status()
 
@@ -80,19 +86,32 @@ class LocalEnvRuntime:
                 f"--volumes is for the compose runtime; {self.env_name} runs locally (no volumes)"
             )
         r = self.proc.down(grace=grace)
-        fake = self.fake.down()  # after the proxy: no request of it is cut
-        message = f"{r.message}; {fake}" if fake else r.message
-        return StopResult(r.was_running or fake is not None, message, r.forced, r.duration_s)
+        # after the proxy: no request of it is cut
+        companions = [m for m in (self.fake.down(), self.redis.down()) if m]
+        message = "; ".join([r.message, *companions])
+        return StopResult(r.was_running or bool(companions), message, r.forced, r.duration_s)
 
     def status(self) -> Status:
         st = _status(self.env_name, self.proc.status())
-        fake = self.fake.status()
-        if not fake.running or not st.running:
+        fake, redis = self.fake.status(), self.redis.status()
+        if not st.running:
+            left = [f"{n} (pid {c.pid})" for n, c in (("fake provider", fake),
+                                                       ("redis-server", redis)) if c.running]
+            if left:  # the proxy crashed or was killed: say what is left, down stops it
+                return replace(st, note=f"{st.note or 'not running'}; still running: "
+                               f"{', '.join(left)} (stop with down, or up reuses it)")
             return st
         # no unit url: that marks a proxy replica (key rotation verifies keys on each)
-        unit = Unit("fake-provider", "running", "healthy" if fake.healthy else "unhealthy",
-                    detail=f"pid {fake.pid}, {fake.url}")
-        return replace(st, units=(*st.units, unit), healthy=st.healthy and fake.healthy)
+        units = []
+        if fake.running:
+            units.append(Unit("fake-provider", "running",
+                              "healthy" if fake.healthy else "unhealthy",
+                              detail=f"pid {fake.pid}, {fake.url}"))
+        if redis.running:
+            units.append(Unit("redis", "running", "healthy" if redis.healthy else "unhealthy",
+                              detail=f"pid {redis.pid}, 127.0.0.1:{redis.port}"))
+        return replace(st, units=(*st.units, *units),
+                       healthy=st.healthy and all(u.health == "healthy" for u in units))
 
     def logs(self, lines: int = 50, service: str | None = None) -> list[str]:
         if service not in (None, "litellm"):
@@ -187,6 +206,11 @@ class LocalEnvRuntime:
     def _launch(self, build: Build, **extra: Any) -> LaunchSpec:
         stack = build.spec.stack
         env = build.env
+        if stack_redis.brings_redis(build.spec):
+            # the running one (a rollout keeps it, with its password) or a new one
+            redis = stack.local_raw.get("redis") or {}
+            self.redis.up(port=redis.get("port"), password=env.get(stack_redis.PASSWORD_VAR))
+            env = {**env, **self.redis.environment()}
         if stack.local_fake_provider:
             # the running one (a rollout keeps it) or a new one; its URL wins over the env file
             env = {**env, **environment(self.fake.up().url or "")}

@@ -59,6 +59,7 @@ class StackSettings:
     backup_raw: dict[str, Any]
     kubernetes_raw: dict[str, Any] = field(default_factory=dict)
     swarm_raw: dict[str, Any] = field(default_factory=dict)
+    local_raw: dict[str, Any] = field(default_factory=dict)
     workers_auto: bool = False  # `workers: auto`: a pod sizes it from its CPU limit, not ours
     # The local runtime also starts the fake provider (runtime/local_fake.py); dev does.
     local_fake_provider: bool = False
@@ -95,6 +96,7 @@ class StackSettings:
             backup_raw=dict(values["backup"] or {}),
             kubernetes_raw=dict(values["kubernetes"] or {}),
             swarm_raw=dict(values["swarm"] or {}),
+            local_raw=dict(values["local"] or {}),
             workers_auto=values["workers"] == "auto",
             local_fake_provider=bool((values["local"] or {}).get("fake_provider", False)),
         )

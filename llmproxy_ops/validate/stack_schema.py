@@ -187,6 +187,20 @@ LOCAL_SCHEMA: dict[str, Any] = {
             "loopback port; LiteLLM reads its URL from FAKE_PROVIDER_URL, "
             "FAKE_PROVIDER_OPENAI_BASE and FAKE_PROVIDER_GEMINI_BASE",
         },
+        "redis": {
+            "type": "object",
+            "description": "a redis-server started and stopped with the proxy so that its "
+            "workers share rate-limit counters (default: when workers > 1 and limits are "
+            "enforced)",
+            "additionalProperties": False,
+            "properties": {
+                "enabled": {"type": "boolean",
+                            "description": "force it on or off (off: each worker counts "
+                            "on its own)"},
+                "port": {"type": "integer", "minimum": 1, "maximum": 65535,
+                         "description": "its 127.0.0.1 port (default: a free one at start)"},
+            },
+        },
     },
 }
 

@@ -103,6 +103,7 @@ def test_copilot_login_survives_a_replica_recreate(docker_engine, tmp_path: Path
     env = {
         "LITELLM_MASTER_KEY": MASTER,
         "FAKE_PROVIDER_KEY": "fake-key-0123",
+        "REDIS_PASSWORD": "redis-copilot-0123456789",  # 2 replicas share rate limits
         "OLLAMA_API_BASE": FAKE,
         "GITHUB_COPILOT_DEVICE_CODE_URL": FAKE + "/login/device/code",
         "GITHUB_COPILOT_ACCESS_TOKEN_URL": FAKE + "/login/oauth/access_token",

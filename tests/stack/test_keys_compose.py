@@ -9,6 +9,7 @@ time without a successful answer.
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import threading
 import time
@@ -120,7 +121,8 @@ def test_master_rotation_under_load(replicas: int, tmp_path: Path, monkeypatch) 
     https, http = free_port(), free_port()
     (tmp_path / "configs/environments/keys.yaml").write_text(environment(replicas, https, http))
     env_file = tmp_path / ".env"
-    env_file.write_text(f"LITELLM_MASTER_KEY={OLD_KEY}\nFAKE_PROVIDER_KEY=fake-key-0123\n")
+    env_file.write_text(f"LITELLM_MASTER_KEY={OLD_KEY}\nFAKE_PROVIDER_KEY=fake-key-0123\n"
+                        f"REDIS_PASSWORD=redis-{secrets.token_hex(12)}\n")  # 2 replicas share rpm
     env_file.chmod(0o600)
     shutil.copy(REPO / ".env.example", tmp_path / ".env.example")
     create_self_signed(tmp_path / "certs", ["localhost", "127.0.0.1"])

@@ -9,6 +9,7 @@ is undone by itself while the old config keeps serving, again with zero failures
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import threading
 import time
@@ -128,7 +129,8 @@ def test_apply_under_load(replicas: int, tmp_path: Path, monkeypatch: pytest.Mon
     https, http = free_port(), free_port()
     env_yaml = tmp_path / "configs/environments/rollout.yaml"
     env_yaml.write_text(environment(replicas, https, http))
-    (tmp_path / ".env").write_text(f"LITELLM_MASTER_KEY={KEY}\nFAKE_PROVIDER_KEY=fake-key-0123\n")
+    (tmp_path / ".env").write_text(f"LITELLM_MASTER_KEY={KEY}\nFAKE_PROVIDER_KEY=fake-key-0123\n"
+                                   f"REDIS_PASSWORD=redis-{secrets.token_hex(12)}\n")  # 2 replicas share rpm
     (tmp_path / ".env").chmod(0o600)
     shutil.copy(REPO / ".env.example", tmp_path / ".env.example")
     create_self_signed(tmp_path / "certs", ["localhost", "127.0.0.1"])

@@ -75,23 +75,33 @@ def test_rate_limit_not_enforced(tmp_path: Path) -> None:
     assert list(check_rate_limit_not_enforced(load(tmp_path, enforced))) == []
 
 
-def test_rate_limit_per_worker(tmp_path: Path) -> None:
+def test_rate_limit_per_worker_only_where_no_redis_is_shared(tmp_path: Path) -> None:
     base = RATED + "router_settings:\n  optional_pre_call_checks: [enforce_model_rate_limits]\n"
-    [f] = check_rate_limit_per_worker(load(tmp_path, base + "stack:\n  workers: 4\n"))
+    off = "stack:\n  workers: 4\n  local: {redis: {enabled: false}}\n"
+    [f] = check_rate_limit_per_worker(load(tmp_path, base + off))
     assert (f.severity, f.code, where(f)) == (
         Severity.WARNING,
         "rate-limit-per-worker",
-        ("c.yaml", 11),
+        ("c.yaml", 12),  # the switch that turned the deployment's Redis off
     )
     assert f.message == (
         "rpm/tpm of fast, slow are counted per worker: with 4 workers and no Redis the "
         "effective limit is 4 × the configured value"
     )
     assert f.hint == (
+        "remove stack.local.redis.enabled: false (the deployment then brings a Redis), "
         "set router_settings.redis_host/redis_port (or redis_url) so workers share counters, "
         "or divide the limits by 4"
     )
-    redis = base + "  redis_host: localhost\nstack:\n  workers: 4\n"
+    replicas = "stack:\n  runtime: compose\n  compose: {redis: {enabled: false}, litellm: {replicas: 3}}\n"
+    [f] = check_rate_limit_per_worker(load(tmp_path, base + replicas))
+    assert f.message == (
+        "rpm/tpm of fast, slow are counted per LiteLLM process: with 3 processes (workers × "
+        "replicas) and no Redis the effective limit is 3 × the configured value"
+    )
+    # the deployment brings its Redis (every runtime that starts LiteLLM), or the user's
+    assert list(check_rate_limit_per_worker(load(tmp_path, base + "stack:\n  workers: 4\n"))) == []
+    redis = base + "  redis_host: localhost\n" + off
     assert list(check_rate_limit_per_worker(load(tmp_path, redis))) == []
     assert list(check_rate_limit_per_worker(load(tmp_path, base))) == []  # one worker
 

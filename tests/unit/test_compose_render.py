@@ -214,3 +214,106 @@ def test_smoke_target_goes_through_nginx_for_compose(write, in_tmp, monkeypatch)
     target = smoke_target(SmokeRequest(target=Target(env="x", configs_dir=in_tmp / "configs")))
     assert (target.url, target.verify_tls) == ("https://127.0.0.1:8443", "certs/cert.pem")
     assert target.key == "sk-from-the-env-file"  # the store wins over a stale export
+
+
+# ---- shared rate-limit counters (render/stack_redis.py) ---------------------------------------
+
+ENFORCED = BASE.replace("litellm_settings:", "router_settings: {optional_pre_call_checks: "
+                        "[enforce_model_rate_limits]}\nlitellm_settings:")
+
+
+def _enforced(write, compose: str = "{}", *, workers: int = 2, router: str = "") -> tuple[dict, dict]:
+    text = ENFORCED.replace("workers: 2", f"workers: {workers}") + "    " + compose + "\n"
+    text = text.replace("optional_pre_call_checks: [enforce_model_rate_limits]",
+                        "optional_pre_call_checks: [enforce_model_rate_limits]" + router)
+    files = render_files(load_files([write("x.yaml", text)]), out_dir=Path("build/x"))
+    return yaml.safe_load(files["docker-compose.yml"]), yaml.safe_load(files["config.yaml"])
+
+
+def test_redis_whenever_several_processes_enforce_limits(write, in_tmp):
+    for workers, compose, wanted in ((2, "{}", True), (1, "{litellm: {replicas: 2}}", True),
+                                     (1, "{}", False), (2, "{redis: {enabled: false}}", False)):
+        doc, config = _enforced(write, compose, workers=workers)
+        assert ("redis" in doc["services"]) is wanted, (workers, compose)
+        names = [n for n in doc["services"] if n.startswith("litellm")]
+        for name in names:
+            assert ("redis" in doc["services"][name].get("depends_on", {})) is wanted
+        router = config["router_settings"]
+        wired = {k: router[k] for k in ("redis_host", "redis_port", "redis_password") if k in router}
+        assert wired == ({"redis_host": "redis", "redis_port": 6379,
+                          "redis_password": "os.environ/REDIS_PASSWORD"} if wanted else {})
+    _, config = _enforced(write, "{}", workers=2)
+    assert config["router_settings"]["optional_pre_call_checks"] == ["enforce_model_rate_limits"]
+
+
+def test_no_redis_without_enforced_limits(write, in_tmp):
+    doc, _ = _render(write)  # workers 2, limits not enforced: counts do not matter
+    assert "redis" not in doc["services"]
+
+
+def test_a_redis_the_router_settings_name_wins(write, in_tmp):
+    doc, config = _enforced(write, router=", redis_host: cache.internal, redis_port: 6380")
+    assert "redis" not in doc["services"]
+    assert (config["router_settings"]["redis_host"], config["router_settings"]["redis_port"]) == (
+        "cache.internal", 6380)
+    assert "redis_password" not in config["router_settings"]
+
+
+def test_redis_password_comes_from_the_env_file_never_argv(write, in_tmp):
+    doc, _ = _enforced(write)
+    redis = doc["services"]["redis"]
+    assert redis["env_file"] == ["../../.env"]
+    shell, flag, script = redis["entrypoint"]
+    assert (shell, flag) == ("/bin/sh", "-c")
+    # written into a config file by printf (a shell builtin): no process ever has it in argv
+    assert script.startswith("umask 077; printf ") and '"$$REDIS_PASSWORD" > /tmp/redis.conf' in script
+    assert script.endswith("; exec redis-server /tmp/redis.conf")
+    assert "requirepass" not in script.split("exec", 1)[1] and "--requirepass" not in script
+    assert 'save \\"\\"' in script and "appendonly no" in script  # counters only: no persistence
+    test = redis["healthcheck"]["test"]
+    assert test == ["CMD", "sh", "-c", 'REDISCLI_AUTH="$$REDIS_PASSWORD" redis-cli ping | grep -q PONG']
+    assert "command" not in redis and "environment" not in redis
+
+
+def _redis_ctx(write, compose: str, env: dict[str, str] | None) -> CheckContext:
+    spec = load_files([write("x.yaml", ENFORCED + "    " + compose + "\n")])
+    return CheckContext(spec, env=env, env_example=frozenset())
+
+
+@pytest.mark.parametrize(("env", "message", "hint"), [
+    ({}, "the redis service needs REDIS_PASSWORD, which is not set (2 LiteLLM processes share "
+     "their rate-limit counters through it)",
+     "add REDIS_PASSWORD=<random> to .env (e.g. python3 -c 'import secrets; "
+     "print(secrets.token_urlsafe(24))')"),
+    ({"REDIS_PASSWORD": "two words"},
+     "REDIS_PASSWORD has characters the redis service's config file would split",
+     "use letters, digits and . _ ~ - only (token_urlsafe output is fine)"),
+])
+def test_missing_redis_password_is_a_located_error(write, in_tmp, env, message, hint):
+    from llmproxy_ops.validate.checks.compose import check_stack_redis_env
+
+    [f] = check_stack_redis_env(_redis_ctx(write, "{}", env))
+    assert (f.severity.value, f.code, f.message, f.hint) == ("error", "compose-redis-password",
+                                                             message, hint)
+    assert f.path == ("stack", "workers")
+    assert (f.location.file, f.location.line) == ("x.yaml", 10)  # stack.workers: 2
+
+
+def test_redis_password_check_quiet_when_fine_or_not_needed(write, in_tmp):
+    from llmproxy_ops.validate.checks.compose import check_stack_redis_env
+
+    assert list(check_stack_redis_env(_redis_ctx(write, "{}", {"REDIS_PASSWORD": "Ab-1_x.y~z"}))) == []
+    assert list(check_stack_redis_env(_redis_ctx(write, "{redis: {enabled: false}}", {}))) == []
+    assert list(check_stack_redis_env(_ctx(write, "{}", {}))) == []  # limits not enforced
+
+
+def test_apply_starts_the_redis_a_new_build_adds(write, in_tmp):
+    """Replicas are recreated with --no-deps: a rollout must start a new backing service first."""
+    from llmproxy_ops.runtime.compose_env import added_services
+
+    path = in_tmp / "docker-compose.yml"
+    path.write_text(yaml.safe_dump(_enforced(write)[0]), encoding="utf-8")
+    running = {"db", "mlflow", "litellm", "nginx"}  # rendered with one worker: no redis
+    assert added_services(path, running, skip=["litellm"]) == ["redis"]
+    assert added_services(path, running | {"redis"}, skip=["litellm"]) == []
+    assert added_services(in_tmp / "missing.yml", running, skip=["litellm"]) == []

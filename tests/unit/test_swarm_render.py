@@ -211,6 +211,9 @@ def test_no_per_worker_warning_when_the_stack_brings_redis(write) -> None:
     spec = _spec(write, replicas=1, workers=2)
     codes = [f.code for f in validate_spec(spec).warnings]
     assert "rate-limit-per-worker" not in codes
-    local = load_files([write("y.yaml", BASE.replace("runtime: swarm", "runtime: local")
-                              .replace("REPLICAS", "1").replace("WORKERS", "2"))])
-    assert "rate-limit-per-worker" in [f.code for f in validate_spec(local).warnings]
+    # every runtime that starts LiteLLM brings one (local: a redis-server beside the proxy)
+    local = BASE.replace("runtime: swarm", "runtime: local").replace("REPLICAS", "1")
+    local = local.replace("WORKERS", "2").replace("  compose:\n", "  local: {redis: ON}\n  compose:\n")
+    for switch, warned in (("{}", False), ("{enabled: false}", True)):
+        spec = load_files([write("y.yaml", local.replace("ON", switch))])
+        assert ("rate-limit-per-worker" in [f.code for f in validate_spec(spec).warnings]) is warned

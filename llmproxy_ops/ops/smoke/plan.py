@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from llmproxy_ops.render import stack_redis
 from llmproxy_ops.render.env_manifest import ENV_REF_PREFIX
 from llmproxy_ops.spec.model import Spec
-
-ENFORCE_CHECK = "enforce_model_rate_limits"
 
 
 def master_key_variable(spec: Spec) -> str | None:
@@ -20,18 +19,17 @@ def master_key_variable(spec: Spec) -> str | None:
 
 
 def rate_limits_enforced(spec: Spec) -> bool:
-    router = spec.root.get("router_settings")
-    checks = router.get("optional_pre_call_checks") if isinstance(router, dict) else None
-    return isinstance(checks, list) and ENFORCE_CHECK in checks
+    return stack_redis.rate_limits_enforced(spec.root)
 
 
 def enforced_rpm(spec: Spec) -> dict[str, int]:
     """Model group → requests/min LiteLLM will enforce for it, where that is predictable.
 
     Skipped: groups with a deployment without rpm (no group limit), and every group when
-    several workers count separately (no Redis): the effective limit is then unknowable.
+    several processes count separately (Redis forced off): the effective limit is then
+    unknowable. Wherever several processes serve, the deployment brings a Redis by default.
     """
-    if not rate_limits_enforced(spec) or (spec.stack.workers > 1 and not _has_redis(spec)):
+    if not rate_limits_enforced(spec) or not stack_redis.shares_counters(spec):
         return {}
     totals: dict[str, int | None] = {}
     for entry in spec.model_list:
@@ -48,17 +46,6 @@ def _group_and_rpm(entry: Any) -> tuple[str | None, int | None]:
     params = entry.get("litellm_params")
     rpm = params.get("rpm") if isinstance(params, dict) else None
     return entry["model_name"], rpm if isinstance(rpm, int) and not isinstance(rpm, bool) else None
-
-
-def _has_redis(spec: Spec) -> bool:
-    router = spec.root.get("router_settings")
-    if isinstance(router, dict) and any(k.startswith("redis") for k in router):
-        return True
-    if spec.stack.runtime == "swarm":  # the stack brings its own Redis when it needs one
-        from llmproxy_ops.render.swarm import needs_redis
-
-        return needs_redis(spec)
-    return False
 
 
 def anthropic_groups(spec: Spec) -> list[str]:

@@ -1,8 +1,10 @@
-"""compose-db-password: the compose stack's Postgres password must be in the env file.
+"""compose-db-password / compose-redis-password: the stack's passwords must be in the env file.
 
 The rendered compose file never holds it: the db service reads POSTGRES_PASSWORD from the
 env file, and mlflow (and litellm with use_db) build their connection URLs from it inside
 the container, so it must also be URL-safe (no `@ : / ? #`, which would break the URL).
+REDIS_PASSWORD likewise, whenever the stack brings its Redis (render/stack_redis.py): the
+redis service writes it into its config file as one word.
 """
 
 from __future__ import annotations
@@ -10,12 +12,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from llmproxy_ops.findings import Finding, Severity
+from llmproxy_ops.findings import Finding, JsonPath, Severity
+from llmproxy_ops.render import stack_redis
 from llmproxy_ops.spec.compose_settings import ComposeSettings
-from llmproxy_ops.validate.checks._common import env_file_name, make, stack_settings
+from llmproxy_ops.validate.checks._common import env_file_name, get_in, make, stack_settings
 from llmproxy_ops.validate.context import CheckContext
 
 PASSWORD_VAR = "POSTGRES_PASSWORD"
+REDIS_VAR = stack_redis.PASSWORD_VAR
+GENERATE = "python3 -c 'import secrets; print(secrets.token_urlsafe(24))'"
 _URL_SAFE = re.compile(r"[A-Za-z0-9._~-]+")  # RFC 3986 unreserved: needs no percent-encoding
 
 
@@ -41,8 +46,7 @@ def check_compose_env(ctx: CheckContext) -> Iterable[Finding]:
             ctx, Severity.ERROR, "compose-db-password",
             f"the db service needs {PASSWORD_VAR}, which is not set",
             path,
-            f"add {PASSWORD_VAR}=<random> to {env_file} (e.g. "
-            "python3 -c 'import secrets; print(secrets.token_urlsafe(24))')",
+            f"add {PASSWORD_VAR}=<random> to {env_file} (e.g. {GENERATE})",
         )
     elif not _URL_SAFE.fullmatch(value):
         yield make(
@@ -51,3 +55,41 @@ def check_compose_env(ctx: CheckContext) -> Iterable[Finding]:
             path,
             "use letters, digits and . _ ~ - only (token_urlsafe output is fine)",
         )
+
+
+def check_stack_redis_env(ctx: CheckContext) -> Iterable[Finding]:
+    stack = stack_settings(ctx.spec)
+    if stack is None or stack.runtime not in ("compose", "swarm") or ctx.env is None:
+        return
+    try:
+        if not stack_redis.brings_redis(ctx.spec):
+            return
+        processes = stack_redis.serving_processes(ctx.spec)
+    except (TypeError, ValueError, AttributeError):
+        return  # malformed stack section: the schema stage reports it
+    value = ctx.env.get(REDIS_VAR, "")
+    path = _redis_reason(ctx)
+    if not value:
+        yield make(
+            ctx, Severity.ERROR, "compose-redis-password",
+            f"the redis service needs {REDIS_VAR}, which is not set ({processes} LiteLLM "
+            "processes share their rate-limit counters through it)",
+            path,
+            f"add {REDIS_VAR}=<random> to {env_file_name(ctx.spec)} (e.g. {GENERATE})",
+        )
+    elif not _URL_SAFE.fullmatch(value):
+        yield make(
+            ctx, Severity.ERROR, "compose-redis-password",
+            f"{REDIS_VAR} has characters the redis service's config file would split",
+            path,
+            "use letters, digits and . _ ~ - only (token_urlsafe output is fine)",
+        )
+
+
+def _redis_reason(ctx: CheckContext) -> JsonPath:
+    """Where the spec asks for the Redis: the switch, the workers, the replicas, or the check."""
+    for path in (("stack", "compose", "redis", "enabled"), ("stack", "workers"),
+                 ("stack", "compose", "litellm", "replicas")):
+        if get_in(ctx.spec.root, *path) is not None:
+            return path
+    return ("router_settings", "optional_pre_call_checks")

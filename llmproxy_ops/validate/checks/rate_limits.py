@@ -3,27 +3,29 @@
 Measured with LiteLLM 1.108.7 (shared ENVIRONMENT notes): a deployment's rpm/tpm only steer
 routing unless router_settings.optional_pre_call_checks has enforce_model_rate_limits, and
 without Redis every worker process counts on its own (2 workers let 10 requests through rpm 5).
+Where several processes serve, the rendered deployment brings a Redis (render/stack_redis.py)
+unless it is switched off: only then, or on a runtime without one, does the warning fire.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from llmproxy_ops.findings import Finding, JsonPath, Severity
-from llmproxy_ops.spec.model import STACK_KEY, available_cpus
+from llmproxy_ops.findings import Finding, JsonPath, Severity, format_path
+from llmproxy_ops.render import stack_redis
+from llmproxy_ops.spec.model import STACK_KEY
 from llmproxy_ops.validate.checks._common import (
     deployments,
     get_in,
     join_names,
     make,
-    stack_value,
+    stack_settings,
     str_list,
 )
 from llmproxy_ops.validate.context import CheckContext
 
 ENFORCE = "enforce_model_rate_limits"
 LIMIT_KEYS = ("rpm", "tpm")
-REDIS_KEYS = ("redis_host", "redis_url")
 
 
 def limited(ctx: CheckContext) -> list[tuple[str, JsonPath]]:
@@ -61,32 +63,42 @@ def check_rate_limit_not_enforced(ctx: CheckContext) -> Iterable[Finding]:
     )
 
 
-def workers(ctx: CheckContext) -> int:
-    value = stack_value(ctx.spec, "workers")
-    if value == "auto":
-        return available_cpus()
-    return value if isinstance(value, int) and not isinstance(value, bool) else 1
-
-
 def check_rate_limit_per_worker(ctx: CheckContext) -> Iterable[Finding]:
     models = limited(ctx)
-    count = workers(ctx)
-    router = get_in(ctx.spec.root, "router_settings")
-    has_redis = isinstance(router, dict) and any(router.get(k) for k in REDIS_KEYS)
-    # The swarm runtime renders a Redis of its own whenever more than one process enforces.
-    has_redis = has_redis or stack_value(ctx.spec, "runtime") == "swarm"
-    if not models or count <= 1 or has_redis or not enforced(ctx):
+    if not models or not enforced(ctx):
         return
-    where: JsonPath = (
+    stack = stack_settings(ctx.spec)
+    if stack is None:  # malformed stack section: the schema stage reports it
+        return
+    try:
+        count = stack_redis.serving_processes(ctx.spec)
+        shared = stack_redis.shares_counters(ctx.spec)
+    except (TypeError, ValueError, AttributeError):
+        return
+    if shared:  # one process, the user's Redis, or the one the deployment brings
+        return
+    off = _forced_off_path(ctx, stack.runtime)
+    where: JsonPath = off or (
         (STACK_KEY, "workers") if get_in(ctx.spec.root, STACK_KEY, "workers") else models[0][1]
     )
+    per = "worker" if count == stack.workers else "LiteLLM process"
+    several = f"{count} workers" if per == "worker" else f"{count} processes (workers × replicas)"
+    enable = (f"remove {format_path(off)}: false (the deployment then brings a Redis), "
+              if off else "")
     yield make(
         ctx,
         Severity.WARNING,
         "rate-limit-per-worker",
-        f"rpm/tpm of {join_names([m for m, _ in models])} are counted per worker: with {count} "
-        f"workers and no Redis the effective limit is {count} × the configured value",
+        f"rpm/tpm of {join_names([m for m, _ in models])} are counted per {per}: with {several} "
+        f"and no Redis the effective limit is {count} × the configured value",
         where,
-        "set router_settings.redis_host/redis_port (or redis_url) so workers share counters, "
-        f"or divide the limits by {count}",
+        f"{enable}set router_settings.redis_host/redis_port (or redis_url) so workers share "
+        f"counters, or divide the limits by {count}",
     )
+
+
+def _forced_off_path(ctx: CheckContext, runtime: str) -> JsonPath | None:
+    """Where the runtime's own Redis is switched off, if it is."""
+    section = {"local": "local", "compose": "compose", "swarm": "compose"}.get(runtime)
+    path: JsonPath = (STACK_KEY, section or "", "redis", "enabled")
+    return path if section and get_in(ctx.spec.root, *path) is False else None
