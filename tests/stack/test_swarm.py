@@ -29,6 +29,7 @@ from llmproxy_ops.envfile import read_env_file
 from llmproxy_ops.ops.apply.deploy import ApplyRequest, apply, smoke_check
 from llmproxy_ops.ops.certs import CERT_FILE, create_self_signed
 from llmproxy_ops.pipeline import Target, runtime_for, start_target
+from llmproxy_ops.render.swarm import STOP_DELAY_S
 from llmproxy_ops.runtime.swarm_env import SwarmRuntime
 from tests.conftest import REPO, free_port
 
@@ -302,6 +303,11 @@ def test_apply_rolls_a_config_change_under_load_with_no_failed_request(swarm: Sw
         time.sleep(2)
     print(f"\n[swarm] apply took {took} s; requests {dict(load.counts)}", file=sys.stderr)
     assert result.deployment is not None and result.deployment.ok, result.deployment
+    # Swarm calls the update done once the last old task is told to stop; that task then
+    # keeps serving for the stop delay (render/swarm.py STOP_DELAY_S) and drains.
+    deadline = time.monotonic() + STOP_DELAY_S + 60
+    while not old.isdisjoint(_litellm_tasks()) and time.monotonic() < deadline:
+        time.sleep(1)
     assert old.isdisjoint(_litellm_tasks()) and len(_litellm_tasks()) == 2
     # None fails: a stopping task keeps serving while nginx may still use its address
     # (render/swarm.py STOP_DELAY_S; without it 1-2 x 502 per apply were measured).
