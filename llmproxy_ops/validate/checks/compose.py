@@ -38,23 +38,11 @@ def check_compose_env(ctx: CheckContext) -> Iterable[Finding]:
     settings = _compose(ctx)
     if settings is None or not settings.db.enabled or ctx.env is None:
         return
-    path = ("stack", "compose", "db")
-    value = ctx.env.get(PASSWORD_VAR, "")
-    env_file = env_file_name(ctx.spec)
-    if not value:
-        yield make(
-            ctx, Severity.ERROR, "compose-db-password",
-            f"the db service needs {PASSWORD_VAR}, which is not set",
-            path,
-            f"add {PASSWORD_VAR}=<random> to {env_file} (e.g. {GENERATE})",
-        )
-    elif not _URL_SAFE.fullmatch(value):
-        yield make(
-            ctx, Severity.ERROR, "compose-db-password",
-            f"{PASSWORD_VAR} has characters that break the postgresql:// URLs built from it",
-            path,
-            "use letters, digits and . _ ~ - only (token_urlsafe output is fine)",
-        )
+    yield from _password_findings(
+        ctx, PASSWORD_VAR, "compose-db-password", ("stack", "compose", "db"),
+        needed_by="the db service",
+        breaks="that break the postgresql:// URLs built from it",
+    )
 
 
 def check_stack_redis_env(ctx: CheckContext) -> Iterable[Finding]:
@@ -67,21 +55,26 @@ def check_stack_redis_env(ctx: CheckContext) -> Iterable[Finding]:
         processes = stack_redis.serving_processes(ctx.spec)
     except (TypeError, ValueError, AttributeError):
         return  # malformed stack section: the schema stage reports it
-    value = ctx.env.get(REDIS_VAR, "")
-    path = _redis_reason(ctx)
+    yield from _password_findings(
+        ctx, REDIS_VAR, "compose-redis-password", _redis_reason(ctx),
+        needed_by="the redis service",
+        why=f" ({processes} LiteLLM processes share their rate-limit counters through it)",
+        breaks="the redis service's config file would split",
+    )
+
+
+def _password_findings(ctx: CheckContext, var: str, code: str, path: JsonPath, *,
+                       needed_by: str, breaks: str, why: str = "") -> Iterable[Finding]:
+    """`var` must be in the env file and URL-safe (one word, no percent-encoding)."""
+    value = (ctx.env or {}).get(var, "")
     if not value:
         yield make(
-            ctx, Severity.ERROR, "compose-redis-password",
-            f"the redis service needs {REDIS_VAR}, which is not set ({processes} LiteLLM "
-            "processes share their rate-limit counters through it)",
-            path,
-            f"add {REDIS_VAR}=<random> to {env_file_name(ctx.spec)} (e.g. {GENERATE})",
+            ctx, Severity.ERROR, code, f"{needed_by} needs {var}, which is not set{why}", path,
+            f"add {var}=<random> to {env_file_name(ctx.spec)} (e.g. {GENERATE})",
         )
     elif not _URL_SAFE.fullmatch(value):
         yield make(
-            ctx, Severity.ERROR, "compose-redis-password",
-            f"{REDIS_VAR} has characters the redis service's config file would split",
-            path,
+            ctx, Severity.ERROR, code, f"{var} has characters {breaks}", path,
             "use letters, digits and . _ ~ - only (token_urlsafe output is fine)",
         )
 
