@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ClassVar, Self
 
 import httpx
 import pytest
@@ -84,11 +85,29 @@ class Swarm:
     https: int
     http: int
     startup_s: float
+    stack: ClassVar[str] = STACK
+    observability: ClassVar[dict[str, str]] = WITH_MLFLOW
+
+    @classmethod
+    def prepare(cls, root: Path) -> Self:
+        """The project folder: an .env of fresh secrets, certificates, two free ports."""
+        values = {"LITELLM_MASTER_KEY": f"sk-swarm-{secrets.token_hex(16)}",
+                  "POSTGRES_PASSWORD": secrets.token_urlsafe(24),
+                  "FAKE_PROVIDER_KEY": f"fake-{secrets.token_hex(12)}",
+                  "REDIS_PASSWORD": secrets.token_urlsafe(24)}
+        env_file = root / ".env"
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()), encoding="utf-8")
+        env_file.chmod(0o600)
+        shutil.copy(REPO / ".env.example", root / ".env.example")
+        create_self_signed(root / "certs", ["localhost", "127.0.0.1"])
+        https, http = free_port(), free_port()
+        return cls(root, f"https://127.0.0.1:{https}", values["LITELLM_MASTER_KEY"],
+                   root / "certs" / CERT_FILE, values, https, http, 0.0)
 
     def layer(self, retries: int) -> None:
         text = LAYER.format(ci=REPO / "configs" / "environments" / "ci.yaml", rpm=RPM,
-                            retries=retries, stack=STACK, https=self.https, http=self.http,
-                            **WITH_MLFLOW)
+                            retries=retries, stack=self.stack, https=self.https,
+                            http=self.http, **self.observability)
         path = self.root / "configs" / "environments" / f"{ENV}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
@@ -110,19 +129,7 @@ def _docker(*args: str, check: bool = True) -> str:
 
 @pytest.fixture(scope="module")
 def swarm(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Swarm]:
-    root = tmp_path_factory.mktemp("swarm")
-    values = {"LITELLM_MASTER_KEY": f"sk-swarm-{secrets.token_hex(16)}",
-              "POSTGRES_PASSWORD": secrets.token_urlsafe(24),
-              "FAKE_PROVIDER_KEY": f"fake-{secrets.token_hex(12)}",
-              "REDIS_PASSWORD": secrets.token_urlsafe(24)}
-    env_file = root / ".env"
-    env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()), encoding="utf-8")
-    env_file.chmod(0o600)
-    shutil.copy(REPO / ".env.example", root / ".env.example")
-    create_self_signed(root / "certs", ["localhost", "127.0.0.1"])
-    https, http = free_port(), free_port()
-    sw = Swarm(root, f"https://127.0.0.1:{https}", values["LITELLM_MASTER_KEY"],
-               root / "certs" / CERT_FILE, values, https, http, 0.0)
+    sw = Swarm.prepare(tmp_path_factory.mktemp("swarm"))
     sw.layer(retries=0)
     created = _docker("info", "--format", "{{.Swarm.LocalNodeState}}").strip() != "active"
     if created and _docker("swarm", "init", check=False) == "":  # several addresses: pick one
@@ -133,13 +140,13 @@ def swarm(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iter
         sw.runtime().stop(volumes=True)
     try:
         started = time.monotonic()
-        with contextlib.chdir(root):
+        with contextlib.chdir(sw.root):
             start_target(Target(env=ENV))
         sw.startup_s = round(time.monotonic() - started, 1)
         print(f"\n[swarm] stack healthy {sw.startup_s} s after up", file=sys.stderr)
         yield sw
     finally:
-        with contextlib.chdir(root):
+        with contextlib.chdir(sw.root):
             sw.runtime().stop(volumes=True)
         if created:
             _docker("swarm", "leave", "--force", check=False)

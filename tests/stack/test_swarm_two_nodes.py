@@ -13,25 +13,21 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
-import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pytest
 
-from llmproxy_ops.ops.certs import CERT_FILE, create_self_signed
 from llmproxy_ops.pipeline import Target, start_target
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO
 from tests.stack.test_swarm import (
     ENV,
     LABEL,
-    LAYER,
     LOAD_CONCURRENCY,
-    RPM,
     WITHOUT_MLFLOW,
     Load,
     Swarm,
@@ -57,14 +53,8 @@ class TwoNodes(Swarm):
     main_node: str = ""
     node2_id: str = ""
     node_up_s: float = 0.0
-
-    def layer(self, retries: int) -> None:
-        text = LAYER.format(ci=REPO / "configs" / "environments" / "ci.yaml", rpm=RPM,
-                            retries=retries, stack=STACK, https=self.https, http=self.http,
-                            **WITHOUT_MLFLOW)  # test_swarm.py proves MLflow; minutes saved
-        path = self.root / "configs" / "environments" / f"{ENV}.yaml"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+    stack: ClassVar[str] = STACK
+    observability: ClassVar[dict[str, str]] = WITHOUT_MLFLOW  # test_swarm.py proves MLflow
 
 
 def _script(action: str) -> subprocess.CompletedProcess[str]:
@@ -86,19 +76,7 @@ def two_nodes(docker_engine: None, tmp_path_factory: pytest.TempPathFactory,
     if up.returncode != 0:
         _script("down")
         pytest.fail(f"scripts/swarm-second-node.sh up failed:\n{up.stderr}", pytrace=False)
-    root = tmp_path_factory.mktemp("swarm2n")
-    values = {"LITELLM_MASTER_KEY": f"sk-swarm-{secrets.token_hex(16)}",
-              "POSTGRES_PASSWORD": secrets.token_urlsafe(24),
-              "FAKE_PROVIDER_KEY": f"fake-{secrets.token_hex(12)}",
-              "REDIS_PASSWORD": secrets.token_urlsafe(24)}
-    env_file = root / ".env"
-    env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()), encoding="utf-8")
-    env_file.chmod(0o600)
-    shutil.copy(REPO / ".env.example", root / ".env.example")
-    create_self_signed(root / "certs", ["localhost", "127.0.0.1"])
-    https, http = free_port(), free_port()
-    sw = TwoNodes(root, f"https://127.0.0.1:{https}", values["LITELLM_MASTER_KEY"],
-                  root / "certs" / CERT_FILE, values, https, http, 0.0)
+    sw = TwoNodes.prepare(tmp_path_factory.mktemp("swarm2n"))
     sw.node_up_s = round(time.monotonic() - started, 1)
     print(f"\n[swarm2n] second node up and joined in {sw.node_up_s} s "
           f"(image copies included)\n{up.stderr}", file=sys.stderr)
@@ -111,13 +89,13 @@ def two_nodes(docker_engine: None, tmp_path_factory: pytest.TempPathFactory,
     _docker("node", "update", "--label-add", f"{LABEL}=true", sw.main_node)
     try:
         started = time.monotonic()
-        with contextlib.chdir(root):
+        with contextlib.chdir(sw.root):
             start_target(Target(env=ENV))
         sw.startup_s = round(time.monotonic() - started, 1)
         print(f"\n[swarm2n] stack healthy {sw.startup_s} s after up", file=sys.stderr)
         yield sw
     finally:
-        with contextlib.chdir(root):
+        with contextlib.chdir(sw.root):
             sw.runtime().stop(volumes=True)
         down = _script("down")  # leaves the swarm too when `up` created it
         if _docker("info", "--format", "{{.Swarm.LocalNodeState}}").strip() == "active":
