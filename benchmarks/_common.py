@@ -114,37 +114,36 @@ def seeds_litellm() -> Path:
     would count for it too. Made once (about a minute through the package proxy), reused.
     """
     pin = f"litellm[proxy]=={metadata.version('litellm')}"
-    binary, stamp = SEEDS_VENV / "bin" / "litellm", SEEDS_VENV / "installed.txt"
-    if binary.exists() and stamp.exists() and stamp.read_text().strip() == pin:
-        return binary
-    print(f"creating {SEEDS_VENV} with {pin} (once)", file=sys.stderr, flush=True)
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(SEEDS_VENV)], check=True)
-    pip = [str(SEEDS_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", pin]
-    subprocess.run(pip, check=True)
-    stamp.write_text(pin + "\n")
-    return binary
+    return _bench_venv(SEEDS_VENV, sys.executable, pin, [[pin]])
 
 
 def python_litellm(version: str) -> Path:
     """`litellm` of a venv on CPython `version` (e.g. "3.13", found on PATH as pythonX.Y) with
     this project's hash lock (lock/runtime.txt) and the project itself: the same packages
     as the default, another interpreter. Made once per lock, reused."""
-    folder = Path(__file__).resolve().parent / f".venv-py{version.replace('.', '')}"
-    lock = REPO / "lock" / "runtime.txt"
-    binary, stamp = folder / "bin" / "litellm", folder / "installed.txt"
-    digest = hashlib.sha256(lock.read_bytes()).hexdigest()
-    if binary.exists() and stamp.exists() and stamp.read_text().strip() == digest:
-        return binary
     interpreter = shutil.which(f"python{version}")
     if interpreter is None:
         raise SystemExit(f"python{version} is not on PATH (pyenv install {version}, or apt)")
-    print(f"creating {folder} on {interpreter} from {lock.name} (once)", file=sys.stderr,
-          flush=True)
+    lock = REPO / "lock" / "runtime.txt"
+    return _bench_venv(
+        Path(__file__).resolve().parent / f".venv-py{version.replace('.', '')}", interpreter,
+        hashlib.sha256(lock.read_bytes()).hexdigest(),
+        [["--require-hashes", "-r", str(lock)], ["--no-deps", "-e", str(REPO)]])
+
+
+def _bench_venv(folder: Path, interpreter: str, stamp_text: str,
+                installs: list[list[str]]) -> Path:
+    """`litellm` of `folder`, made on `interpreter` with each pip install of `installs`
+    unless its stamp already says `stamp_text` (what it was made from)."""
+    binary, stamp = folder / "bin" / "litellm", folder / "installed.txt"
+    if binary.exists() and stamp.exists() and stamp.read_text().strip() == stamp_text:
+        return binary
+    print(f"creating {folder} on {interpreter} (once)", file=sys.stderr, flush=True)
     subprocess.run([interpreter, "-m", "venv", "--clear", str(folder)], check=True)
     pip = [str(folder / "bin" / "python"), "-m", "pip", "install", "--quiet"]
-    subprocess.run([*pip, "--require-hashes", "-r", str(lock)], check=True)
-    subprocess.run([*pip, "--no-deps", "-e", str(REPO)], check=True)
-    stamp.write_text(digest + "\n")
+    for args in installs:
+        subprocess.run([*pip, *args], check=True)
+    stamp.write_text(stamp_text + "\n")
     return binary
 
 
