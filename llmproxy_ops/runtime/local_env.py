@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import replace
@@ -21,6 +20,7 @@ from typing import Any
 from llmproxy_ops.errors import RuntimeStateError, StackError, UsageError
 from llmproxy_ops.render import stack_redis
 from llmproxy_ops.render.build import CONFIG_FILE
+from llmproxy_ops.runtime import process
 from llmproxy_ops.runtime.api import (
     Build,
     Check,
@@ -149,7 +149,8 @@ class LocalEnvRuntime:
         steer_file = nxt.run_dir / STEER_FILE
         steer_file.unlink(missing_ok=True)
         launch = self._launch(
-            build, private_port=_free_port(), steer_behind=old.workers or 1, steer_file=steer_file
+            build, private_port=process.free_port(), steer_behind=old.workers or 1,
+            steer_file=steer_file,
         )
         out = RolloutResult()
         started: dict[str, RuntimeStatus] = {}
@@ -271,12 +272,6 @@ def _unsteer(pid: int, steer_file: Path) -> str:
         return _signal(pid, signal.SIGUSR2, steer_file, "unsteered")
     except (StackError, RuntimeStateError) as exc:
         return f"kept the steering program ({exc.message})"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 register("local", LocalEnvRuntime)

@@ -13,8 +13,6 @@ environment on a free loopback port, its URL handed to LiteLLM through the envir
 from __future__ import annotations
 
 import json
-import signal
-import socket
 import sys
 import time
 from dataclasses import dataclass
@@ -68,7 +66,7 @@ class LocalFakeProvider:
         if current.running:
             return current
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        port = _free_port(host)
+        port = process.free_port(host)
         argv = [str(self.python), "-m", MODULE, "--host", host, "--port", str(port)]
         offset = self.log_path.stat().st_size if self.log_path.is_file() else 0
         # The child needs only this venv: no secrets of ours in its environment.
@@ -79,7 +77,7 @@ class LocalFakeProvider:
         try:
             self._wait_healthy(pid, url, offset)
         except BaseException:
-            self._kill(pid)
+            process.stop_group(pid)
             self.state_path.unlink(missing_ok=True)
             raise
         return self.status()
@@ -91,7 +89,7 @@ class LocalFakeProvider:
         self.state_path.unlink(missing_ok=True)
         if not isinstance(pid, int) or not self._is_ours(pid, state):
             return None
-        self._kill(pid, grace)
+        process.stop_group(pid, grace)
         return f"stopped: fake provider (pid {pid})"
 
     def status(self) -> FakeStatus:
@@ -125,11 +123,6 @@ class LocalFakeProvider:
         return (process.pid_alive(pid) and MODULE in argv
                 and str(state.get("port")) in argv)
 
-    def _kill(self, pid: int, grace: float = 5.0) -> None:
-        process.signal_group(pid, signal.SIGTERM)
-        if not process.wait_group_gone(pid, grace):
-            process.signal_group(pid, signal.SIGKILL)
-            process.wait_group_gone(pid, 5.0)
 
     def _state(self) -> dict[str, Any]:
         return process.read_json_object(self.state_path)
@@ -143,9 +136,3 @@ def _healthy(url: str) -> bool:
         return httpx.get(f"{url}/_fake/health", timeout=2.0).status_code == 200
     except httpx.HTTPError:
         return False
-
-
-def _free_port(host: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
-import signal
 import socket
 import time
 from dataclasses import dataclass
@@ -77,7 +76,7 @@ class LocalRedis:
                                     "already in use by another process",
                                     hint="stop whatever listens there or choose another port")
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        port = port or _free_port()
+        port = port or process.free_port(LOCAL_HOST)
         password = password or self._password() or secrets.token_urlsafe(24)
         fsutil.atomic_write_text(self.password_path, password + "\n", mode=0o600)
         fsutil.atomic_write_text(self.conf_path, _conf(port, password, self.run_dir), mode=0o600)
@@ -89,7 +88,7 @@ class LocalRedis:
         try:
             self._wait_healthy(pid, port, password, offset)
         except BaseException:
-            self._kill(pid)
+            process.stop_group(pid)
             self._forget()
             raise
         return self.status()
@@ -110,7 +109,7 @@ class LocalRedis:
         if not running:
             return None
         assert isinstance(pid, int)
-        self._kill(pid, grace)
+        process.stop_group(pid, grace)
         return f"stopped: redis-server (pid {pid})"
 
     def status(self) -> RedisStatus:
@@ -146,11 +145,6 @@ class LocalRedis:
         return process.pid_alive(pid) and BINARY in argv and (
             f"{LOCAL_HOST}:{state.get('port')}" in argv or str(self.conf_path) in argv)
 
-    def _kill(self, pid: int, grace: float = 5.0) -> None:
-        process.signal_group(pid, signal.SIGTERM)
-        if not process.wait_group_gone(pid, grace):
-            process.signal_group(pid, signal.SIGKILL)
-            process.wait_group_gone(pid, 5.0)
 
     def _password(self) -> str | None:
         try:
@@ -203,9 +197,3 @@ def _pong(port: int, password: str) -> bool:
     except OSError:
         return False
     return reply == b"+OK\r\n+PONG\r\n"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOCAL_HOST, 0))
-        return int(sock.getsockname()[1])
