@@ -18,6 +18,12 @@ import yaml
 
 from llmproxy_ops.ops import copilot
 from llmproxy_ops.render.initdb import INITDB_FILE
+from llmproxy_ops.render.launcher import (
+    CONTAINER_DIR,
+    LAUNCHER_FILE,
+    launcher_argv,
+    launcher_environment,
+)
 from llmproxy_ops.render.litellm_hooks import SHIPPED as SHIPPED_HOOKS
 from llmproxy_ops.render.stack_redis import PASSWORD_VAR as REDIS_PASSWORD_VAR
 from llmproxy_ops.render.stack_redis import brings_redis
@@ -140,20 +146,20 @@ def compose_document(
 def _litellm(cs: ComposeSettings, stack: StackSettings, paths: ComposePaths, index: int, *,
              redis: bool = False) -> dict:
     service: dict[str, Any] = {"image": cs.litellm.image}
-    if cs.use_db:
-        service["entrypoint"] = _litellm_db_entrypoint(cs)
+    # LiteLLM's CLI, served through the launcher the build carries (render/launcher.py)
+    service["entrypoint"] = _litellm_db_entrypoint(cs) if cs.use_db else launcher_argv()
     service["command"] = _litellm_args(stack)
     # runtime.env first: the env file (secret store) wins, as in the local runtime.
     service["env_file"] = [RUNTIME_ENV_FILE, paths.env_file]
-    environment = _litellm_environment(cs)
-    if environment:
-        service["environment"] = environment
+    service["environment"] = {**launcher_environment(stack.workers, stack.server),
+                              **_litellm_environment(cs)}
     service["volumes"] = ["./config.yaml:/app/config.yaml:ro"]
     _label_digest(service, paths, "config.yaml")
     # Callbacks LiteLLM loads from config.yaml's folder (llmproxy_ops/render/litellm_hooks).
-    for name in (f"{module}.py" for module in SHIPPED_HOOKS):
-        if paths.digest(name):  # rendered: the config's callbacks name it
-            service["volumes"].append(f"./{name}:/app/{name}:ro")
+    shipped = [LAUNCHER_FILE, *(f"{module}.py" for module in SHIPPED_HOOKS)]
+    for name in shipped:
+        if paths.digest(name):  # rendered (a hook: the config's callbacks name it)
+            service["volumes"].append(f"./{name}:{CONTAINER_DIR}/{name}:ro")
             _label_digest(service, paths, name)
     if not cs.nginx.enabled:
         service["ports"] = [f"127.0.0.1:{stack.port + index}:{LITELLM_PORT}"]
@@ -183,7 +189,7 @@ def _litellm_db_entrypoint(cs: ComposeSettings) -> list[str]:
     # one place, and a DATABASE_URL in .env meant for the local runtime (127.0.0.1) cannot
     # point the container at the wrong host. The password must be URL-safe (validation).
     url = f"postgresql://{cs.db_user}:$$POSTGRES_PASSWORD@db:5432/litellm"
-    script = f'export DATABASE_URL="{url}"; exec litellm "$$@"'
+    script = f'export DATABASE_URL="{url}"; exec {" ".join(launcher_argv())} "$$@"'
     return ["/bin/sh", "-c", script, "litellm"]
 
 

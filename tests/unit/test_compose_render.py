@@ -41,8 +41,8 @@ def test_default_stack_services_and_order(write, in_tmp):
     assert list(doc["services"]) == ["db", "mlflow", "litellm", "nginx"]
     # llmproxy_auth_status.py: the callback every rendering names (a wrong key gets 401)
     assert sorted(files) == ["config.yaml", "docker-compose.yml", "env-manifest.json",
-                             "initdb.sql", "llmproxy_auth_status.py", "nginx-upstream.conf",
-                             "nginx.conf", "runtime.env"]
+                             "initdb.sql", "llmproxy_auth_status.py", "llmproxy_launcher.py",
+                             "nginx-upstream.conf", "nginx.conf", "runtime.env"]
     assert files["docker-compose.yml"].startswith("# Rendered by llmproxy-ops")
     assert doc["volumes"] == {"db-data": {}, "mlflow-artifacts": {}}
 
@@ -54,13 +54,17 @@ def test_litellm_service(write, in_tmp):
     assert lit["command"] == ["--config", "/app/config.yaml", "--host", "0.0.0.0", "--port", "4000",
                               "--num_workers", "2", "--run_granian"]
     assert lit["env_file"] == ["runtime.env", "../../.env"]
-    assert lit["environment"] == {"MLFLOW_TRACKING_URI": "http://mlflow:5000"}
+    # granian keeps its own workers: no supervisor in the launcher (render/launcher.py)
+    assert lit["environment"] == {"LLMPROXY_SUPERVISE": "0",
+                                  "MLFLOW_TRACKING_URI": "http://mlflow:5000"}
     assert lit["volumes"] == [
         "./config.yaml:/app/config.yaml:ro",
+        # LiteLLM's CLI runs through the launcher the build carries, in any image
+        "./llmproxy_launcher.py:/app/llmproxy_launcher.py:ro",
         "./llmproxy_auth_status.py:/app/llmproxy_auth_status.py:ro",  # beside the config
     ]
     assert "ports" not in lit  # behind nginx
-    assert "entrypoint" not in lit
+    assert lit["entrypoint"] == ["python3", "/app/llmproxy_launcher.py"]
     test = lit["healthcheck"]["test"]
     assert test[:3] == ["CMD", "python3", "-c"] and "'http://127.0.0.1:4000/health/liveliness'" in test[3]
     assert lit["depends_on"] == {"mlflow": {"condition": "service_healthy"}}
@@ -119,7 +123,7 @@ def test_replicas_are_distinct_services_listed_in_nginx(write, in_tmp):
     assert list(doc["services"]["nginx"]["depends_on"]) == names
     assert "include /run/llmproxy/upstream.conf;" in files["nginx.conf"]
     assert files["nginx-upstream.conf"].splitlines()[1:] == [
-        f"server {name}:4000 max_fails=3 fail_timeout=10s;" for name in names]
+        f"server {name}:4000 max_fails=1 fail_timeout=2s;" for name in names]
 
 
 def test_use_db_builds_database_url_inside_the_container(write, in_tmp):
@@ -127,7 +131,7 @@ def test_use_db_builds_database_url_inside_the_container(write, in_tmp):
     lit = doc["services"]["litellm"]
     assert lit["entrypoint"] == [
         "/bin/sh", "-c",
-        'export DATABASE_URL="postgresql://gw:$$POSTGRES_PASSWORD@db:5432/litellm"; exec litellm "$$@"',
+        'export DATABASE_URL="postgresql://gw:$$POSTGRES_PASSWORD@db:5432/litellm"; exec python3 /app/llmproxy_launcher.py "$$@"',
         "litellm",
     ]
     assert "DATABASE_URL" not in lit.get("environment", {})
