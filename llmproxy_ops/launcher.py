@@ -8,12 +8,11 @@ carries it to any image with LiteLLM in it, the official one included, the way i
 config.yaml: an upgrade of llmproxy-ops changes the build, and `apply` rolls it out.
 
 What it chooses:
-- The stdlib asyncio event loop, not uvloop, which LiteLLM's CLI asks uvicorn for on Linux
-  (and gunicorn's and granian's workers pick by themselves): LiteLLM 1.108.7 on CPython 3.11
-  with uvloop (0.21.0 and 0.23.0 alike) died with SIGSEGV in `ContextVar.set` under plain +
-  SSE load within a minute or two, on the host venv and in the image, and never on asyncio's
-  own loop (issue 21; benchmarks/soak_crash.py counts the deaths, README "Performance" has
-  the CPU cost). LLMPROXY_EVENT_LOOP=uvloop brings it back, for side-by-side benchmarks.
+- Garbage collection between two steps of the event loop only, on CPython before 3.12:
+  LiteLLM 1.108.7 on CPython 3.11 died with SIGSEGV in `ContextVar.set` under plain + SSE
+  load within minutes, with LiteLLM's own CLI, on uvloop and on asyncio's loop, on the host
+  venv and in the image (CPython gh-148891, see GC_SAFE_POINTS_VAR; issue 21;
+  benchmarks/soak_crash.py counts the deaths, README "Performance" has the cost).
 - The port that was asked for (LLMPROXY_PORT): LiteLLM's CLI silently moves off 4000 when
   it is in use, and a local rollout shares the port with the running proxy on purpose.
 - uvicorn workers, each on a SO_REUSEPORT listening socket of its own, under a supervisor
@@ -22,6 +21,8 @@ What it chooses:
   it), uvicorn's server in this very process.
 - SIGTERM drains kept-alive connections before uvicorn's graceful shutdown, and every worker
   freezes its start-up objects out of the collector once it serves.
+The event loop stays LiteLLM's choice (uvloop on Linux); LLMPROXY_EVENT_LOOP=asyncio
+overrides it, for side-by-side benchmarks.
 
 Why a socket per worker: `litellm --num_workers N` hands one listening socket to N uvicorn
 workers, and the event loop that wakes for it accepts every connection pending at that
@@ -51,7 +52,6 @@ and streams). SIGUSR2 hands the choice back to the kernel's hash.
 
 from __future__ import annotations
 
-import functools
 import gc
 import json
 import logging
@@ -68,12 +68,21 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-LOOP_VAR = "LLMPROXY_EVENT_LOOP"
-DEFAULT_LOOP = "asyncio"
+LOOP_VAR = "LLMPROXY_EVENT_LOOP"  # uvicorn's loop ("asyncio", "uvloop"); unset: LiteLLM's
 PORT_VAR = "LLMPROXY_PORT"
 SUPERVISE_VAR = "LLMPROXY_SUPERVISE"
 WORKERS_FILE_VAR = "LLMPROXY_WORKERS_FILE"
 GC_FREEZE_VAR = "LLMPROXY_GC_FREEZE"  # "0": leave start-up objects to the collector (benchmarks)
+# CPython before 3.12: a collection that starts inside ContextVar.set (while it allocates the
+# new HAMT nodes) can run a finaliser that sets a variable of the same context, which frees
+# the HAMT being walked: SIGSEGV in ContextVar.set (CPython gh-148891; 3.12's collector does
+# not collect there). LiteLLM sets context variables on every request and leaves coroutines
+# to the collector to close, whose `finally` resets them: under plain + SSE load a worker
+# died within minutes, on uvloop and on asyncio's loop alike (benchmarks/soak_crash.py).
+# So a worker collects only between two steps of its event loop, where no ContextVar.set is
+# in progress: automatic collection is off and the same thresholds are applied every tick.
+# "0": the collector as CPython runs it (benchmarks).
+GC_SAFE_POINTS_VAR = "LLMPROXY_GC_SAFE_POINTS"
 STARTUP_FAILURE = 3  # uvicorn's exit code when a server cannot start
 
 FORK_SERVER = multiprocessing.get_context("forkserver")
@@ -88,11 +97,13 @@ def run(app: Any, **options: Any) -> None:
     import uvicorn
 
     workers = int(options.pop("workers", 1) or 1)
-    options["loop"] = event_loop()
+    if os.environ.get(LOOP_VAR):
+        options["loop"] = os.environ[LOOP_VAR]
     if os.environ.get(PORT_VAR):
         options["port"] = int(os.environ[PORT_VAR])
     config = uvicorn.Config(app, **options)  # also configures logging as the workers will
-    log.info("Serving on the %s event loop (%s)", options["loop"], LOOP_VAR)
+    log.info("Serving on the %s event loop; garbage collection %s", options.get("loop", "auto"),
+             "at safe points" if gc_at_safe_points() else "as CPython runs it")
     if not supervised(workers):
         server = draining_server(config)
         server.run()
@@ -102,28 +113,6 @@ def run(app: Any, **options: Any) -> None:
 
 def supervised(workers: int) -> bool:
     return workers > 1 or os.environ.get(SUPERVISE_VAR, "1") != "0"
-
-
-def event_loop() -> str:
-    return os.environ.get(LOOP_VAR) or DEFAULT_LOOP
-
-
-def loop_for_other_servers(loop: str) -> None:
-    """The same loop when LiteLLM serves with gunicorn or granian instead of uvicorn.run: both
-    pick uvloop by themselves when it is installed ("auto")."""
-    try:
-        from uvicorn.workers import UvicornWorker  # gunicorn's worker class, as LiteLLM builds it
-    except ImportError:
-        pass
-    else:
-        UvicornWorker.CONFIG_KWARGS = {**UvicornWorker.CONFIG_KWARGS, "loop": loop}
-    try:
-        import granian
-        from granian.constants import Loops
-    except ImportError:
-        return
-    # LiteLLM does `from granian import Granian` when it serves: it gets this default.
-    granian.Granian = functools.partial(granian.Granian, loop=Loops(loop))  # type: ignore[assignment]
 
 
 def _supervisor(app: Any, options: dict[str, Any], config: Any, workers: int) -> Supervisor:
@@ -203,6 +192,9 @@ def draining_server(config: Any) -> Any:
     """
     import uvicorn
 
+    safe_points = gc_at_safe_points()
+    if safe_points:
+        gc.disable()  # before LiteLLM's start-up runs its first requests' code
     config.load()
     closing = CloseWhenDraining(config.loaded_app)
     config.loaded_app = closing
@@ -227,6 +219,8 @@ def draining_server(config: Any) -> Any:
             if not self.frozen and self.started:
                 freeze_startup_objects()
                 self.frozen = True
+            if safe_points:
+                collect_when_due()
             if self.drain_started is not None and not self.should_exit:
                 lingered = time.monotonic() - self.drain_started >= linger_s
                 if lingered or not self.server_state.connections:
@@ -235,6 +229,20 @@ def draining_server(config: Any) -> Any:
             return bool(await super().on_tick(counter))
 
     return DrainingServer(config)
+
+
+def gc_at_safe_points() -> bool:
+    return sys.version_info < (3, 12) and os.environ.get(GC_SAFE_POINTS_VAR, "1") != "0"
+
+
+def collect_when_due() -> None:
+    """What CPython's automatic collection would do now, from a safe point (uvicorn's tick,
+    every 0.1 s): the youngest generation past its threshold, and the older ones with it
+    when their own counts are past theirs (gc.set_threshold, PYTHON_GC_THRESHOLD)."""
+    t0, t1, t2 = gc.get_threshold()
+    c0, c1, c2 = gc.get_count()
+    if t0 and c0 >= t0:
+        gc.collect(2 if c1 >= t1 and c2 >= t2 else 1 if c1 >= t1 else 0)
 
 
 def freeze_startup_objects() -> None:
@@ -469,7 +477,6 @@ def main(argv: list[str]) -> None:
     import uvicorn
     from litellm import run_server
 
-    loop_for_other_servers(event_loop())
     uvicorn.run = run  # LiteLLM's CLI does `import uvicorn; uvicorn.run(...)` when serving
     run_server.main(args=argv, prog_name="litellm")
 

@@ -105,7 +105,9 @@ class Status:
                  "detail": u.detail, "restarts": u.restarts, "last_exit": u.last_exit or None}
                 for u in self.units
             ],
-            **dict(self.facts),
+            # what only this runtime knows (pid, compose project...): one key, so the
+            # document's shape is the same on every runtime
+            "facts": dict(self.facts),
         }
 
     def as_text(self) -> str:

@@ -67,7 +67,7 @@ def test_one_status_shape_as_text_and_json() -> None:
     assert st.as_dict() == {
         "env": "dev", "runtime": "local", "running": True, "healthy": True,
         "url": "http://127.0.0.1:4000", "build": "0003",
-        "drift": "the configs changed since build 0003", "note": None, "pid": 42,
+        "drift": "the configs changed since build 0003", "note": None, "facts": {"pid": 42},
         "units": [{"name": "litellm", "state": "running", "health": "healthy",
                    "url": "http://127.0.0.1:4000", "detail": "pid 42", "restarts": 0,
                    "last_exit": None}],
