@@ -19,7 +19,7 @@ help:
 	@echo "make validate|render   check / render configs/environments/\$$ENV.yaml"
 	@echo "make smoke             smoke-test the running proxy"
 	@echo "make test              install what the tests drive, then the whole suite (what CI runs)"
-	@echo "make test-quick        unit and CLI tests only (no litellm process)"
+	@echo "make test-quick        the quick tier: nothing but the venv (no litellm, no Docker)"
 	@echo "make lint              ruff + mypy"
 	@echo "make lock              refresh the hash locks in lock/ from pyproject.toml"
 	@echo "make upgrade-litellm VERSION=x.y.z   switch the pin, locks, schema diff, checks"
@@ -85,11 +85,12 @@ smoke: install
 test-deps:
 	bash scripts/install-test-deps.sh
 
+# Tiers, cheapest first, stopping at the first that fails (scripts/test-tiers.sh).
 test: install-test test-deps
-	$(PY) -m pytest
+	bash scripts/test-tiers.sh
 
 test-quick: install-test
-	$(PY) -m pytest tests/unit tests/cli
+	bash scripts/test-tiers.sh quick
 
 lint: install-test
 	$(VENV)/bin/ruff check llmproxy_ops tests benchmarks

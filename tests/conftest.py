@@ -8,6 +8,7 @@ import subprocess
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -72,3 +73,71 @@ def docker_engine() -> None:
         pytest.fail(
             f"`docker info` failed: {proc.stderr.strip()[-500:]}\n{ENGINE_HINT}", pytrace=False
         )
+
+
+# ---- tiers: what a test needs, cheapest first -----------------------------------------------
+# quick: nothing but the venv · process: starts litellm or a server (nginx, PostgreSQL, Redis)
+# or a tool scripts/install-test-deps.sh installs · docker: a Docker engine · swarm: a swarm.
+# Applied from the fixtures and markers a test uses (conformance: its target's engine);
+# `make test` runs the tiers in this order and stops at the first that fails.
+TIERS = ("quick", "process", "docker", "swarm")
+_SWARM_FIXTURES = {"swarm", "two_nodes"}
+_DOCKER_FIXTURES = {"docker_engine", "ci_stack", "pod"}
+# modules of unit/cli that drive something the test deps install (redis-server, kubectl, checkov)
+_PROCESS_MODULES = {"test_local_redis.py", "test_kubernetes_offline.py"}
+_ENGINE_TIERS = {"process": "process", "docker": "docker", "swarm": "swarm", "render": "quick"}
+
+
+def tier_of(item: pytest.Item) -> str:
+    callspec = getattr(item, "callspec", None)
+    target = callspec.params.get("deployment") if callspec else None
+    if target is not None:
+        return _ENGINE_TIERS[target.engine]
+    fixtures = set(getattr(item, "fixturenames", ()))
+    if fixtures & _SWARM_FIXTURES:
+        return "swarm"
+    if fixtures & _DOCKER_FIXTURES or item.get_closest_marker("stack"):
+        return "docker"
+    if item.get_closest_marker("integration") or item.path.name in _PROCESS_MODULES:
+        return "process"
+    return "quick"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(getattr(pytest.mark, tier_of(item)))
+
+
+# ---- in CI a skip is a failure, unless it is declared ---------------------------------------
+# Each allowed skip, with where it is declared. Conformance targets declare theirs (what a
+# target cannot run, tests/conformance/targets.py); anything else must be listed here.
+ALLOWED_SKIPS: dict[str, str] = {}
+
+
+def _allowed_skips() -> dict[str, str]:
+    from tests.conformance.conftest import allowed_skip_reasons
+
+    return {**ALLOWED_SKIPS, **allowed_skip_reasons()}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    outcome = yield
+    report = outcome.get_result()
+    if not (report.skipped and os.environ.get("CI") and not hasattr(report, "wasxfail")):
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    reason = reason.removeprefix("Skipped: ")
+    if reason not in _allowed_skips():
+        report.outcome = "failed"
+        report.longrepr = (f"skipped in CI with a reason no target or ALLOWED_SKIPS declares "
+                           f"(tests/conftest.py): {reason}")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    skipped = terminalreporter.stats.get("skipped", [])
+    if not skipped:
+        return
+    terminalreporter.section("declared skips (what cannot run where, and why)")
+    for reason, where in sorted(_allowed_skips().items(), key=lambda kv: kv[1]):
+        terminalreporter.write_line(f"{where}: {reason}")
