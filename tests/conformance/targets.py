@@ -65,6 +65,10 @@ def compose_layer(replicas: int, ports: dict[str, int]) -> str:
     own project name and ports."""
     return f"""\
 layers: [ci.yaml]
+# MLflow runs (its database is what a backup holds) but records no trace of the load: on two
+# cores its server's work on thousands of traces starved everything else (MLflow tracing is
+# proven by the CI gate, tests/stack/test_ci_gate.py)
+litellm_settings: {{success_callback: [], failure_callback: []}}
 stack:
   drain_timeout: 60
   compose:
