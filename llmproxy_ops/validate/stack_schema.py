@@ -161,11 +161,13 @@ BACKUP_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "dir": {**_PATH, "description": "where backups are written (one folder per backup)"},
+        "key_file": {**_PATH, "description": "the key that authenticates backups (default "
+                     "<run_dir>/backup.key, made by the first backup; never share it)"},
         "keep": {"type": "integer", "minimum": 1, "description": "prune keeps this many"},
         "max_age_days": {"type": "integer", "minimum": 1, "description": "prune drops older ones"},
         "databases": {
             "type": "array",
-            "items": {"type": "string", "pattern": "^[a-z_][a-z0-9_]*$"},
+            "items": {"type": "string", "pattern": "^[a-z_][a-z0-9_]*$", "maxLength": 31},
             "description": "databases to dump (default: mlflow, plus litellm when it uses the DB)",
         },
         "server_url_env": {
