@@ -44,8 +44,9 @@ GATE_RATE, GATE_BURST = "120r/m", 120
 LOG_LINES = 30
 
 GATE_LAYER = f"""\
-# The CI gate: the repo's ci environment under its own project name and ports.
-layers: [{REPO / "configs" / "environments" / "ci.yaml"}]
+# The CI gate: the repo's ci environment (copied: layers stay in the configs folder) under its
+# own project name and ports.
+layers: [ci.yaml]
 stack:
   compose:
     project: {GATE_PROJECT}
@@ -107,8 +108,8 @@ def _write_project(root: Path) -> str:
     env_file.chmod(0o600)
     shutil.copy(REPO / ".env.example", root / ".env.example")
     create_self_signed(root / "certs", ["localhost", "127.0.0.1"])
+    shutil.copytree(REPO / "configs", root / "configs")
     layer = root / "configs" / "environments" / f"{GATE_ENV}.yaml"
-    layer.parent.mkdir(parents=True)
     layer.write_text(GATE_LAYER, encoding="utf-8")
     return key
 

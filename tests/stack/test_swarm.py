@@ -105,7 +105,9 @@ class Swarm:
                    root / "certs" / CERT_FILE, values, https, http, 0.0)
 
     def layer(self, retries: int) -> None:
-        text = LAYER.format(ci=REPO / "configs" / "environments" / "ci.yaml", rpm=RPM,
+        # the repo's configs, copied: layers stay inside the configs folder
+        shutil.copytree(REPO / "configs", self.root / "configs", dirs_exist_ok=True)
+        text = LAYER.format(ci="ci.yaml", rpm=RPM,
                             retries=retries, stack=self.stack, https=self.https,
                             http=self.http, **self.observability)
         path = self.root / "configs" / "environments" / f"{ENV}.yaml"
