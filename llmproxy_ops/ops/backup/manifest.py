@@ -120,9 +120,9 @@ def safe_relpath(rel: Any, where: str) -> str:
     """A relative POSIX path inside the folder: no '..', no absolute path, nothing odd."""
     bad = not isinstance(rel, str) or not rel or len(rel) > _MAX_PATH
     parts = PurePosixPath(rel).parts if not bad else ()
-    if bad or rel.startswith("/") or "\\" in rel or any(ord(c) < 32 for c in rel) or any(
-        p in ("", ".", "..") for p in parts
-    ) or PurePosixPath(rel).as_posix() != rel:
+    if bad or not parts or rel.startswith("/") or "\\" in rel or any(
+        ord(c) < 32 for c in rel
+    ) or any(p in ("", ".", "..") for p in parts) or PurePosixPath(rel).as_posix() != rel:
         raise ManifestInvalid(
             f"{where}: {_shown(rel)} is not a relative path inside the backup folder"
         )
