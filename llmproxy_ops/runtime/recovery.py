@@ -26,9 +26,12 @@ def started_from(run_dir: Path) -> list[int]:
         try:
             environ = (entry / "environ").read_bytes().split(b"\0")
             fields = (entry / "stat").read_text().rsplit(")", 1)[-1].split()
+            # our own processes only: root must not stop another user's process that merely
+            # copied the marker into its environment
+            mine = os.stat(entry).st_uid == os.geteuid()
         except OSError:
             continue
         pid = int(entry.name)
-        if wanted in environ and fields[0] != "Z" and int(fields[2]) == pid:
+        if wanted in environ and fields[0] != "Z" and int(fields[2]) == pid and mine:
             found.append(pid)
     return sorted(found)
