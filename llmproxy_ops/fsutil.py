@@ -11,6 +11,7 @@ through (issue 23, finding 2).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import secrets
 import stat
@@ -100,3 +101,19 @@ def write_private(path: Path, data: bytes) -> None:
     """`data` into a new 0600 file (see create_private)."""
     with create_private(path) as handle:
         handle.write(data)
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive lock for a read-modify-write of `path` across processes.
+
+    The lock is a 0600 file beside it (`<name>.lock`): `path` itself is replaced by rename on
+    every write, so a lock held on it would guard a file that is no longer there."""
+    lock = path.with_name(f"{path.name}.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, PRIVATE_FILE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
