@@ -11,16 +11,16 @@ from llmproxy_ops.envfile import read_env_file
 from llmproxy_ops.ops.secret_store import SecretStore
 
 WRITERS, EACH = 6, 10
-WRITER = """
+WRITER = f"""
 import sys, time
 from pathlib import Path
 from llmproxy_ops.ops.secret_store import SecretStore
 path, me, start = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3])
 time.sleep(max(0.0, start - time.time()))  # all writers begin together
 store = SecretStore(path)
-for i in range({each}):
+for i in range({EACH}):
     store.set(f"VAR_{{me}}_{{i}}", f"value-{{me}}-{{i}}")
-""".format(each=EACH)
+"""
 
 
 def test_finding_11_concurrent_writers_lose_no_update(tmp_path: Path) -> None:
