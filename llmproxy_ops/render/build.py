@@ -85,6 +85,7 @@ def _compose_files(spec: Spec, out_dir: Path, env_file: Path | None) -> dict[str
         files[NGINX_FILE] = render_nginx(
             cs.nginx_settings, upstreams=litellm_names(cs), request_timeout=_request_timeout(spec),
             certs_path=NGINX_CERTS_PATH, upstream_include=NGINX_UPSTREAM_LIVE,
+            api_only=cs.nginx_settings.api_only_for(spec.production),
         )
         files[NGINX_UPSTREAM_FILE] = render_upstream([(n, False) for n in litellm_names(cs)])
     config = render_yaml(spec, deployment_config(spec))

@@ -92,6 +92,7 @@ def swarm_files(spec: Spec, *, out_dir: Path, env_file: Path | None,
         files[NGINX_FILE] = render_nginx(
             cs.nginx_settings, upstreams=["litellm"], request_timeout=request_timeout,
             certs_path=NGINX_CERTS_PATH, resolver=DOCKER_DNS,
+            api_only=cs.nginx_settings.api_only_for(spec.production),
         )
     paths = compose_paths(spec, out_dir, env_file, files)  # every rendered file is mounted
     doc = stack_document(spec, cs, ss, paths_doc=compose_document(spec, paths, one_litellm=True),

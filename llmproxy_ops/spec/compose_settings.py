@@ -43,6 +43,12 @@ class NginxSettings:
     allow: tuple[str, ...] = ()        # empty: every address may connect
     basic_auth: bool = False           # htpasswd at <certs_dir>/.htpasswd
     hsts_max_age: int = 31536000
+    # Only the client API paths reach LiteLLM (render/nginx.py API_PATHS); None: on in
+    # production (Spec.production), off elsewhere. Resolve with api_only_for().
+    api_only: bool | None = None
+
+    def api_only_for(self, production: bool) -> bool:
+        return production if self.api_only is None else self.api_only
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,13 @@ COMPOSE_SCHEMA: dict[str, Any] = {
                 "allow": {"type": "array", "items": _CIDR},
                 "basic_auth": {"type": "boolean"},
                 "hsts_max_age": {"type": "integer", "minimum": 0},
+                "api_only": {
+                    "type": "boolean",
+                    "description": "pass only the API paths clients use (chat/completions, "
+                    "messages, embeddings, models, responses...); the admin UI, /openapi.json "
+                    "and management routes get 404 (default: on in production; SECURITY.md "
+                    "says how to reach the UI)",
+                },
             }
         ),
     },
@@ -127,7 +134,7 @@ KUBERNETES_SCHEMA: dict[str, Any] = {
                 "tls_secret": _DNS_LABEL,
                 **{k: v for k, v in COMPOSE_SCHEMA["properties"]["nginx"]["properties"].items()
                    if k in ("server_name", "rate", "burst", "client_max_body_size", "allow",
-                            "basic_auth")},
+                            "basic_auth", "api_only")},
             },
         },
     },
@@ -232,6 +239,12 @@ STACK_SCHEMA: dict[str, Any] = {
             "description": "seconds a retiring proxy gets to finish in-flight requests (apply)",
         },
         "run_dir": {**_PATH, "description": "pid and log files of the local runtime"},
+        "production": {
+            "type": "boolean",
+            "description": "a production environment: nginx/the Ingress pass only the client "
+            "API paths by default, a readable env file is an error (default: true when the "
+            "environment is named prod or production, e.g. prod-eu)",
+        },
         "build_dir": {**_PATH, "description": "rendered output: <build_dir>/<env>/"},
         "environment": {
             "type": "object",
