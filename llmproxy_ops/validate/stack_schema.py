@@ -14,6 +14,14 @@ _IMAGE = {"type": "string", "pattern": "^[a-z0-9][a-z0-9._/:@-]*$"}
 _CIDR = {"type": "string", "pattern": "^[0-9a-fA-F.:]+(/[0-9]{1,3})?$"}
 
 
+_RUN_AS = {
+    "type": "string",
+    "pattern": "^([a-z_][a-z0-9_-]*|[0-9]+)(:([a-z_][a-z0-9_-]*|[0-9]+))?$",
+    "description": "the user the service runs as (compose's `user:`; default: unprivileged "
+    "for all but nginx, see spec/compose_settings.py)",
+}
+
+
 def _service(extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """A compose service's common knobs: on/off, image, resource limits and reservations."""
     return {
@@ -39,6 +47,7 @@ COMPOSE_SCHEMA: dict[str, Any] = {
         "project": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$"},
         "litellm": _service(
             {
+                "run_as": _RUN_AS,
                 "replicas": {"type": "integer", "minimum": 1, "maximum": 16},
                 "use_db": {
                     "type": "boolean",
@@ -49,6 +58,7 @@ COMPOSE_SCHEMA: dict[str, Any] = {
         ),
         "db": _service(
             {
+                "run_as": _RUN_AS,
                 "user": {"type": "string", "pattern": "^[a-z_][a-z0-9_]*$"},
                 "publish": {
                     "oneOf": [
@@ -58,11 +68,16 @@ COMPOSE_SCHEMA: dict[str, Any] = {
                 },
             }
         ),
-        "mlflow": _service({"port": {"type": "integer", "minimum": 1, "maximum": 65535}}),
-        "redis": _service(),
-        "fake_provider": _service(),
+        "mlflow": _service({"run_as": _RUN_AS, "port": {
+            "type": "integer", "minimum": 1, "maximum": 65535,
+            "description": "publish MLflow on 127.0.0.1:PORT (default: not published; MLflow has "
+            "no authentication, so every local user could read the traces)",
+        }}),
+        "redis": _service({"run_as": _RUN_AS}),
+        "fake_provider": _service({"run_as": _RUN_AS}),
         "nginx": _service(
             {
+                "run_as": _RUN_AS,
                 "server_name": {"type": "string", "minLength": 1},
                 "bind": {"type": "string", "minLength": 1},
                 "https_port": {"type": "integer", "minimum": 1, "maximum": 65535},
@@ -159,6 +174,10 @@ SWARM_SCHEMA: dict[str, Any] = {
         "data_label": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$",
                        "description": "node label (value true) that places Postgres, MLflow, "
                        "Redis and nginx"},
+        "encrypted": {"type": "boolean",
+                      "description": "encrypt the overlay network between nodes (IPsec ESP; "
+                      "default true). Every node's kernel needs ESP and AES-GCM (esp4, gcm "
+                      "modules); set false where it lacks them (traffic between nodes fails)"},
     },
 }
 

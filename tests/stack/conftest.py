@@ -149,7 +149,10 @@ def ci_stack(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> I
     with contextlib.chdir(root):  # certs/, .env, .env.example and build/ are project-relative
         _, rendered = render_target(Target(env=GATE_ENV))
     build = (root / rendered.out_dir).resolve()
-    compose = DockerCompose(context=build, compose_file_name=COMPOSE_FILE, wait=True, pull=False)
+    # The services' secrets are compose `secrets:` read from docker compose's environment
+    # (llmproxy-ops's runtime passes the values; here compose reads the env file itself).
+    compose = DockerCompose(context=build, compose_file_name=COMPOSE_FILE, wait=True, pull=False,
+                            env_file=str(root / ".env"))
     stack = GateStack(
         env=GATE_ENV,
         root=root,
