@@ -21,7 +21,7 @@ import yaml
 
 from llmproxy_ops.ops.certs import create_self_signed
 from llmproxy_ops.render.build import render_files
-from llmproxy_ops.render.nginx import API_PATHS, render_nginx
+from llmproxy_ops.render.nginx import render_nginx
 from llmproxy_ops.spec import load_files
 from llmproxy_ops.spec.compose_settings import NginxSettings
 from tests.conftest import free_port
@@ -95,7 +95,14 @@ def _prod_spec(tmp_path: Path, name: str, extra: str = ""):  # noqa: ANN202
     return spec
 
 
+def _api_paths() -> str:
+    from llmproxy_ops.render.nginx import API_PATHS
+
+    return API_PATHS
+
+
 def test_finding_13_production_nginx_passes_only_the_api_paths(tmp_path: Path) -> None:
+    API_PATHS = _api_paths()  # noqa: N806
     prod = _prod_spec(tmp_path, "prod")
     assert prod.production and API_PATHS in render_files(prod)["nginx.conf"]
     api_only = prod.stack.compose("prod").nginx_settings.api_only_for(prod.production)
@@ -113,6 +120,7 @@ def test_finding_13_production_nginx_passes_only_the_api_paths(tmp_path: Path) -
 
 
 def test_finding_13_the_allow_list_is_a_setting(tmp_path: Path) -> None:
+    API_PATHS = _api_paths()  # noqa: N806
     dev = _prod_spec(tmp_path, "dev")
     assert not dev.production and API_PATHS not in render_files(dev)["nginx.conf"]
     off = _prod_spec(tmp_path, "prod", ", compose: {nginx: {api_only: false}}")
@@ -141,4 +149,4 @@ def test_finding_13_the_production_ingress_routes_only_the_api_paths(tmp_path: P
 
 @pytest.mark.parametrize("path", ["/ui/", "/openapi.json"])
 def test_finding_13_refused_paths_are_refused_by_the_expression(path: str) -> None:
-    assert not re.search(API_PATHS, path)
+    assert not re.search(_api_paths(), path)

@@ -13,7 +13,6 @@ import pytest
 import yaml
 
 from llmproxy_ops.pipeline import Target, build_of, render_target
-from llmproxy_ops.runtime.compose import secret_environment
 from llmproxy_ops.runtime.compose_env import ComposeEnvRuntime
 from tests.conftest import REPO
 
@@ -55,6 +54,12 @@ def _render(project: Path):  # noqa: ANN202
     return validated.spec, rendered.out_dir, build
 
 
+def secret_environment(compose_file: Path, values: dict[str, str]) -> dict[str, str]:
+    from llmproxy_ops.runtime.compose import secret_environment as of_file
+
+    return of_file(compose_file, values)
+
+
 def _config(out_dir: Path, env: dict[str, str]) -> str:
     proc = subprocess.run(
         ["docker", "compose", "-f", str(out_dir / "docker-compose.yml"), "config"],
@@ -68,11 +73,12 @@ def test_finding_04_each_service_gets_only_its_own_secrets_as_files(prod: Path) 
     for path in out_dir.iterdir():  # no value in build/
         text = path.read_text()
         assert [k for k, v in SECRETS.items() if v in text] == [], path.name
-    runtime = ComposeEnvRuntime(spec, tuple(SECRETS.values()))
-    compose = runtime._for(build)  # noqa: SLF001 - how start and rollout call compose
-    assert compose.secret_env == {k: v for k, v in SECRETS.items() if k != "UNUSED_TOKEN"}
+    # what `up` would run with: the runtime's compose command and its environment
+    compose = ComposeEnvRuntime(spec, tuple(SECRETS.values()))._for(build)  # noqa: SLF001
+    env = getattr(compose, "secret_env", {})
+    assert env == {k: v for k, v in SECRETS.items() if k != "UNUSED_TOKEN"}
     assert [k for k, v in SECRETS.items() if v in " ".join(compose.base_command())] == []
-    shown = _config(out_dir, compose.secret_env)  # what `up` would run with
+    shown = _config(out_dir, env)
     assert [k for k, v in SECRETS.items() if v in shown] == []
     services = yaml.safe_load(shown)["services"]
     got = {n: sorted(s["source"] for s in svc.get("secrets", [])) for n, svc in services.items()}

@@ -12,7 +12,7 @@ import pytest
 
 from llmproxy_ops.errors import BackupError
 from llmproxy_ops.ops.backup.manifest import read_manifest
-from llmproxy_ops.ops.pg import PgServer, check_name
+from llmproxy_ops.ops.pg import PgServer
 
 INJECTED_ROLE = "pwned_via_manifest"
 INJECTION = f'x"; CREATE ROLE {INJECTED_ROLE} SUPERUSER LOGIN; --'
@@ -91,6 +91,8 @@ def test_finding_01_a_folder_made_elsewhere_is_refused_until_signed(
 
 
 def test_finding_01_database_names_never_reach_sql_unchecked(pg: PgServer) -> None:
+    from llmproxy_ops.ops.pg import check_name
+
     with pytest.raises(BackupError) as err:
         pg.create_database(INJECTION)
     assert err.value.message == f"refusing {INJECTION!r} as a database name"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from llmproxy_ops.errors import StackError
-from llmproxy_ops.runtime import identity, process
+from llmproxy_ops.runtime import process
 from llmproxy_ops.runtime.local import LaunchSpec, LocalRuntime
 from tests.conftest import free_port
 
@@ -62,10 +62,15 @@ def bystanders(project: Path) -> Iterator[tuple[subprocess.Popen, subprocess.Pop
 
 
 def _forged_identity(pid: int) -> dict:
-    """Everything about pid anyone can read in /proc, and a guessed token."""
-    observed = identity.observe(pid, secrets.token_hex(16))
-    assert observed is not None
-    return observed.to_json()
+    """Everything about pid a forger can read in /proc, and a guessed token."""
+    proc = Path(f"/proc/{pid}")
+    return {
+        "start": int((proc / "stat").read_text().rsplit(")", 1)[1].split()[19]),
+        "boot_id": Path("/proc/sys/kernel/random/boot_id").read_text().strip(),
+        "uid": os.stat(proc).st_uid,
+        "exe": os.readlink(proc / "exe"),
+        "token": secrets.token_hex(16),
+    }
 
 
 def test_finding_08_down_never_signals_a_process_a_forged_state_names(
@@ -91,6 +96,8 @@ def test_finding_08_down_never_signals_a_process_a_forged_state_names(
 
 
 def test_finding_08_a_recycled_or_foreign_pid_does_not_match() -> None:
+    from llmproxy_ops.runtime import identity
+
     mine = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         observed = identity.observe(mine.pid, "x" * 32)
