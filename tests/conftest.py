@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -53,3 +54,21 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+ENGINE_HINT = "run `make docker` (scripts/provision-docker.sh) — CI provides the engine"
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    """Fails (never skips) without a reachable engine: these tests must run in CI."""
+    try:
+        proc = subprocess.run(
+            ["docker", "info"], capture_output=True, text=True, timeout=60, check=False
+        )
+    except (FileNotFoundError, subprocess.TimeoutExpired) as exc:
+        pytest.fail(f"no Docker engine ({exc}): {ENGINE_HINT}", pytrace=False)
+    if proc.returncode != 0:
+        pytest.fail(
+            f"`docker info` failed: {proc.stderr.strip()[-500:]}\n{ENGINE_HINT}", pytrace=False
+        )

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from llmproxy_ops.cli.boundary import GuardedTyper
-from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, target
+from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, Format, FormatOpt, target
 from llmproxy_ops.cli.output import console
 from llmproxy_ops.errors import StackError
 from llmproxy_ops.ops import copilot
@@ -70,11 +70,12 @@ def _show_prompt(prompt: DevicePrompt) -> None:
 def status(
     env: EnvName = "dev",
     configs: ConfigsOpt = DEFAULT_CONFIGS,
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    fmt: FormatOpt = Format.text,
+    as_json: Annotated[bool, typer.Option("--json", hidden=True, help="--format json")] = False,
 ) -> None:
     """Show whether an environment is logged in and when its Copilot key expires; exit 1 if not.
 
-    Example: llmproxy-ops copilot status --env prod
+    Example: llmproxy-ops copilot status --env prod --format json
     """
     tgt = target(env, configs)
     spec = load_target(tgt)
@@ -82,7 +83,7 @@ def status(
     # compose: the volume itself, through Docker (no rendered file needed)
     result = copilot.current_login(spec) or copilot.status(
         login_place(tgt, for_login=False)[1], env)
-    if as_json:
+    if as_json or fmt is Format.json:
         print(json.dumps(login_dict(result), indent=2, sort_keys=True))
     else:
         console.print(describe(result))

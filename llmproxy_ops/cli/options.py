@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +22,16 @@ ConfigsOpt = Annotated[
         help="configs folder holding environments/ (e.g. configs/examples/home-gateway)",
     ),
 ]
+
+
+class Format(enum.StrEnum):
+    """Every command that can print a machine-readable result spells it `--format json`."""
+
+    text = "text"
+    json = "json"
+
+
+FormatOpt = Annotated[Format, typer.Option("--format", help="text, or json for machines")]
 EnvFileOpt = Annotated[
     Path | None,
     typer.Option("--env-file", help="secret store to read (default: the spec's stack.env_file)"),

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from llmproxy_ops.cli import copilot_cmd
-from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, target
+from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, Format, FormatOpt, target
 from llmproxy_ops.cli.output import console, print_findings
 from llmproxy_ops.errors import UsageError
 from llmproxy_ops.ops.apply.deploy import with_build
@@ -101,18 +101,20 @@ def _confirm_volumes(env: str, yes: bool) -> None:
 def status(
     env: EnvName = "dev",
     configs: ConfigsOpt = DEFAULT_CONFIGS,
-    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    fmt: FormatOpt = Format.text,
+    as_json: Annotated[bool, typer.Option("--json", hidden=True, help="--format json")] = False,
 ) -> None:
-    """Show health, url, build and uptime; exit 1 when not running or not healthy.
+    """Show health, url, build, uptime and restarts; exit 1 when not running or not healthy.
 
-    It also says when the configs render something else than the running build.
-    Example: llmproxy-ops status --env dev
+    It also says when the configs render something else than the running build. The JSON
+    document has the same shape on every runtime.
+    Example: llmproxy-ops status --env dev --format json
     """
     tgt = target(env, configs)
     spec, runtime = runtime_for(tgt)
     st = with_build(spec, tgt, runtime.status())
     login = copilot_cmd.status_login(spec)
-    if as_json:
+    if as_json or fmt is Format.json:
         doc = st.as_dict()
         if login is not None:
             doc["copilot"] = login if isinstance(login, dict) else copilot_cmd.login_dict(login)

@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, EnvOpt, target
+from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, EnvOpt, Format, FormatOpt, target
 from llmproxy_ops.cli.output import console
-from llmproxy_ops.ops.smoke.report import render_table, write_junit_xml
+from llmproxy_ops.ops.smoke.report import render_table, report_json, write_junit_xml
 from llmproxy_ops.ops.smoke.run import run_smoke
 from llmproxy_ops.ops.smoke.target import SmokeRequest, smoke_target
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS
@@ -50,6 +50,7 @@ def smoke_test(
     junit_xml: Annotated[
         Path | None, typer.Option("--junit-xml", help="also write results as JUnit XML")
     ] = None,
+    fmt: FormatOpt = Format.text,
 ) -> None:
     """Run the smoke test against a running proxy; exit 1 if any check fails. Never prints the key.
 
@@ -66,9 +67,12 @@ def smoke_test(
         verify_tls=verify,
     )
     report = run_smoke(smoke_target(req))
-    console.print(render_table(report))
     if junit_xml:
         write_junit_xml(report, junit_xml)
+    if fmt is Format.json:  # one JSON document on stdout, nothing else
+        print(report_json(report))
+        raise typer.Exit(0 if report.ok else 1)
+    console.print(render_table(report))
     total, passed = len(report.checks), sum(c.ok for c in report.checks)
     skipped = sum(c.skipped for c in report.checks)
     if report.ok:

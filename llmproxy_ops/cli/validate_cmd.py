@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from llmproxy_ops.cli.boundary import GuardedTyper, report_failures_as_json
-from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, EnvOpt, target
+from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, EnvOpt, Format, target
 from llmproxy_ops.cli.output import (
     console,
     failure_json,
@@ -20,11 +19,6 @@ from llmproxy_ops.cli.output import (
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS, validate_target
 
 app = GuardedTyper(help="Check configuration before it ships.", no_args_is_help=True)
-
-
-class Format(enum.StrEnum):
-    text = "text"
-    json = "json"
 
 
 @app.command("config")

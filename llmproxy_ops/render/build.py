@@ -27,6 +27,7 @@ from llmproxy_ops.render.compose import (
 from llmproxy_ops.render.env_manifest import render_manifest, render_runtime_env
 from llmproxy_ops.render.initdb import INITDB_FILE, render_initdb
 from llmproxy_ops.render.kubernetes import kubernetes_files
+from llmproxy_ops.render.launcher import launcher_files
 from llmproxy_ops.render.litellm_config import litellm_config, render_yaml
 from llmproxy_ops.render.litellm_hooks import hook_files
 from llmproxy_ops.render.nginx import render_nginx, render_upstream
@@ -89,6 +90,7 @@ def _compose_files(spec: Spec, out_dir: Path, env_file: Path | None) -> dict[str
         )
         files[NGINX_UPSTREAM_FILE] = render_upstream([(n, False) for n in litellm_names(cs)])
     config = render_yaml(spec, deployment_config(spec))
+    files.update(launcher_files())
     mounted = {CONFIG_FILE: config, **hook_files(litellm_config(spec)), **files}
     paths = compose_paths(spec, out_dir, env_file, mounted)
     return {COMPOSE_FILE: render_compose(spec, paths), **files}

@@ -24,6 +24,12 @@ import yaml
 
 from llmproxy_ops.ops import copilot
 from llmproxy_ops.render.initdb import INITDB_FILE
+from llmproxy_ops.render.launcher import (
+    CONTAINER_DIR,
+    LAUNCHER_FILE,
+    launcher_argv,
+    launcher_environment,
+)
 from llmproxy_ops.render.litellm_hooks import SHIPPED as SHIPPED_HOOKS
 from llmproxy_ops.render.service_secrets import EXPORT_SECRETS, REDIS_PASSWORD_VAR, secret_vars
 from llmproxy_ops.render.stack_redis import brings_redis, deployment_config
@@ -56,9 +62,6 @@ CAPS: dict[str, tuple[str, ...]] = {
     "redis": ("CHOWN", "SETGID", "SETUID"),
 }
 ROOT_USERS = frozenset({"0", "root", "0:0", "root:root"})
-# How the litellm service starts once its entrypoint exported the secrets (and DATABASE_URL);
-# the arguments come from `command`.
-LITELLM_EXEC = 'exec litellm "$$@"'
 
 HEADER = """\
 # Rendered by llmproxy-ops from the spec's `stack.compose` section: do not edit, re-render.
@@ -160,21 +163,21 @@ def compose_document(
 def _litellm(cs: ComposeSettings, stack: StackSettings, paths: ComposePaths, index: int, *,
              redis: bool = False, secrets: bool = True) -> dict:
     service: dict[str, Any] = {"image": cs.litellm.image}
-    entrypoint = litellm_entrypoint(cs, secrets=secrets)
-    if entrypoint:
-        service["entrypoint"] = entrypoint
+    # LiteLLM's CLI through the launcher the build carries (render/launcher.py), after a
+    # prefix that exports the service's secret files (and builds DATABASE_URL)
+    service["entrypoint"] = litellm_entrypoint(cs, secrets=secrets)
     service["command"] = _litellm_args(stack)
     # Non-secret runtime settings only; the secrets are files (compose_document).
     service["env_file"] = [RUNTIME_ENV_FILE]
-    environment = _litellm_environment(cs)
-    if environment:
-        service["environment"] = environment
+    service["environment"] = {**launcher_environment(stack.workers, stack.server),
+                              **_litellm_environment(cs)}
     service["volumes"] = ["./config.yaml:/app/config.yaml:ro"]
     _label_digest(service, paths, "config.yaml")
     # Callbacks LiteLLM loads from config.yaml's folder (llmproxy_ops/render/litellm_hooks).
-    for name in (f"{module}.py" for module in SHIPPED_HOOKS):
-        if paths.digest(name):  # rendered: the config's callbacks name it
-            service["volumes"].append(f"./{name}:/app/{name}:ro")
+    shipped = [LAUNCHER_FILE, *(f"{module}.py" for module in SHIPPED_HOOKS)]
+    for name in shipped:
+        if paths.digest(name):  # rendered (a hook: the config's callbacks name it)
+            service["volumes"].append(f"./{name}:{CONTAINER_DIR}/{name}:ro")
             _label_digest(service, paths, name)
     if not cs.nginx.enabled:
         service["ports"] = [f"127.0.0.1:{stack.port + index}:{LITELLM_PORT}"]
@@ -199,11 +202,13 @@ def _litellm_args(stack: StackSettings) -> list[str]:
     return args
 
 
-def litellm_entrypoint(cs: ComposeSettings, *, secrets: bool) -> list[str] | None:
-    """A shell prefix (the secret files exported, DATABASE_URL built) that then execs
-    LITELLM_EXEC with the service's command as arguments; None: the image's own."""
+def litellm_entrypoint(cs: ComposeSettings, *, secrets: bool) -> list[str]:
+    """The launcher; behind a shell prefix (the secret files exported, DATABASE_URL built)
+    that then execs it with the service's command as arguments, when there is one."""
     prefix = litellm_prefix(cs, secrets=secrets)
-    return ["/bin/sh", "-c", prefix + LITELLM_EXEC, "litellm"] if prefix else None
+    if not prefix:
+        return launcher_argv()
+    return ["/bin/sh", "-c", prefix + f'exec {" ".join(launcher_argv())} "$$@"', "litellm"]
 
 
 def litellm_prefix(cs: ComposeSettings, *, secrets: bool) -> str:

@@ -96,6 +96,7 @@ def render_nginx(
         "runtime_dir": _path(runtime_dir, "runtime_dir") if runtime_dir else None,
         "resolver": _token(resolver, "resolver") if resolver else None,
         "resolver_valid_s": RESOLVER_VALID_S,
+        "server_failures": SERVER_FAILURES,
         "upstream_include": _path(upstream_include, "upstream_include")
         if upstream_include
         else None,
@@ -134,6 +135,12 @@ def _context(
     }
 
 
+# One failed connection takes a replica out for 2 s, then it is tried again: a replica that
+# crashed and came back (15-30 s of LiteLLM start-up) serves again at once, where 3 fails in
+# 10 s left "no live upstreams" for 10 s at a time. (A single server is never taken out.)
+SERVER_FAILURES = "max_fails=1 fail_timeout=2s"
+
+
 def render_upstream(servers: list[tuple[str, bool]], upstream_port: int = 4000) -> str:
     """The `server` lines of the upstream block: (host, down) per replica, in order.
 
@@ -144,8 +151,8 @@ def render_upstream(servers: list[tuple[str, bool]], upstream_port: int = 4000) 
         raise RenderError("nginx needs at least one LiteLLM upstream that is not down")
     port = _port(upstream_port, "upstream_port")
     hosts = _upstreams([host for host, _ in servers])
-    lines = [f"server {h}:{port} down;" if down else f"server {h}:{port} max_fails=3 "
-             "fail_timeout=10s;" for h, (_, down) in zip(hosts, servers, strict=True)]
+    lines = [f"server {h}:{port} down;" if down else f"server {h}:{port} {SERVER_FAILURES};"
+             for h, (_, down) in zip(hosts, servers, strict=True)]
     return "# Written by llmproxy-ops (render, then each rollout step); do not edit.\n" + "".join(
         f"{line}\n" for line in lines)
 

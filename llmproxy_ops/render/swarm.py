@@ -39,6 +39,7 @@ from llmproxy_ops.render.compose import (
     compose_paths,
 )
 from llmproxy_ops.render.initdb import INITDB_FILE, render_initdb
+from llmproxy_ops.render.launcher import launcher_argv, launcher_files
 from llmproxy_ops.render.litellm_config import render_yaml
 from llmproxy_ops.render.litellm_hooks import hook_files
 from llmproxy_ops.render.nginx import RESOLVER_VALID_S, render_nginx
@@ -82,7 +83,7 @@ def swarm_files(spec: Spec, *, out_dir: Path, env_file: Path | None,
     """File name → content for the stack folder (config.yaml included: it may gain Redis)."""
     cs, ss = spec.stack.compose(spec.name), spec.stack.swarm(spec.name)
     config = swarm_litellm_config(spec)
-    files = {CONFIG_FILE: render_yaml(spec, config), **hook_files(config)}
+    files = {CONFIG_FILE: render_yaml(spec, config), **hook_files(config), **launcher_files()}
     if cs.db.enabled:
         files[INITDB_FILE] = render_initdb()
     if cs.nginx.enabled:
@@ -258,7 +259,7 @@ def litellm_entrypoint(cs: ComposeSettings, *, with_secrets: bool) -> list[str]:
         script += (f'export DATABASE_URL="postgresql://{cs.db_user}:$$POSTGRES_PASSWORD'
                    '@db:5432/litellm"; ')
     script += (
-        'litellm "$$@" & pid=$$!; '
+        f'{" ".join(launcher_argv())} "$$@" & pid=$$!; '
         f"trap 'sleep {STOP_DELAY_S}; kill -TERM $$pid' TERM INT; "
         # A trap interrupts `wait`; wait again until LiteLLM itself has exited.
         "wait $$pid; status=$$?; "

@@ -58,10 +58,20 @@ class Unit:
     health: str = ""  # healthy, unhealthy, starting, "" (no health check)
     url: str | None = None  # where it answers from this machine (per-replica checks)
     detail: str = ""  # pid, published ports...
+    # How often it (or one of its workers) died and was restarted since it started, and how
+    # the last one ended ("killed by SIGSEGV", "exit code 139"): a crash is never silent.
+    restarts: int = 0
+    last_exit: str = ""
+    id: str = ""  # what a restart count belongs to: a container id, a supervisor pid
 
     @property
     def ok(self) -> bool:
         return self.state == "running" and self.health in ("healthy", "")
+
+    @property
+    def restart_text(self) -> str:
+        last = f" (last: {self.last_exit})" if self.last_exit else ""
+        return f"restarted {self.restarts} time{'s' if self.restarts != 1 else ''}{last}"
 
 
 @dataclass(frozen=True)
@@ -92,10 +102,12 @@ class Status:
             "note": self.note,
             "units": [
                 {"name": u.name, "state": u.state, "health": u.health, "url": u.url,
-                 "detail": u.detail}
+                 "detail": u.detail, "restarts": u.restarts, "last_exit": u.last_exit or None}
                 for u in self.units
             ],
-            **dict(self.facts),
+            # what only this runtime knows (pid, compose project...): one key, so the
+            # document's shape is the same on every runtime
+            "facts": dict(self.facts),
         }
 
     def as_text(self) -> str:
@@ -106,8 +118,9 @@ class Status:
         lines = [f"{self.env}: running on {self.kind}, {health}" + (
             f", url {self.url}" if self.url else "")]
         for u in self.units:
-            mark = "ok" if u.ok else "!!"
-            lines.append(f"  {mark} {u.name:<14} {u.state:<10} {u.health or '-':<10} {u.detail}")
+            mark = "ok" if u.ok and not u.restarts else "!!"
+            lines.append(f"  {mark} {u.name:<14} {u.state:<10} {u.health or '-':<10} {u.detail}"
+                         + (f"; {u.restart_text}" if u.restarts else ""))
         lines += [f"  {name}: {value}" for name, value in self.facts]
         if self.build:
             lines.append(f"  build: {self.build}")

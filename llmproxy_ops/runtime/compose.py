@@ -28,6 +28,11 @@ class ServiceState:
     health: str         # healthy, unhealthy, starting, or "" (no healthcheck)
     exit_code: int | None = None
     ports: tuple[str, ...] = ()
+    container: str = ""  # its container id (one row per container)
+    # The engine restarted it this often (restart: unless-stopped hides a crash otherwise),
+    # and how it ended the last time ("exit code 139 at 12:00:01 UTC").
+    restarts: int = 0
+    last_exit: str = ""
 
     @property
     def ok(self) -> bool:
@@ -106,8 +111,46 @@ class ComposeRuntime:
 
     def status(self) -> ComposeStatus:
         out = self._compose(["ps", "--all", "--format", "json"], timeout=60).stdout
-        services = tuple(sorted((_service_state(r) for r in parse_ps(out)), key=lambda s: s.name))
+        rows = parse_ps(out)
+        crashes = self.restarts([str(r.get("ID", "")) for r in rows if r.get("ID")])
+        services = tuple(sorted((_service_state(r, crashes) for r in rows),
+                                key=lambda s: s.name))
         return ComposeStatus(self.project, self.compose_file, services)
+
+    def restarts(self, ids: list[str]) -> dict[str, tuple[int, str]]:
+        """Container id (as given) → (restart count, how it last ended): `docker inspect`
+        counts restarts, the engine's `die` events keep the exit codes."""
+        if not ids:
+            return {}
+        try:
+            found = json.loads(run_command([self.docker, "inspect", *ids], timeout=60).stdout)
+        except (CommandFailed, ValueError):
+            return {}
+        counts = {i: (c.get("RestartCount") or 0) for i in ids for c in found
+                  if isinstance(c, dict) and str(c.get("Id", "")).startswith(i)}
+        crashed = [i for i, n in counts.items() if n]
+        exits = self._exits(crashed) if crashed else {}
+        return {i: (n, exits.get(i, "")) for i, n in counts.items()}
+
+    def _exits(self, ids: list[str]) -> dict[str, str]:
+        """The last `die` event per container: its exit code and time (the engine keeps its
+        recent events; an older one is simply not shown)."""
+        argv = [self.docker, "events", "--since", "24h", "--until", "0s", "--filter", "event=die",
+                "--format", "{{.Actor.ID}} {{.Actor.Attributes.exitCode}} {{.Time}}"]
+        for i in ids:
+            argv += ["--filter", f"container={i}"]
+        try:
+            out = run_command(argv, timeout=30).stdout
+        except CommandFailed:
+            return {}
+        last: dict[str, str] = {}
+        for line in out.splitlines():
+            parts = line.split()
+            match = [i for i in ids if parts and parts[0].startswith(i)]
+            if len(parts) == 3 and match and parts[2].isdigit():
+                when = time.strftime("%H:%M:%S", time.gmtime(int(parts[2])))
+                last[match[0]] = f"exit code {parts[1]} at {when} UTC"
+        return last
 
     def logs(self, lines: int = 50, service: str | None = None) -> list[str]:
         args = ["logs", "--no-color", "--tail", str(max(lines, 0))]
@@ -213,7 +256,10 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def _service_state(row: dict[str, Any]) -> ServiceState:
+def _service_state(row: dict[str, Any],
+                   crashes: dict[str, tuple[int, str]] | None = None) -> ServiceState:
+    container = str(row.get("ID", ""))
+    restarts, last_exit = (crashes or {}).get(container, (0, ""))
     ports = tuple(sorted(
         f"{p.get('URL')}:{p.get('PublishedPort')}->{p.get('TargetPort')}"
         for p in row.get("Publishers") or [] if p.get("PublishedPort")
@@ -225,6 +271,9 @@ def _service_state(row: dict[str, Any]) -> ServiceState:
         health=str(row.get("Health", "")),
         exit_code=code if isinstance(code, int) else None,
         ports=ports,
+        container=container,
+        restarts=restarts,
+        last_exit=last_exit,
     )
 
 

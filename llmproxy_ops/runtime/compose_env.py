@@ -22,6 +22,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 
 from llmproxy_ops.errors import RuntimeStateError
@@ -29,6 +30,7 @@ from llmproxy_ops.render.compose import (
     COMPOSE_FILE,
     LITELLM_PORT,
     NGINX_FILE,
+    NGINX_LIVENESS_PATH,
     NGINX_UPSTREAM_FILE,
     litellm_names,
     project_name,
@@ -48,6 +50,7 @@ from llmproxy_ops.runtime.api import (
 from llmproxy_ops.runtime.compose import (
     ComposeRuntime,
     ComposeStatus,
+    ServiceState,
     run_command,
     secret_environment,
 )
@@ -62,6 +65,7 @@ class ComposeEnvRuntime:
 
     def __init__(self, spec: Any, secrets: tuple[str, ...] = ()):
         self.spec = spec
+        self._restarts_before: dict[str, int] = {}
         cs = spec.stack.compose(spec.name)
         self.names, self.nginx = litellm_names(cs), cs.nginx.enabled
         self.timeout = spec.stack.startup_timeout
@@ -119,24 +123,33 @@ class ComposeEnvRuntime:
 
     def rollout(self, build: Build, check: Check) -> RolloutResult:
         compose, out = self._for(build), RolloutResult()
-        if not self.compose.status().running:
+        st = self.compose.status()
+        if not st.running:
             out.steps.append(timed("start the stack", lambda: _healthy(compose.up())))
             return out
+        # A replica the engine restarts during the rollout (a crash: restart: unless-stopped
+        # brings it back quietly) fails the rollout, which is then rolled back.
+        self._restarts_before = {s.container: s.restarts for s in st.services
+                                 if s.name in self.names}
         gap = self._prepare(compose, build, out)
         if out.failed:
             return out
         if self.nginx and len(self.names) == 1:
             self._surge(compose, check, out)
             out.gap_s = None if out.failed else gap
-            return out
-        for name in self.names:
-            step = self._replace(compose, name, check, out)
-            if step is None or out.failed:
-                return out
-            # Behind nginx another replica serves meanwhile; without nginx each replica is
-            # its own published port, which has nothing while its container is replaced.
-            gap += 0.0 if self.nginx else step.duration_s
-        out.gap_s = round(gap, 3)
+        else:
+            for name in self.names:
+                step = self._replace(compose, name, check, out)
+                if step is None or out.failed:
+                    return out
+                # Behind nginx another replica serves meanwhile; without nginx each replica
+                # is its own published port, which has nothing while its container is replaced.
+                gap += 0.0 if self.nginx else step.duration_s
+            out.gap_s = round(gap, 3)
+        if not out.failed:
+            out.steps.append(timed("check every replica: healthy, none restarted during the "
+                                   "rollout" + (", answering through nginx" if self.nginx else ""),
+                                   self._settled))
         return out
 
     # ---- rollout steps -----------------------------------------------------------------------
@@ -317,13 +330,40 @@ class ComposeEnvRuntime:
         return str(ips[0])
 
     def _require(self, names: list[str]) -> str:
-        states = {s.name: s for s in self.compose.status().services}
+        services = self.compose.status().services
+        states = {s.name: s for s in services}
         bad = [n for n in names if n not in states or states[n].health != "healthy"]
         if bad:
             raise RuntimeStateError(
                 f"not healthy: {', '.join(bad)}; not taking another replica down"
             )
-        return "healthy"
+        self._none_restarted(services)
+        return "healthy, none restarted"
+
+    def _none_restarted(self, services: tuple[ServiceState, ...]) -> None:
+        before = self._restarts_before
+        crashed = [s for s in services if s.name in self.names
+                   and s.restarts > before.get(s.container, 0)]
+        if crashed:
+            said = "; ".join(f"{s.name} ({s.last_exit or 'exit unknown'})" for s in crashed)
+            raise RuntimeStateError(f"restarted by the engine during the rollout: {said}",
+                                    hint=f"see llmproxy-ops logs --env {self.spec.name}")
+
+    def _settled(self) -> str:
+        """The end of a rollout: every replica healthy, none restarted since it began, and
+        (behind nginx) the public endpoint answering after the last reload."""
+        self._require(self.names)
+        if not self.nginx:
+            return "every replica healthy, none restarted"
+        endpoint = self.endpoint()
+        try:
+            r = httpx.get(f"{endpoint.url}{NGINX_LIVENESS_PATH}", verify=endpoint.verify_tls,
+                          timeout=10)
+        except httpx.HTTPError as exc:
+            raise RuntimeStateError(f"nginx ({endpoint.url}): {type(exc).__name__}") from None
+        if r.status_code != 200:
+            raise RuntimeStateError(f"nginx ({endpoint.url}) answered HTTP {r.status_code}")
+        return "every replica healthy, none restarted; nginx answers"
 
     def _status(self, st: ComposeStatus) -> Status:
         units = []
@@ -334,7 +374,8 @@ class ComposeEnvRuntime:
                     url = f"http://{self.container_ip(s.name)}:{LITELLM_PORT}"
                 except RuntimeStateError:
                     url = None
-            units.append(Unit(s.name, s.state, s.health, url, ", ".join(s.ports)))
+            units.append(Unit(s.name, s.state, s.health, url, ", ".join(s.ports),
+                              restarts=s.restarts, last_exit=s.last_exit, id=s.container))
         facts: tuple[tuple[str, Any], ...] = (
             ("project", st.project), ("compose_file", str(st.compose_file)),
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import sys
 import time
@@ -27,7 +28,7 @@ LOG_FILE = "litellm.log"
 STATE_FILE = "state.json"
 LOG_TAIL_LINES = 30
 SERVER_FLAGS = {"uvicorn": [], "gunicorn": ["--run_gunicorn"], "granian": ["--run_granian"]}
-REUSEPORT_MODULE = "llmproxy_ops.runtime.reuseport"
+LAUNCHER_MODULE = "llmproxy_ops.launcher"  # LiteLLM's CLI, served as that module says
 # Lowest priority, under os.environ and the env file. The cost map: start-up must not depend
 # on GitHub (it retries for seconds offline); the map bundled with the pinned litellm fits it.
 # Unbuffered: a crash during start-up must leave its last lines in the log.
@@ -46,9 +47,10 @@ class LaunchSpec:
     workers: int = 1
     server: str = "uvicorn"
     startup_timeout: float = 90.0
-    # uvicorn: one SO_REUSEPORT socket per worker (runtime/reuseport.py) instead of LiteLLM's
-    # shared one, which pins bursts of connections to one worker; it also lets a new proxy
-    # start beside this one on the same port (a rollout).
+    # Served through llmproxy_ops/launcher (asyncio's event loop for every server; uvicorn: one
+    # SO_REUSEPORT socket per worker instead of LiteLLM's shared one, which pins bursts of
+    # connections to one worker, and a new proxy can start beside this one on the same port:
+    # a rollout). False: LiteLLM's own CLI exactly as shipped (the seeds' way, benchmarks).
     reuse_port: bool = True
     drain_timeout: float = 60.0
     # A rollout's new proxy: also on 127.0.0.1:private_port (checked there on its own), and
@@ -94,6 +96,23 @@ class RuntimeStatus:
     uptime_s: float | None = None
     time_to_healthy_s: float | None = None
     note: str | None = None
+    # the supervisor's record per worker: pid, restarts, last_exit, last_exit_at
+    worker_records: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def restarts(self) -> int:
+        counts = (w.get("restarts") for w in self.worker_records)
+        return sum(c for c in counts if isinstance(c, int) and c > 0)
+
+    @property
+    def last_exit(self) -> str:
+        """How the worker that died last ended ("killed by SIGSEGV at 12:00:01"), or ""."""
+        died = [w for w in self.worker_records if isinstance(w.get("last_exit_at"), int | float)]
+        if not died:
+            return ""
+        last = max(died, key=lambda w: float(w["last_exit_at"]))
+        when = datetime.fromtimestamp(float(last["last_exit_at"]), UTC).strftime("%H:%M:%S")
+        return f"{str(last.get('last_exit'))[:60]} at {when} UTC"
 
     @property
     def url(self) -> str | None:
@@ -145,9 +164,12 @@ class LocalRuntime:
         fsutil.ensure_private_dir(self.run_dir)  # logs can hold prompts (LITELLM_LOG=DEBUG)
         offset = self._write_marker(launch, config)
         started = time.time()
-        argv, env = self._argv(launch, config), self._child_env(launch)
+        # One per start: a rollout's new proxy runs beside the old one, each keeps its own.
+        workers_file = self.env_dir / f"workers-{secrets.token_hex(4)}.json"
+        argv, env = self._argv(launch, config), self._child_env(launch, workers_file)
         pid, ident = identity.spawn(argv, env, self.log_path)
-        state = {**self._state(pid, launch, config, started), "identity": ident.to_json()}
+        state = {**self._state(pid, launch, config, started), "workers_file": str(workers_file),
+                 "identity": ident.to_json()}
         self._save(pid, state)
         try:
             self._wait_healthy(pid, launch, offset)
@@ -168,6 +190,7 @@ class LocalRuntime:
         t0 = time.monotonic()
         forced = self._kill(pid, grace)
         self._forget()
+        self._forget_workers(state)
         took = round(time.monotonic() - t0, 3)
         how = f"killed with SIGKILL after {grace:g} s grace" if forced else "stopped"
         message = f"{how}: litellm (pid {pid}) in {took:g} s"
@@ -271,17 +294,17 @@ class LocalRuntime:
         # Only paths and numbers: argv is world-readable in /proc, secrets go in the environment.
         # With per-worker sockets: the same CLI, through the module that gives each its socket.
         python = str(self.litellm_bin.parent / "python")
-        head = (
-            [python, "-m", REUSEPORT_MODULE]
-            if launch.shares_port
-            else [str(self.litellm_bin)]
-        )
+        head = [python, "-m", LAUNCHER_MODULE] if launch.reuse_port else [str(self.litellm_bin)]
         argv = [*head, "--config", str(config), "--host", launch.host]
         argv += ["--port", str(launch.port), "--num_workers", str(launch.workers)]
         return argv + SERVER_FLAGS[launch.server]
 
-    def _child_env(self, launch: LaunchSpec) -> dict[str, str]:
+    def _child_env(self, launch: LaunchSpec, workers_file: Path) -> dict[str, str]:
         rollout = {
+            "LLMPROXY_PORT": str(launch.port),
+            # gunicorn and granian keep their own workers: no supervisor, no fork server
+            "LLMPROXY_SUPERVISE": "1" if launch.shares_port else "0",
+            "LLMPROXY_WORKERS_FILE": str(workers_file),
             "LLMPROXY_DRAIN_TIMEOUT": f"{launch.drain_timeout:g}",
             "LLMPROXY_PRIVATE_PORT": str(launch.private_port or ""),
             "LLMPROXY_STEER_BEHIND": str(launch.steer_behind or ""),
@@ -365,6 +388,21 @@ class LocalRuntime:
         self.pid_path.unlink(missing_ok=True)
         self.state_path.unlink(missing_ok=True)
 
+    def _forget_workers(self, state: dict[str, Any]) -> None:
+        """The stopped proxy's worker record, if it is one of ours (never a path elsewhere)."""
+        path = Path(str(state.get("workers_file") or ""))
+        if path.parent == self.env_dir and path.name.startswith("workers-"):
+            path.unlink(missing_ok=True)
+
+    def workers(self, state: dict[str, Any]) -> list[dict[str, Any]]:
+        """The supervisor's record of its workers (pid, restarts, last exit); [] if none."""
+        path = Path(str(state.get("workers_file") or ""))
+        if path.parent != self.env_dir or not path.name.startswith("workers-"):
+            return []
+        doc = process.read_json_object(path)
+        found = doc.get("workers") if doc.get("supervisor") == state.get("pid") else None
+        return [w for w in found if isinstance(w, dict)] if isinstance(found, list) else []
+
     @property
     def env_dir(self) -> Path:
         """The environment's run dir (a rollout's new proxy runs from its subfolder)."""
@@ -397,7 +435,7 @@ class LocalRuntime:
         if not config or state.get("pid") != pid or not process.pid_alive(pid):
             return False
         argv = process.cmdline(pid)
-        launcher = any(Path(arg).name == "litellm" for arg in argv) or REUSEPORT_MODULE in argv
+        launcher = any(Path(arg).name == "litellm" for arg in argv) or LAUNCHER_MODULE in argv
         return config in argv and launcher and identity.matches(pid, state.get("identity"))
 
     def _running_status(self, pid: int, state: dict[str, Any]) -> RuntimeStatus:
@@ -423,6 +461,7 @@ class LocalRuntime:
             started_at=state.get("started_at"),
             uptime_s=round(time.time() - started, 1) if started else None,
             time_to_healthy_s=state.get("time_to_healthy_s"),
+            worker_records=tuple(self.workers(state)),
         )
 
     def _kill(self, pid: int, grace: float) -> bool:

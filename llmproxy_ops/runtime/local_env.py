@@ -225,8 +225,11 @@ class LocalEnvRuntime:
 def _status(env: str, st: RuntimeStatus) -> Status:
     if not st.running:
         return Status(env, "local", False, False, note=st.note, facts=(("log", str(st.log_path)),))
+    pids = ", ".join(str(w.get("pid")) for w in st.worker_records)
+    workers = f", workers {pids}" if pids else ""
     unit = Unit("litellm", "running", "healthy" if st.healthy else "unhealthy", st.url,
-                f"pid {st.pid}")
+                f"pid {st.pid}{workers}", restarts=st.restarts, last_exit=st.last_exit,
+                id=str(st.pid))
     facts: tuple[tuple[str, Any], ...] = (
         ("pid", st.pid), ("uptime_s", st.uptime_s), ("started_at", st.started_at),
         ("server", st.server), ("workers", st.workers), ("log", str(st.log_path)),

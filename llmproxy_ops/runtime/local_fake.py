@@ -23,9 +23,10 @@ import httpx
 
 from llmproxy_ops import fsutil
 from llmproxy_ops.errors import StackError
-from llmproxy_ops.runtime import identity, process
+from llmproxy_ops.runtime import identity, process, recovery
 
 MODULE: Final = "llmproxy_ops.testing.fake_provider"
+ROLE: Final = "fake-provider"  # its recovery marker (runtime/recovery.py)
 STATE_FILE: Final = "fake_provider.json"
 LOG_FILE: Final = "fake_provider.log"
 # The variables configs/providers/local-fake.yaml reads (the same names as the compose
@@ -71,7 +72,8 @@ class LocalFakeProvider:
         argv = [str(self.python), "-m", MODULE, "--host", host, "--port", str(port)]
         offset = self.log_path.stat().st_size if self.log_path.is_file() else 0
         # The child needs only this venv: no secrets of ours in its environment.
-        env = {"PATH": "/usr/bin:/bin", "PYTHONUNBUFFERED": "1"}
+        env = {"PATH": "/usr/bin:/bin", "PYTHONUNBUFFERED": "1",
+               **recovery.marker_env(self.run_dir, ROLE)}
         pid, ident = identity.spawn(argv, env, self.log_path)
         url = f"http://{host}:{port}"
         self._save({"pid": pid, "url": url, "port": port, "identity": ident.to_json()})
@@ -89,7 +91,10 @@ class LocalFakeProvider:
         pid = state.get("pid")
         self.state_path.unlink(missing_ok=True)
         if not isinstance(pid, int) or not self._is_ours(pid, state):
-            return None
+            # a lost or corrupt state file: found by the marker it was started with
+            found = recovery.stop_marked(self.run_dir, ROLE, grace)
+            return f"stopped: fake provider (pid {found[0]}), found by its run-dir marker" \
+                if found else None
         process.stop_group(pid, grace)
         return f"stopped: fake provider (pid {pid})"
 

@@ -26,7 +26,7 @@ from typing import Any, Final
 from llmproxy_ops import fsutil
 from llmproxy_ops.errors import RuntimeStateError, StackError
 from llmproxy_ops.render.stack_redis import LOCAL_HOST, PASSWORD_VAR, PORT_VAR
-from llmproxy_ops.runtime import identity, process
+from llmproxy_ops.runtime import identity, process, recovery
 
 BINARY: Final = "redis-server"
 STATE_FILE: Final = "redis.json"
@@ -39,6 +39,8 @@ INSTALL_HINT: Final = (
     "install it (apt-get install redis-server), or set stack.workers: 1 (one process counts "
     "exactly), or stack.local.redis.enabled: false (each worker counts on its own)"
 )
+
+ROLE = "redis"  # its recovery marker (runtime/recovery.py)
 
 
 @dataclass(frozen=True)
@@ -82,8 +84,8 @@ class LocalRedis:
         fsutil.atomic_write_text(self.conf_path, _conf(port, password, self.run_dir), mode=0o600)
         offset = self.log_path.stat().st_size if self.log_path.is_file() else 0
         # argv: the binary and the config file's path only
-        pid, ident = identity.spawn([binary, str(self.conf_path)], {"PATH": "/usr/bin:/bin"},
-                                    self.log_path)
+        env = {"PATH": "/usr/bin:/bin", **recovery.marker_env(self.run_dir, ROLE)}
+        pid, ident = identity.spawn([binary, str(self.conf_path)], env, self.log_path)
         self._save({"pid": pid, "port": port, "identity": ident.to_json()})
         try:
             self._wait_healthy(pid, port, password, offset)
@@ -107,7 +109,10 @@ class LocalRedis:
         running = isinstance(pid, int) and self._is_ours(pid, state)
         self._forget()
         if not running:
-            return None
+            # a lost or corrupt state file: found by the marker it was started with
+            found = recovery.stop_marked(self.run_dir, ROLE, grace)
+            return f"stopped: redis-server (pid {found[0]}), found by its run-dir marker" \
+                if found else None
         assert isinstance(pid, int)
         process.stop_group(pid, grace)
         return f"stopped: redis-server (pid {pid})"

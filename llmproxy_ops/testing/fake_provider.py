@@ -16,8 +16,8 @@ wire formats so the stock LiteLLM proxy talks to it with only `api_base` changed
     Ollama     POST {base}/api/chat | /api/generate, NDJSON streams (fake_ollama.py)
 
 Admin API (no auth): POST /_fake/config, GET /_fake/config, POST /_fake/reset,
-GET /_fake/requests, GET /_fake/health. Model names containing `fail-429|500|503`
-or `slow-<ms>` inject faults without the admin API.
+GET /_fake/requests, GET /_fake/health. Model names containing `fail-429|500|503`,
+`slow-<ms>` or `drip-<chunks>x<ms>` (a slow stream) inject faults without the admin API.
 
 Run: python -m llmproxy_ops.testing.fake_provider --host 127.0.0.1 --port 9000 [--key K] [--fast]
 """

@@ -17,6 +17,9 @@ from llmproxy_ops.testing.fake_wire import ERROR_STATUSES
 
 _FAIL_TRIGGER: Final = re.compile(r"fail-(\d{3})")
 _SLOW_TRIGGER: Final = re.compile(r"slow-(\d+)")
+# `drip-20x1000`: a stream of 20 chunks, 1000 ms apart, for this model alone (a long stream
+# through any proxy, with no admin call that would slow every other request down too)
+_DRIP_TRIGGER: Final = re.compile(r"drip-(\d+)x(\d+)")
 DEFAULT_CHUNKS: Final = 5
 
 
@@ -156,13 +159,14 @@ class FakeState:
             knobs = self._knobs
             if knobs.faulty and knobs.fail_count is not None:
                 self._knobs = self._spend(knobs)
+        drip = _DRIP_TRIGGER.search(model)
         return Plan(
             latency_ms=knobs.latency_ms + trigger_latency,
             status=trigger_status or knobs.status,
             timeout=knobs.timeout,
             malformed=knobs.malformed,
-            chunks=knobs.chunks,
-            chunk_delay_ms=knobs.chunk_delay_ms,
+            chunks=max(1, int(drip.group(1))) if drip else knobs.chunks,
+            chunk_delay_ms=int(drip.group(2)) if drip else knobs.chunk_delay_ms,
         )
 
     @staticmethod

@@ -36,6 +36,24 @@ class LoadReport:
     def longest_gap_s(self) -> float:
         return self.longest_gap()[1]
 
+    def disruptions(self, *, max_gap_s: float = 1.0) -> list[str]:
+        """What a change to a running gateway must not cause, as every rollout test asserts
+        it (empty: none). A load that got no answer at all proves nothing: that counts too."""
+        found = [f"{n} {what}" for n, what in (
+            (self.failed, "failed"), (self.rejected, "rejected (4xx)"),
+            (self.retried, "retried by the client"), (self.streams_cut, "streams cut"),
+        ) if n]
+        if self.longest_gap_s > max_gap_s:
+            found.append(f"{self.longest_gap_s:.2f} s without an answer (> {max_gap_s:g} s)")
+        if not self.ok or not self.streams_ok:
+            found.append(f"too little traffic to tell ({self.ok} ok, {self.streams_ok} streams)")
+        return found
+
+    def summary(self) -> str:
+        return (f"{self.ok} ok, {self.failed} failed, {self.streams_ok} streams, "
+                f"{self.streams_cut} cut, {self.rejected} rejected, {self.retried} retried, "
+                f"longest gap {self.longest_gap_s:.2f} s; errors {self.errors}")
+
     def longest_gap(self) -> tuple[float, float]:
         """(when it began, monotonic; how long) of the longest time without an answer."""
         times = sorted(self.answers)

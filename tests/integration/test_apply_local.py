@@ -119,7 +119,7 @@ def test_cli_dry_run_status_drift_and_up_on_a_running_env(env) -> None:  # noqa:
     edit(base, 5000)
     try:
         dry = cli.invoke(app, ["apply", "--env", "a", "--dry-run"], terminal_width=200)
-        st = cli.invoke(app, ["status", "--env", "a", "--json"])
+        st = cli.invoke(app, ["status", "--env", "a", "--format", "json"])
     finally:
         edit(base, 100000)
     assert dry.exit_code == 0, dry.output
@@ -130,7 +130,7 @@ def test_cli_dry_run_status_drift_and_up_on_a_running_env(env) -> None:  # noqa:
     assert doc["drift"] == (
         "the configs changed since build 0001 started: see `llmproxy-ops apply --env a --dry-run`"
     )
-    assert json.loads(cli.invoke(app, ["status", "--env", "a", "--json"]).output)["drift"] is None
+    assert json.loads(cli.invoke(app, ["status", "--env", "a", "--format", "json"]).output)["drift"] is None
     up = cli.invoke(app, ["up", "--env", "a"], terminal_width=200)
     assert up.exit_code == 1
     assert "environment 'a' is already running" in up.output

@@ -4,7 +4,7 @@ Two environments of one project, started side by side from the shipped base and 
 (mock_response models) with `workers: 2` and rpm N: "shared" as the runtime renders it (a
 Redis, by the rule in render/stack_redis.py), "apart" with `stack.local.redis.enabled: false`.
 Each burst request opens a new connection, so the kernel spreads them over both workers'
-sockets (runtime/reuseport.py; all on one worker has odds 2 in 65,536 for 16 requests).
+sockets (llmproxy_ops/launcher.py; all on one worker has odds 2 in 65,536 for 16 requests).
 LiteLLM counts per UTC wall-clock minute: a burst is not begun in a minute's last seconds and
 is measured again if it crossed a boundary anyway.
 """

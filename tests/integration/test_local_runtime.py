@@ -119,13 +119,14 @@ def test_pid_and_state_files_hold_no_secret(started: tuple) -> None:
         "started_epoch",
         "time_to_healthy_s",
         "workers",
+        "workers_file",
     ]
     assert state["config_path"] == str(launch.config_path.resolve())
     assert KEY not in state_text
     cmdline = Path(f"/proc/{status.pid}/cmdline").read_bytes().decode()
     assert KEY not in cmdline
-    # LiteLLM's own CLI, through the per-worker-socket module (runtime/reuseport.py)
-    assert "llmproxy_ops.runtime.reuseport\x00--config" in cmdline
+    # LiteLLM's own CLI, through the launcher (llmproxy_ops/launcher.py)
+    assert "llmproxy_ops.launcher\x00--config" in cmdline
     assert KEY not in repr(launch)
 
 

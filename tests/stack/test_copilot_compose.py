@@ -141,7 +141,7 @@ def test_copilot_login_survives_a_replica_recreate(docker_engine, tmp_path: Path
         assert f"token volume: {VOLUME}" in login.output
         # restart=True: the fake provider already runs, so compose counts the project as running
         start_target(target, restart=True)
-        overall = _ops("status", "--json")  # the runtime's status shows the login too
+        overall = _ops("status", "--format", "json")  # the runtime's status shows the login too
         assert json.loads(overall.output)["copilot"]["logged_in"] is True, overall.output
         admin = "http://" + _run([*compose, "port", "fake-provider", "9000"]).strip()
         for replica_port in (port, port + 1):  # every replica reads the one login
@@ -158,7 +158,7 @@ def test_copilot_login_survives_a_replica_recreate(docker_engine, tmp_path: Path
         assert (counters["device_codes"], counters["access_tokens"]) == (1, 1)
         assert counters["chats"] == 3
 
-        status = _ops("copilot", "status", "--json")
+        status = _ops("copilot", "status", "--format", "json")
         assert status.exit_code == 0, status.output
         doc = json.loads(status.output)
         assert doc["logged_in"] is True and doc["expires_at"] > 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -66,15 +67,22 @@ def test_one_status_shape_as_text_and_json() -> None:
     assert st.as_dict() == {
         "env": "dev", "runtime": "local", "running": True, "healthy": True,
         "url": "http://127.0.0.1:4000", "build": "0003",
-        "drift": "the configs changed since build 0003", "note": None, "pid": 42,
+        "drift": "the configs changed since build 0003", "note": None, "facts": {"pid": 42},
         "units": [{"name": "litellm", "state": "running", "health": "healthy",
-                   "url": "http://127.0.0.1:4000", "detail": "pid 42"}],
+                   "url": "http://127.0.0.1:4000", "detail": "pid 42", "restarts": 0,
+                   "last_exit": None}],
     }
     assert st.as_text() == (
         "dev: running on local, healthy, url http://127.0.0.1:4000\n"
         "  ok litellm        running    healthy    pid 42\n"
         "  pid: 42\n  build: 0003\n  the configs changed since build 0003"
     )
+    # a crash is never silent: a restarted unit is marked and says how it ended
+    crashed = Unit("litellm", "running", "healthy", None, "pid 42", restarts=2,
+                   last_exit="killed by SIGSEGV at 12:00:01 UTC")
+    assert replace(st, units=(crashed,)).as_text().splitlines()[1] == (
+        "  !! litellm        running    healthy    pid 42; restarted 2 times "
+        "(last: killed by SIGSEGV at 12:00:01 UTC)")
     assert Status("dev", "local", False, False).as_text() == "dev: not running"
 
 

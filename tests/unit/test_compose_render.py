@@ -42,8 +42,8 @@ def test_default_stack_services_and_order(write, in_tmp):
     assert list(doc["services"]) == ["db", "mlflow", "litellm", "nginx"]
     # llmproxy_auth_status.py: the callback every rendering names (a wrong key gets 401)
     assert sorted(files) == ["config.yaml", "docker-compose.yml", "env-manifest.json",
-                             "initdb.sql", "llmproxy_auth_status.py", "nginx-upstream.conf",
-                             "nginx.conf", "runtime.env"]
+                             "initdb.sql", "llmproxy_auth_status.py", "llmproxy_launcher.py",
+                             "nginx-upstream.conf", "nginx.conf", "runtime.env"]
     assert files["docker-compose.yml"].startswith("# Rendered by llmproxy-ops")
     assert doc["volumes"] == {"db-data": {}, "mlflow-artifacts": {}}
 
@@ -60,13 +60,19 @@ def test_litellm_service(write, in_tmp):
     assert doc["secrets"] == {v: {"environment": v} for v in
                               ["LITELLM_MASTER_KEY", "OPENAI_API_KEY", "POSTGRES_PASSWORD"]}
     assert lit["user"] == "10001:10001"
-    assert lit["environment"] == {"MLFLOW_TRACKING_URI": "http://mlflow:5000"}
+    # granian keeps its own workers: no supervisor in the launcher (render/launcher.py)
+    assert lit["environment"] == {"LLMPROXY_SUPERVISE": "0",
+                                  "MLFLOW_TRACKING_URI": "http://mlflow:5000"}
     assert lit["volumes"] == [
         "./config.yaml:/app/config.yaml:ro",
+        # LiteLLM's CLI runs through the launcher the build carries, in any image
+        "./llmproxy_launcher.py:/app/llmproxy_launcher.py:ro",
         "./llmproxy_auth_status.py:/app/llmproxy_auth_status.py:ro",  # beside the config
     ]
     assert "ports" not in lit  # behind nginx
-    assert lit["entrypoint"] == ["/bin/sh", "-c", EXPORT_SECRETS + 'exec litellm "$$@"', "litellm"]
+    assert lit["entrypoint"] == ["/bin/sh", "-c",
+                                 EXPORT_SECRETS + 'exec python3 /app/llmproxy_launcher.py "$$@"',
+                                 "litellm"]
     test = lit["healthcheck"]["test"]
     assert test[:3] == ["CMD", "python3", "-c"] and "'http://127.0.0.1:4000/health/liveliness'" in test[3]
     assert lit["depends_on"] == {"mlflow": {"condition": "service_healthy"}}
@@ -131,7 +137,7 @@ def test_replicas_are_distinct_services_listed_in_nginx(write, in_tmp):
     assert list(doc["services"]["nginx"]["depends_on"]) == names
     assert "include /run/llmproxy/upstream.conf;" in files["nginx.conf"]
     assert files["nginx-upstream.conf"].splitlines()[1:] == [
-        f"server {name}:4000 max_fails=3 fail_timeout=10s;" for name in names]
+        f"server {name}:4000 max_fails=1 fail_timeout=2s;" for name in names]
 
 
 def test_use_db_builds_database_url_inside_the_container(write, in_tmp):
@@ -140,7 +146,7 @@ def test_use_db_builds_database_url_inside_the_container(write, in_tmp):
     assert lit["entrypoint"] == [
         "/bin/sh", "-c",
         EXPORT_SECRETS
-        + 'export DATABASE_URL="postgresql://gw:$$POSTGRES_PASSWORD@db:5432/litellm"; exec litellm "$$@"',
+        + 'export DATABASE_URL="postgresql://gw:$$POSTGRES_PASSWORD@db:5432/litellm"; exec python3 /app/llmproxy_launcher.py "$$@"',
         "litellm",
     ]
     assert lit["secrets"] == ["LITELLM_MASTER_KEY", "LITELLM_SALT_KEY", "OPENAI_API_KEY",

@@ -292,6 +292,14 @@ def test_model_name_triggers(client: httpx.Client) -> None:
         "/v1/chat/completions", json={**CHAT, "model": "m-slow-250"}, headers=OPENAI_AUTH
     )
     assert slow.status_code == 200 and time.monotonic() - started >= 0.25
+    # a slow stream for one model only: 4 chunks 100 ms apart, every other model as before
+    started = time.monotonic()
+    drip = client.post("/v1/chat/completions", headers=OPENAI_AUTH,
+                       json={**CHAT, "model": "long-drip-4x100", "stream": True})
+    data = sse_data(drip.text)
+    assert len(data) == 4 + 3 and data[-1] == "[DONE]"  # role, 4 pieces, finish, [DONE]
+    assert time.monotonic() - started >= 0.3
+    assert fake.state.knobs.chunks == 5  # nothing configured for the others
 
 
 def test_malformed_body_is_not_json(fake: FakeProvider, client: httpx.Client) -> None:

@@ -157,7 +157,8 @@ def test_config_is_a_hash_named_configmap_keeping_env_references(write, in_tmp):
     docs, files = _render(write)
     generators = yaml.safe_load(files["kustomization.yaml"])["configMapGenerator"]
     # the shipped 401 callback lives beside config.yaml, as LiteLLM looks for it there
-    assert {"name": "litellm-config", "files": ["config.yaml", "llmproxy_auth_status.py"]} in generators
+    assert {"name": "litellm-config", "files": ["config.yaml", "llmproxy_auth_status.py",
+                                                "llmproxy_launcher.py"]} in generators
     assert {"name": "litellm-env", "envs": ["runtime.env"]} in generators
     assert "disableNameSuffixHash" not in str(generators)
     volumes = _pod(docs[("Deployment", "litellm")])["volumes"]

@@ -65,4 +65,5 @@ def test_every_shipped_environment_renders_and_mounts_it(tmp_path: Path) -> None
             assert set(litellm["labels"]) == {
                 "llmproxy-ops.sha256.config.yaml",
                 f"llmproxy-ops.sha256.{HOOK}",
+                "llmproxy-ops.sha256.llmproxy_launcher.py",
             }

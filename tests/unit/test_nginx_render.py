@@ -200,8 +200,8 @@ def test_upstream_lists_every_replica_with_keepalive() -> None:
     conf = render(upstreams=["litellm-1", "litellm-2"], upstream_port=4001)
     assert block(conf, "upstream litellm {") == [
         "upstream litellm {",
-        "server litellm-1:4001 max_fails=3 fail_timeout=10s;",
-        "server litellm-2:4001 max_fails=3 fail_timeout=10s;",
+        "server litellm-1:4001 max_fails=1 fail_timeout=2s;",
+        "server litellm-2:4001 max_fails=1 fail_timeout=2s;",
         "keepalive 32;",
         "}",
     ]
@@ -324,7 +324,7 @@ def test_render_upstream_marks_a_replica_down() -> None:
     text = render_upstream([("litellm-1", True), ("litellm-2", False)], 4000)
     assert text.splitlines()[1:] == [
         "server litellm-1:4000 down;",
-        "server litellm-2:4000 max_fails=3 fail_timeout=10s;",
+        "server litellm-2:4000 max_fails=1 fail_timeout=2s;",
     ]
 
 

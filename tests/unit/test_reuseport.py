@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from llmproxy_ops.runtime.local import REUSEPORT_MODULE, LaunchSpec, LocalRuntime
-from llmproxy_ops.runtime.reuseport import listen_sockets
+from llmproxy_ops.launcher import listen_sockets
+from llmproxy_ops.runtime.local import LAUNCHER_MODULE, LaunchSpec, LocalRuntime
 from tests.conftest import free_port
 
 
@@ -41,17 +41,19 @@ def test_a_port_held_by_another_program_is_an_error_and_nothing_is_left_open() -
 
 
 @pytest.mark.parametrize(
-    ("workers", "server", "reuse_port", "via_module"),
+    ("workers", "server", "reuse_port", "via_module", "supervised"),
     [
-        (2, "uvicorn", True, True),
-        (1, "uvicorn", True, True),  # one worker too: a rollout starts a second proxy beside it
-        (2, "uvicorn", False, False),  # opted out: LiteLLM's shared socket
-        (2, "gunicorn", True, False),  # other servers have their own process model
-        (2, "granian", True, False),
+        (2, "uvicorn", True, True, "1"),
+        (1, "uvicorn", True, True, "1"),  # one worker too: a rollout starts a second beside it
+        (2, "uvicorn", False, False, "0"),  # opted out: LiteLLM's CLI as shipped (seeds' way)
+        # other servers keep their own process model, on the launcher's event loop
+        (2, "gunicorn", True, True, "0"),
+        (2, "granian", True, True, "0"),
     ],
 )
-def test_argv_uses_the_module_for_uvicorn_workers(
-    tmp_path: Path, workers: int, server: str, reuse_port: bool, via_module: bool
+def test_argv_serves_through_the_launcher(
+    tmp_path: Path, workers: int, server: str, reuse_port: bool, via_module: bool,
+    supervised: str,
 ) -> None:
     runtime = LocalRuntime(tmp_path / "run", litellm_bin=Path("/venv/bin/litellm"))
     config = tmp_path / "config.yaml"
@@ -59,7 +61,10 @@ def test_argv_uses_the_module_for_uvicorn_workers(
         config_path=config, port=4010, workers=workers, server=server, reuse_port=reuse_port
     )
     argv = runtime._argv(launch, config)
-    head = ["/venv/bin/python", "-m", REUSEPORT_MODULE] if via_module else ["/venv/bin/litellm"]
+    head = ["/venv/bin/python", "-m", LAUNCHER_MODULE] if via_module else ["/venv/bin/litellm"]
     assert argv[: len(head)] == head
     assert argv[len(head) : len(head) + 2] == ["--config", str(config)]
     assert argv[argv.index("--num_workers") + 1] == str(workers)
+    env = runtime._child_env(launch, tmp_path / "workers-x.json")
+    assert env["LLMPROXY_SUPERVISE"] == supervised
+    assert env["LLMPROXY_PORT"] == "4010"  # LiteLLM's CLI would leave a busy 4000 silently

@@ -16,6 +16,9 @@ from llmproxy_ops.ops.smoke.run import SmokeTarget, run_smoke
 from llmproxy_ops.spec import load_files
 
 KEY = "sk-unit-smoke-auth-key-77"
+LIMITED = ("litellm.RateLimitError: Model rate limit exceeded. RPM limit=8, current usage=13.0 "
+           "LiteLLM: model group 'busy' failed with the error above.")
+PROVIDER_429 = "litellm.RateLimitError: RateLimitError: OpenAIException - quota exceeded"
 MESSAGE = {
     "type": "message",
     "content": [{"type": "text", "text": "hello"}],
@@ -41,6 +44,10 @@ class LiteLLMWithoutDb(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(length))
         if self.path == "/v1/messages" and self.headers.get("x-api-key") == KEY:
             return self.reply(200, {**MESSAGE, "model": body["model"]})
+        if self.path == "/v1/chat/completions" and body["model"] == "busy":
+            return self.reply(429, {"error": {"message": LIMITED}})
+        if self.path == "/v1/chat/completions" and body["model"] == "out-of-quota":
+            return self.reply(429, {"error": {"message": PROVIDER_429}})
         return self.reply(404, {"error": {"message": f"not scripted: {self.path}"}})
 
     def reply(self, status: int, payload: object) -> None:
@@ -94,3 +101,12 @@ def test_anthropic_groups_come_from_the_deployments(tmp_path: Path) -> None:
         "  - {model_name: m, litellm_params: {model: anthropic/x, mock_response: hi}}\n"
     )
     assert anthropic_groups(load_files([layer])) == ["a", "m"]
+
+
+def test_a_group_at_its_own_rpm_limit_passes_a_provider_429_fails(url: str) -> None:
+    """LiteLLM answering for a group at its own limit proves it is served: a rollout must not
+    fail because clients use a group at its limit; a provider's 429 still fails the check."""
+    report = run_smoke(SmokeTarget(url, KEY, ["claude"], models_to_test=["busy", "out-of-quota"]))
+    details = {c.name: (c.ok, c.detail) for c in report.checks}
+    assert details["chat: busy"] == (True, f"HTTP 429: its own limit is used up this minute ({LIMITED})")
+    assert details["chat: out-of-quota"] == (False, f"HTTP 429: {PROVIDER_429}")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import socket
 
+from llmproxy_ops.launcher import listen_sockets
 from llmproxy_ops.runtime import steer
-from llmproxy_ops.runtime.reuseport import listen_sockets
 from tests.conftest import free_port
 
 CONNECTIONS = 24

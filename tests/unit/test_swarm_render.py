@@ -13,6 +13,7 @@ import yaml
 
 from llmproxy_ops.pipeline import runtime_of
 from llmproxy_ops.render.build import render_files
+from llmproxy_ops.render.launcher import launcher_argv
 from llmproxy_ops.render.nginx import RESOLVER_VALID_S
 from llmproxy_ops.render.swarm import STACK_FILE, STOP_DELAY_S
 from llmproxy_ops.spec import load_files
@@ -86,9 +87,11 @@ def test_the_stop_delay_runs_in_a_real_shell(write, tmp_path: Path) -> None:
     doc, _ = _render(write)
     entry = doc["services"]["litellm"]["entrypoint"]
     delay = 2  # the rendered STOP_DELAY_S, shortened to keep the test quick
-    script = entry[2].replace("$$", "$").replace(f"sleep {STOP_DELAY_S};", f"sleep {delay};")
     log = tmp_path / "log"
     fake = tmp_path / "litellm"  # stands in for LiteLLM: notes its start and its SIGTERM
+    assert " ".join(launcher_argv()) in entry[2]  # LiteLLM's CLI through the launcher
+    script = (entry[2].replace("$$", "$").replace(f"sleep {STOP_DELAY_S};", f"sleep {delay};")
+              .replace(" ".join(launcher_argv()), str(fake)))
     fake.write_text('#!/bin/sh\ntrap \'echo "term $*" >> "$OUT"; exit 3\' TERM\n'
                     'echo started >> "$OUT"\nwhile :; do sleep 0.05; done\n')
     fake.chmod(0o755)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
+from dataclasses import asdict
 from pathlib import Path
 
 from rich.markup import escape
@@ -22,6 +24,13 @@ def result_label(check: CheckResult) -> str:
 
 def format_latency(check: CheckResult) -> str:
     return "-" if check.latency_ms is None else f"{check.latency_ms:.0f} ms"
+
+
+def report_json(report: SmokeReport) -> str:
+    """The report for machines: url, ok, duration and every check (details already scrubbed)."""
+    doc = {"url": report.url, "ok": report.ok, "duration_s": report.duration_s,
+           "checks": [asdict(check) for check in report.checks]}
+    return json.dumps(doc, indent=2, sort_keys=True)
 
 
 def render_table(report: SmokeReport) -> Table:

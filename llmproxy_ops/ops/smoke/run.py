@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ AUTH_REJECTIONS = (401, 403)
 ANTHROPIC_VERSION = "2023-06-01"
 _BODY_QUOTE = 300
 MINUTE_MARGIN_S = 5.0
+# LiteLLM's own rpm/tpm enforcement (router_settings.optional_pre_call_checks), not a provider's
+LIMITED = re.compile(r"Model rate limit exceeded")
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,17 @@ class _Probe:
         key = self.target.key if key is None else key
         return {"Authorization": f"Bearer {key}"}
 
+    def limited_now(self, response: httpx.Response) -> str | None:
+        """The group's own rpm/tpm is used up this minute: LiteLLM answered for it, so it is
+        configured and served. Not a failure: a rollout must not fail because clients use
+        the group at its limit (with several processes the new one shares their counters)."""
+        if response.status_code != 429:
+            return None
+        message = _error_message(response)
+        if not LIMITED.search(message):
+            return None  # a provider's 429 (its quota) is a failure of the check
+        return f"HTTP 429: its own limit is used up this minute ({self.quote(message)})"
+
     def expect_2xx(self, response: httpx.Response) -> Any:
         if not response.is_success:
             raise _Fail(f"HTTP {response.status_code}: {self.quote(_error_message(response))}")
@@ -226,6 +240,9 @@ class _Probe:
     def chat(self, model: str) -> str:
         payload = {"model": model, "messages": PROMPT}
         response = self.client.post("/v1/chat/completions", json=payload, headers=self.auth())
+        limited = self.limited_now(response)
+        if limited:
+            return limited
         body = self.expect_2xx(response)
         content = _content(body)
         if not isinstance(content, str) or not content.strip():
@@ -241,7 +258,11 @@ class _Probe:
         """Anthropic's Messages route, authenticated the way Anthropic clients do (x-api-key)."""
         headers = {"x-api-key": self.target.key, "anthropic-version": ANTHROPIC_VERSION}
         payload = {"model": model, "max_tokens": 32, "messages": PROMPT}
-        body = self.expect_2xx(self.client.post("/v1/messages", json=payload, headers=headers))
+        response = self.client.post("/v1/messages", json=payload, headers=headers)
+        limited = self.limited_now(response)
+        if limited:
+            return limited
+        body = self.expect_2xx(response)
         texts = _message_texts(body)
         if not "".join(texts).strip():
             raise _Fail(f"no text block in the message: {self.quote(json.dumps(body))}")

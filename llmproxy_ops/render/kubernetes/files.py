@@ -16,6 +16,7 @@ from llmproxy_ops import __version__
 from llmproxy_ops.render.initdb import INITDB_FILE, render_initdb
 from llmproxy_ops.render.kubernetes import backing, litellm, network
 from llmproxy_ops.render.kubernetes.common import PART_OF, SECRET_NAME
+from llmproxy_ops.render.launcher import launcher_files
 from llmproxy_ops.render.litellm_config import render_yaml
 from llmproxy_ops.render.litellm_hooks import hook_files
 from llmproxy_ops.spec.model import Spec
@@ -57,6 +58,7 @@ def kubernetes_files(spec: Spec, *, request_timeout: float) -> dict[str, str]:
                                                    api_only=api_only)]
     files = {name: _dump(docs) for name, docs in objects.items()}
     files[CONFIG_FILE] = render_yaml(spec, config)
+    files.update(launcher_files())  # the pods serve LiteLLM through it (render/launcher.py)
     if ks.runs_postgres:
         files[INITDB_FILE] = render_initdb()
     files[KUSTOMIZATION_FILE] = _kustomization(spec, ks.namespace, sorted(objects),
@@ -74,7 +76,8 @@ def _kustomization(spec: Spec, namespace: str, resources: list[str], *,
                    postgres: bool, config: dict[str, Any]) -> str:
     generators: list[dict[str, Any]] = [
         # the shipped callbacks beside config.yaml, where LiteLLM looks for them
-        {"name": litellm.CONFIG_MAP, "files": [CONFIG_FILE, *sorted(hook_files(config))]},
+        {"name": litellm.CONFIG_MAP,
+         "files": [CONFIG_FILE, *sorted({**hook_files(config), **launcher_files()})]},
         {"name": litellm.ENV_CONFIG_MAP, "envs": [RUNTIME_ENV_FILE]},
     ]
     if postgres:

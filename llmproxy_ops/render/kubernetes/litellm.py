@@ -20,6 +20,7 @@ from llmproxy_ops.render.kubernetes.common import (
     selector,
     service,
 )
+from llmproxy_ops.render.launcher import LAUNCHER_FILE, launcher_environment
 from llmproxy_ops.render.litellm_config import litellm_config
 from llmproxy_ops.spec.kubernetes_settings import KubernetesSettings
 from llmproxy_ops.spec.model import Spec
@@ -137,10 +138,12 @@ def _container(spec: Spec, ks: KubernetesSettings, config: dict[str, Any],
         "name": NAME,
         "image": ks.litellm.image,
         "imagePullPolicy": image_pull_policy(),
+        # LiteLLM's CLI, served through the launcher the ConfigMap carries (render/launcher.py)
+        "command": ["python3", f"{CONFIG_DIR}/{LAUNCHER_FILE}"],
         "args": args,
         "ports": [{"name": "http", "containerPort": LITELLM_PORT}],
         "envFrom": [{"configMapRef": {"name": ENV_CONFIG_MAP}}],
-        "env": _env(ks, config),
+        "env": _env(spec, ks, config),
         "resources": resources(ks.litellm),
         "securityContext": container_security(),
         "startupProbe": http_probe("/health/liveliness", LITELLM_PORT, period=5,
@@ -156,12 +159,14 @@ def _container(spec: Spec, ks: KubernetesSettings, config: dict[str, Any],
     }
 
 
-def _env(ks: KubernetesSettings, config: dict[str, Any]) -> list[dict[str, Any]]:
+def _env(spec: Spec, ks: KubernetesSettings, config: dict[str, Any]) -> list[dict[str, Any]]:
     # Only what LiteLLM reads: the Postgres password stays out of pods that use no database.
     env = [secret_env(name) for name in litellm_secret_keys(config, ks)]
     # Fixed values after the secrets: $(VAR) expands only variables defined earlier.
     env.append({"name": "HOME", "value": "/tmp"})  # the root filesystem is read-only
     env.append({"name": "LITELLM_UI_PATH", "value": UI_DIR})
+    served = launcher_environment(workers(spec, ks), spec.stack.server)
+    env += [{"name": name, "value": value} for name, value in served.items()]
     if ks.mlflow.enabled:
         env.append({"name": "MLFLOW_TRACKING_URI", "value": f"http://{MLFLOW_HOST}:{MLFLOW_PORT}"})
     if ks.use_db and not ks.db_external:

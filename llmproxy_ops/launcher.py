@@ -1,0 +1,485 @@
+"""How the stock LiteLLM proxy is served on every target: one file, rendered beside config.yaml.
+
+`python llmproxy_launcher.py <litellm CLI arguments>` (locally, in every image, in every
+replica) is LiteLLM's own CLI (`litellm --config ...`: config, environment and database
+set-up happen as `litellm` does them) up to its call `uvicorn.run(...)`, which is served
+here (`run`). It is one module that imports nothing else of llmproxy_ops, so that the build
+carries it to any image with LiteLLM in it, the official one included, the way it carries
+config.yaml: an upgrade of llmproxy-ops changes the build, and `apply` rolls it out.
+
+What it chooses:
+- Garbage collection between two steps of the event loop only, on CPython before 3.12:
+  LiteLLM 1.108.7 on CPython 3.11 died with SIGSEGV in `ContextVar.set` under plain + SSE
+  load within minutes, with LiteLLM's own CLI, on uvloop and on asyncio's loop, on the host
+  venv and in the image (CPython gh-148891, see GC_SAFE_POINTS_VAR; issue 21;
+  benchmarks/soak_crash.py counts the deaths, README "Performance" has the cost).
+- The port that was asked for (LLMPROXY_PORT): LiteLLM's CLI silently moves off 4000 when
+  it is in use, and a local rollout shares the port with the running proxy on purpose.
+- uvicorn workers, each on a SO_REUSEPORT listening socket of its own, under a supervisor
+  that restarts a worker that died and records it (LLMPROXY_WORKERS_FILE) so that `status`
+  says so; or, with LLMPROXY_SUPERVISE=0 and one worker (a container: the engine restarts
+  it), uvicorn's server in this very process.
+- SIGTERM drains kept-alive connections before uvicorn's graceful shutdown, and every worker
+  freezes its start-up objects out of the collector once it serves.
+The event loop stays LiteLLM's choice (uvloop on Linux); LLMPROXY_EVENT_LOOP=asyncio
+overrides it, for side-by-side benchmarks.
+
+Why a socket per worker: `litellm --num_workers N` hands one listening socket to N uvicorn
+workers, and the event loop that wakes for it accepts every connection pending at that
+moment; a burst of new keep-alive connections (a client's pool warming up) can land on one
+worker while the other idles (benchmarks/perf_conns.py counted 8 of 8 on one worker). With a
+socket per worker in one SO_REUSEPORT group the kernel spreads connections as they arrive.
+Any process of the same user could join that group on the port, so the local runtime checks
+the port is free before it starts.
+
+Workers come from a multiprocessing fork server started before LiteLLM's CLI runs, which
+imports litellm meanwhile: a worker starts, or restarts, without importing LiteLLM's core
+again. Each worker takes the CLI's environment as it is when the worker starts (config path,
+database URL...) before it imports the proxy app. Not a plain fork of the CLI: LiteLLM's CLI
+starts a reaper thread for multi-worker runs, and a fork taken while that thread held an
+import lock hung the worker at start-up. A worker that dies is restarted on its socket,
+which the supervisor keeps open, so connections the kernel queued for it wait for the
+replacement instead of being reset.
+
+A local rollout (runtime/local_env.py) starts a second proxy beside this one on the same
+port and says how through the environment: LLMPROXY_PRIVATE_PORT (every worker also listens
+on 127.0.0.1:that port, so the new proxy can be checked on its own), LLMPROXY_STEER_BEHIND
+(the old proxy's socket count: new connections keep going to it until SIGUSR1 steers them
+here, see llmproxy_ops/runtime/steer.py), LLMPROXY_STEER_FILE (where the result of a steering
+signal is written) and LLMPROXY_DRAIN_TIMEOUT (how long SIGTERM waits for in-flight requests
+and streams). SIGUSR2 hands the choice back to the kernel's hash.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import multiprocessing
+import multiprocessing.forkserver
+import os
+import signal
+import socket
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+LOOP_VAR = "LLMPROXY_EVENT_LOOP"  # uvicorn's loop ("asyncio", "uvloop"); unset: LiteLLM's
+PORT_VAR = "LLMPROXY_PORT"
+SUPERVISE_VAR = "LLMPROXY_SUPERVISE"
+WORKERS_FILE_VAR = "LLMPROXY_WORKERS_FILE"
+GC_FREEZE_VAR = "LLMPROXY_GC_FREEZE"  # "0": leave start-up objects to the collector (benchmarks)
+# CPython before 3.12: a collection that starts inside ContextVar.set (while it allocates the
+# new HAMT nodes) can run a finaliser that sets a variable of the same context, which frees
+# the HAMT being walked: SIGSEGV in ContextVar.set (CPython gh-148891; 3.12's collector does
+# not collect there). LiteLLM sets context variables on every request and leaves coroutines
+# to the collector to close, whose `finally` resets them: under plain + SSE load a worker
+# died within minutes, on uvloop and on asyncio's loop alike (benchmarks/soak_crash.py).
+# So a worker collects only between two steps of its event loop, where no ContextVar.set is
+# in progress: automatic collection is off and the same thresholds are applied every tick.
+# "0": the collector as CPython runs it (benchmarks).
+GC_SAFE_POINTS_VAR = "LLMPROXY_GC_SAFE_POINTS"
+STARTUP_FAILURE = 3  # uvicorn's exit code when a server cannot start
+
+FORK_SERVER = multiprocessing.get_context("forkserver")
+log = logging.getLogger("uvicorn.error")
+
+
+# ---- what stands in for LiteLLM's `uvicorn.run(app, ..., workers=N)` -------------------------
+
+
+def run(app: Any, **options: Any) -> None:
+    """Stands in for `uvicorn.run` as LiteLLM's CLI calls it."""
+    import uvicorn
+
+    workers = int(options.pop("workers", 1) or 1)
+    if os.environ.get(LOOP_VAR):
+        options["loop"] = os.environ[LOOP_VAR]
+    if os.environ.get(PORT_VAR):
+        options["port"] = int(os.environ[PORT_VAR])
+    config = uvicorn.Config(app, **options)  # also configures logging as the workers will
+    log.info("Serving on the %s event loop; garbage collection %s", options.get("loop", "auto"),
+             "at safe points" if gc_at_safe_points() else "as CPython runs it")
+    if not supervised(workers):
+        server = draining_server(config)
+        server.run()
+        sys.exit(0 if server.started else STARTUP_FAILURE)
+    sys.exit(_supervisor(app, options, config, workers).run())
+
+
+def supervised(workers: int) -> bool:
+    return workers > 1 or os.environ.get(SUPERVISE_VAR, "1") != "0"
+
+
+def _supervisor(app: Any, options: dict[str, Any], config: Any, workers: int) -> Supervisor:
+    behind = int(os.environ.get("LLMPROXY_STEER_BEHIND") or 0)
+    private_port = int(os.environ.get("LLMPROXY_PRIVATE_PORT") or 0)
+    try:
+        sockets = listen_sockets(
+            config.host, config.port, workers, config.backlog, steer_behind=behind
+        )
+        private = (
+            listen_sockets("127.0.0.1", private_port, workers, config.backlog)
+            if private_port
+            else []
+        )
+    except OSError as exc:
+        log.error("Cannot listen on %s:%s: %s", config.host, config.port, exc)
+        sys.exit(STARTUP_FAILURE)
+    graceful = float(
+        os.environ.get("LLMPROXY_DRAIN_TIMEOUT") or config.timeout_graceful_shutdown or 30.0
+    )
+    steer_file = os.environ.get("LLMPROXY_STEER_FILE")
+    record_file = os.environ.get(WORKERS_FILE_VAR)
+    return Supervisor(
+        app, options, sockets, FORK_SERVER, graceful_s=graceful, private=private,
+        steer_behind=behind, steer_file=Path(steer_file) if steer_file else None,
+        record_file=Path(record_file) if record_file else None,
+    )
+
+
+def _steer() -> Any:
+    """Connection steering: only a local rollout asks for it, where the package is installed."""
+    from llmproxy_ops.runtime import steer
+
+    return steer
+
+
+# ---- a worker: uvicorn's server, draining on SIGTERM -----------------------------------------
+
+
+class CloseWhenDraining:
+    """ASGI wrapper: once draining, every response says `Connection: close`.
+
+    uvicorn's shutdown closes a kept-alive idle connection at once; a client that sends its
+    next request on it at that moment gets a reset (HTTP/1.1 has no race-free way to close
+    an idle connection). Answering that next request and closing after it is race-free.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.draining = False
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        # Decided when the request arrives: nothing is added to a request's path until the
+        # drain begins (one that straddles it is closed by the keep-alive timeout or shutdown).
+        if scope["type"] != "http" or not self.draining:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_closing(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), (b"connection", b"close")]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_closing)
+
+
+def draining_server(config: Any) -> Any:
+    """uvicorn's Server for `config` (loaded here), except that SIGTERM first drains
+    kept-alive connections.
+
+    For up to the keep-alive timeout plus a second, the worker keeps serving (a rollout has
+    already steered new connections elsewhere) and closes each connection after its next
+    response; a connection that stays idle is closed by the keep-alive timeout as always.
+    Then uvicorn's own shutdown: stop accepting, wait for in-flight requests and streams.
+    With no connection open it shuts down at once; SIGINT is uvicorn's immediate stop.
+    """
+    import uvicorn
+
+    safe_points = gc_at_safe_points()
+    if safe_points:
+        gc.disable()  # before LiteLLM's start-up runs its first requests' code
+    config.load()
+    closing = CloseWhenDraining(config.loaded_app)
+    config.loaded_app = closing
+    linger_s = float(config.timeout_keep_alive) + 1.0
+    freeze = os.environ.get(GC_FREEZE_VAR, "1") != "0"
+
+    class DrainingServer(uvicorn.Server):  # type: ignore[misc]  # uvicorn ships no stubs here
+        drain_started: float | None = None
+        frozen = not freeze
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if sig == signal.SIGTERM and self.drain_started is None and self.started:
+                self.drain_started = time.monotonic()
+                closing.draining = True
+                log.info("Draining: %d connection(s) close after their next response "
+                         "(at most %.0f s), then shutdown", len(self.server_state.connections),
+                         linger_s)
+                return
+            super().handle_exit(sig, frame)
+
+        async def on_tick(self, counter: int) -> bool:
+            if not self.frozen and self.started:
+                freeze_startup_objects()
+                self.frozen = True
+            if safe_points:
+                collect_when_due()
+            if self.drain_started is not None and not self.should_exit:
+                lingered = time.monotonic() - self.drain_started >= linger_s
+                if lingered or not self.server_state.connections:
+                    self._captured_signals.append(signal.SIGTERM)  # as uvicorn records it
+                    self.should_exit = True
+            return bool(await super().on_tick(counter))
+
+    return DrainingServer(config)
+
+
+def gc_at_safe_points() -> bool:
+    return sys.version_info < (3, 12) and os.environ.get(GC_SAFE_POINTS_VAR, "1") != "0"
+
+
+def collect_when_due() -> None:
+    """What CPython's automatic collection would do now, from a safe point (uvicorn's tick,
+    every 0.1 s): the youngest generation past its threshold, and the older ones with it
+    when their own counts are past theirs (gc.set_threshold, PYTHON_GC_THRESHOLD)."""
+    t0, t1, t2 = gc.get_threshold()
+    c0, c1, c2 = gc.get_count()
+    if t0 and c0 >= t0:
+        gc.collect(2 if c1 >= t1 and c2 >= t2 else 1 if c1 >= t1 else 0)
+
+
+def freeze_startup_objects() -> None:
+    """Move everything alive after start-up (LiteLLM's modules, model map, router: millions
+    of objects) out of the collector's reach: a full collection then walks only what
+    requests created since, instead of pausing the worker for hundreds of ms to re-walk
+    objects that live until exit. Collect first so no garbage is frozen with them."""
+    gc.collect()
+    gc.freeze()
+    log.info("gc.freeze: %d start-up objects out of the collector's reach", gc.get_freeze_count())
+
+
+# ---- the supervisor: a SO_REUSEPORT socket per worker, restarts recorded --------------------
+
+
+CRASH_WINDOW_S = 60.0
+CRASHES_PER_WORKER = 5  # restarts allowed per worker within CRASH_WINDOW_S before giving up
+POLL_S = 0.5
+
+
+
+def listen_sockets(
+    host: str, port: int, count: int, backlog: int, *, steer_behind: int = 0
+) -> list[socket.socket]:
+    """`count` listening sockets on host:port, one SO_REUSEPORT group.
+
+    steer_behind: the group already has that many sockets (a running proxy); new connections
+    stay on them (the program is attached right after the first of ours listens).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind((host, port))
+            sock.listen(backlog)
+            sock.set_inheritable(True)
+            if steer_behind and len(sockets) == 1:
+                _steer().attach(sock, offset=0, count=steer_behind)
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+def serve_worker(
+    app: Any, options: dict[str, Any], socks: list[socket.socket], environ: dict[str, str]
+) -> None:
+    """One worker: uvicorn's Server on its own listening socket(s) (a fork server's child)."""
+    import uvicorn
+
+    os.environ.clear()  # the fork server's copy predates what LiteLLM's CLI set
+    os.environ.update(environ)
+    server = draining_server(uvicorn.Config(app, **options))
+    server.run(sockets=socks)
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)
+
+
+def describe_exit(code: int | None) -> str:
+    """multiprocessing's exit code in words: -11 is "killed by SIGSEGV"."""
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+@dataclass
+class WorkerRecord:
+    """What `status` shows of one worker slot: who serves it now, and how often it died."""
+
+    index: int
+    pid: int = 0
+    started_at: float = 0.0
+    restarts: int = 0
+    last_exit: str = ""  # "killed by SIGSEGV", "exit code 1"
+    last_exit_at: float | None = None
+
+
+@dataclass
+class Supervisor:
+    """Starts one worker per socket, restarts the ones that die, stops all on SIGTERM/SIGINT."""
+
+    app: Any
+    options: dict[str, Any]
+    sockets: list[socket.socket]
+    context: Any  # the multiprocessing context that starts workers
+    graceful_s: float = 30.0
+    private: list[socket.socket] = field(default_factory=list)  # 127.0.0.1:private port
+    steer_behind: int = 0
+    steer_file: Path | None = None
+    record_file: Path | None = None
+    workers: list[BaseProcess] = field(default_factory=list)
+    records: list[WorkerRecord] = field(default_factory=list)
+    crashes: deque[float] = field(default_factory=deque)
+    stopping: bool = False
+
+    def run(self) -> int:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, self._on_signal)
+        signal.signal(signal.SIGUSR1, self._steer_here)
+        signal.signal(signal.SIGUSR2, self._unsteer)
+        self.records = [WorkerRecord(i) for i in range(len(self.sockets))]
+        self.workers = [self._start(i) for i in range(len(self.sockets))]
+        code = 0
+        while not self.stopping:
+            time.sleep(POLL_S)
+            code = self._reap()
+            if code:
+                break
+        self._stop_all()
+        return code
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        self.stopping = True
+
+    def _steer_here(self, _signum: int, _frame: Any) -> None:
+        try:
+            _steer().attach(self.sockets[0], offset=self.steer_behind, count=len(self.sockets))
+            self._report("steered")
+        except OSError as exc:
+            self._report(f"error: {exc}")
+
+    def _unsteer(self, _signum: int, _frame: Any) -> None:
+        _steer().detach(self.sockets[0])
+        self._report("unsteered")
+
+    def _report(self, text: str) -> None:
+        log.info("Connection steering: %s", text)
+        if self.steer_file is not None:
+            _replace_text(self.steer_file, text + "\n")
+
+    def _start(self, index: int) -> BaseProcess:
+        socks = [self.sockets[index], *self.private[index : index + 1]]
+        worker = self.context.Process(
+            target=serve_worker,
+            args=(self.app, self.options, socks, dict(os.environ)),
+            name=f"litellm-worker-{index}",
+        )
+        worker.start()
+        log.info("Started worker process [%s] on its own SO_REUSEPORT socket", worker.pid)
+        record = self.records[index]
+        record.pid, record.started_at = worker.pid or 0, time.time()
+        self._save_records()
+        return worker
+
+    def _reap(self) -> int:
+        """Restart dead workers; a non-zero result is the exit code to stop with."""
+        for index, worker in enumerate(self.workers):
+            if worker.is_alive() or self.stopping:
+                continue
+            worker.join()
+            how = describe_exit(worker.exitcode)
+            record = self.records[index]
+            record.last_exit, record.last_exit_at = how, time.time()
+            if worker.exitcode == STARTUP_FAILURE:
+                log.error("Worker [%s] could not start; stopping", worker.pid)
+                self._save_records()
+                return STARTUP_FAILURE
+            if self._crash_looping():
+                log.error(
+                    "Workers keep dying (%d in %.0f s); stopping", len(self.crashes), CRASH_WINDOW_S
+                )
+                self._save_records()
+                return 1
+            log.error("Worker [%s] died (%s); restarting it", worker.pid, how)
+            record.restarts += 1
+            self.workers[index] = self._start(index)
+        return 0
+
+    def _crash_looping(self) -> bool:
+        now = time.monotonic()
+        self.crashes.append(now)
+        while now - self.crashes[0] > CRASH_WINDOW_S:
+            self.crashes.popleft()
+        return len(self.crashes) > CRASHES_PER_WORKER * len(self.workers)
+
+    def _save_records(self) -> None:
+        if self.record_file is None:
+            return
+        doc = {"supervisor": os.getpid(),
+               "workers": [vars(r) for r in self.records]}
+        try:
+            _replace_text(self.record_file, json.dumps(doc) + "\n")
+        except OSError as exc:  # the record is for people; serving goes on without it
+            log.warning("Cannot record workers in %s: %s", self.record_file, exc)
+
+    def _stop_all(self) -> None:
+        alive = [w for w in self.workers if w.is_alive()]
+        for worker in alive:
+            worker.terminate()  # SIGTERM: uvicorn finishes in-flight requests
+        deadline = time.monotonic() + self.graceful_s
+        for worker in alive:
+            worker.join(max(0.0, deadline - time.monotonic()))
+            if worker.is_alive():
+                worker.kill()
+                worker.join()
+        # Closed last: while a rollout steers new connections to the new proxy these stay
+        # in the group untouched, so the group's socket order (and the steering) holds.
+        for sock in self.sockets + self.private:
+            sock.close()
+
+
+def _replace_text(path: Path, text: str) -> None:
+    """Write beside, then rename: a reader never sees half a file. Created 0600, never
+    through a link (O_EXCL on the temporary name)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.replace(tmp, path)
+
+
+# ---- entry point -----------------------------------------------------------------------------
+
+
+def main(argv: list[str]) -> None:
+    if os.environ.get(SUPERVISE_VAR, "1") != "0":
+        # Start the fork server first: it imports litellm on the other core while this
+        # process does the same for the CLI (workers then start without importing it again).
+        FORK_SERVER.set_forkserver_preload(["litellm"])
+        multiprocessing.forkserver.ensure_running()
+    import uvicorn
+    from litellm import run_server
+
+    uvicorn.run = run  # LiteLLM's CLI does `import uvicorn; uvicorn.run(...)` when serving
+    run_server.main(args=argv, prog_name="litellm")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,49 @@
+"""One deployment per target configuration, shared by every scenario that runs on it.
+
+The fixture is module-scoped and parametrized by target, so pytest runs the scenarios of
+test_scenarios.py target by target, in file order: start first, `down` last. A target that
+cannot run a scenario says why in its declaration (targets.py); the scenario skips with that
+reason, which the CI skip guard (tests/conftest.py) accepts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conformance.deployment import Deployment
+from tests.conformance.targets import DOCKER, SWARM, TargetConfig, targets
+from tests.conftest import free_port
+
+PORTS = {
+    "local-2": {"port": free_port()},
+    **{f"compose-{n}": {"https": free_port(), "http": free_port(), "mlflow": free_port()}
+       for n in (1, 2)},
+}
+TARGETS = targets(PORTS)
+
+
+def allowed_skip_reasons() -> dict[str, str]:
+    """Reason -> where it is declared: the skips the CI guard lets through."""
+    return {reason: f"{t.name}: {scenario}" for t in TARGETS for scenario, reason in t.cannot.items()}
+
+
+@pytest.fixture(scope="module", params=TARGETS, ids=lambda t: t.name)
+def deployment(request: pytest.FixtureRequest,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    target: TargetConfig = request.param
+    if target.engine in (DOCKER, SWARM):
+        request.getfixturevalue("docker_engine")
+    d = Deployment.create(target, tmp_path_factory.mktemp(target.name))
+    try:
+        yield d
+    finally:
+        volumes = ["--volumes", "--yes"] if target.engine in (DOCKER, SWARM) else []
+        d.env_cli("down", *volumes, check=False)
+
+
+def skip_unless_runs(d: Deployment, scenario: str) -> None:
+    reason = d.target.why_not(scenario)
+    if reason is not None:
+        pytest.skip(reason)

@@ -1,0 +1,107 @@
+"""A target configuration brought up in a throwaway project, driven through the CLI as a user
+drives it: `llmproxy-ops init`, `up`, `status`, `apply`, `smoke-test`, `keys`, `down`."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from llmproxy_ops.envfile import read_env_file
+from tests.conformance.targets import TargetConfig
+from tests.conftest import REPO
+
+CLI = Path(sys.executable).parent / "llmproxy-ops"
+CLI_TIMEOUT_S = 900.0
+
+
+@dataclass
+class Deployment:
+    target: TargetConfig
+    root: Path  # the project folder: configs/, .env, certs/, build/, .run/
+
+    @classmethod
+    def create(cls, target: TargetConfig, root: Path) -> Deployment:
+        """A fresh project: the shipped configs, `init`'s .env plus the target's secrets."""
+        shutil.copytree(REPO / "configs", root / "configs")
+        shutil.copy(REPO / ".env.example", root / ".env.example")
+        deployment = cls(target, root)
+        deployment.cli("init")
+        if target.layer is not None:
+            deployment.env_path.write_text(target.layer, encoding="utf-8")
+        extra = "".join(f"{name}={secrets.token_urlsafe(18)}\n" for name in target.secrets)
+        with (root / ".env").open("a", encoding="utf-8") as env:
+            env.write(extra)
+        if target.tls:
+            deployment.cli("certs", "self-signed", "--out", "certs")
+        return deployment
+
+    # ---- the CLI ----------------------------------------------------------------------------
+
+    def cli(self, *args: str, check: bool = True,
+            timeout: float = CLI_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+        """`llmproxy-ops ARGS` in the project folder; with `check`, exit 0 or the output says
+        why not."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LLMPROXY_")}
+        done = subprocess.run([str(CLI), *args], cwd=self.root, capture_output=True, text=True,
+                              timeout=timeout, env={**env, "COLUMNS": "200"})
+        if check and done.returncode != 0:
+            raise AssertionError(f"llmproxy-ops {' '.join(args)}: exit {done.returncode}\n"
+                                 f"{done.stdout[-6000:]}\n{done.stderr[-3000:]}")
+        return done
+
+    def env_cli(self, verb: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.cli(*verb.split(), "--env", self.target.env, *args, check=check)
+
+    def status(self) -> dict[str, Any]:
+        done = self.env_cli("status", "--format", "json", check=False)
+        return dict(json.loads(done.stdout))
+
+    def smoke(self) -> dict[str, Any]:
+        done = self.env_cli("smoke-test", *self.verify_args, "--format", "json", check=False)
+        return dict(json.loads(done.stdout))
+
+    # ---- what a client needs ----------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return str(self.status()["url"])
+
+    @property
+    def verify(self) -> bool | str:
+        return str(self.root / "certs" / "cert.pem") if self.target.tls else True
+
+    @property
+    def verify_args(self) -> list[str]:
+        return ["--ca-bundle", str(self.root / "certs" / "cert.pem")] if self.target.tls else []
+
+    def key(self) -> str:
+        return read_env_file(self.root / ".env")["LITELLM_MASTER_KEY"]
+
+    # ---- the environment file, as a user edits it -------------------------------------------
+
+    @property
+    def env_path(self) -> Path:
+        return self.root / "configs" / "environments" / f"{self.target.env}.yaml"
+
+    def edit(self, change: Any) -> None:
+        """Load the environment file, let `change` edit the document, write it back."""
+        doc = yaml.safe_load(self.env_path.read_text(encoding="utf-8")) or {}
+        change(doc)
+        self.env_path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+
+    def models(self) -> set[str]:
+        """The model groups the gateway lists to a client holding the master key."""
+        r = httpx.get(f"{self.url}/v1/models", headers={"Authorization": f"Bearer {self.key()}"},
+                      verify=self.verify, timeout=30)
+        assert r.status_code == 200, r.text
+        return {m["id"] for m in r.json()["data"]}

@@ -1,0 +1,97 @@
+"""The deployment target configurations every conformance scenario runs against.
+
+A target is declared once here: the environment it starts (the shipped file, or a layer on
+the shipped ones), what it needs from the machine, how many LiteLLM processes serve, and,
+in one place, each scenario it cannot run and why (printed in the run; the CI skip guard
+accepts exactly these reasons).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+# Engines, cheapest first: the pytest tier a target's tests belong to (tests/conftest.py).
+PROCESS, DOCKER, SWARM, RENDER = "process", "docker", "swarm", "render"
+
+NO_DATABASE = ("the local runtime runs LiteLLM without a database (Prisma's engines cannot be "
+               "downloaded here, ENVIRONMENT.md); nothing to back up")
+
+# Groups the load scenarios use, besides what the environment ships: `load` has no rpm (the
+# shipped mock groups allow 60 requests a minute, the load sends several a second), `long`
+# streams 20 chunks a second apart (the fake provider's drip trigger): a stream that is in
+# flight when a change begins and must arrive whole.
+LONG_CHUNKS, LONG_CHUNK_MS = 20, 1000
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    name: str  # the test id: local-1, compose-2...
+    env: str  # configs/environments/<env>.yaml of the throwaway project
+    engine: str
+    processes: int  # LiteLLM processes serving: workers x replicas
+    upstream: dict[str, str]  # litellm_params reaching the fake provider from the proxy
+    # the environment file's text; None: the shipped file of that name, exactly as it is
+    layer: str | None = None
+    secrets: tuple[str, ...] = ()  # .env needs these beyond `init`'s master key
+    tls: bool = False  # clients reach it through nginx, with the project's self-signed cert
+    cannot: dict[str, str] = field(default_factory=dict)  # scenario -> why not here
+
+    def why_not(self, scenario: str) -> str | None:
+        return self.cannot.get(scenario)
+
+    def group(self, name: str, model: str = "gpt-4o-mini") -> dict[str, Any]:
+        """A model_list entry served by the fake provider (model name triggers its faults)."""
+        return {"model_name": name, "litellm_params": {**self.upstream, "model": f"openai/{model}"}}
+
+    def load_groups(self) -> list[dict[str, Any]]:
+        return [self.group("load"), self.group("long", f"drip-{LONG_CHUNKS}x{LONG_CHUNK_MS}")]
+
+
+LOCAL_UPSTREAM = {"api_base": "os.environ/FAKE_PROVIDER_OPENAI_BASE", "api_key": "dummy"}
+COMPOSE_UPSTREAM = {"api_base": "http://fake-provider:9000/v1",
+                    "api_key": "os.environ/FAKE_PROVIDER_KEY"}
+COMPOSE_SECRETS = ("POSTGRES_PASSWORD", "FAKE_PROVIDER_KEY", "REDIS_PASSWORD")
+
+
+def _with_load_groups(text: str, target: TargetConfig) -> str:
+    return text + yaml.safe_dump({"model_list": target.load_groups()}, sort_keys=False)
+
+
+def compose_layer(replicas: int, ports: dict[str, int]) -> str:
+    """The ci environment (every image built here, MLflow and Postgres included) under its
+    own project name and ports."""
+    return f"""\
+layers: [ci.yaml]
+stack:
+  drain_timeout: 60
+  compose:
+    project: llmproxy-conformance-{replicas}
+    litellm: {{replicas: {replicas}, cpus: 1.0, memory: 1g}}
+    mlflow: {{port: {ports["mlflow"]}}}
+    nginx: {{https_port: {ports["https"]}, http_port: {ports["http"]}, rate: 100000r/m, burst: 1000}}
+"""
+
+
+def targets(ports: dict[str, dict[str, int]]) -> list[TargetConfig]:
+    """Every target configuration; `ports`: free host ports per target that publishes any."""
+    local1 = TargetConfig("local-1", "dev", PROCESS, 1, LOCAL_UPSTREAM,
+                          cannot={"backup": NO_DATABASE})
+    local2 = TargetConfig("local-2", "dev2", PROCESS, 2, LOCAL_UPSTREAM,
+                          cannot={"backup": NO_DATABASE})
+    compose = [TargetConfig(f"compose-{n}", f"conf{n}", DOCKER, n, COMPOSE_UPSTREAM,
+                            secrets=COMPOSE_SECRETS, tls=True) for n in (1, 2)]
+    layered = [
+        # dev with a second worker: the deployment brings a Redis for exact rate limits
+        (local2, f"layers: [dev.yaml]\nstack: {{workers: 2, port: {ports['local-2']['port']}}}\n"),
+        *((c, compose_layer(c.processes, ports[c.name])) for c in compose),
+    ]
+    return [local1, *(_replace_layer(t, _with_load_groups(text, t)) for t, text in layered)]
+
+
+def _replace_layer(target: TargetConfig, layer: str) -> TargetConfig:
+    from dataclasses import replace
+
+    return replace(target, layer=layer)

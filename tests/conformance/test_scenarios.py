@@ -1,0 +1,288 @@
+"""Conformance: what the README promises, proven the same way on every deployment target.
+
+Each scenario is written once and runs against every target configuration of targets.py
+(local with 1 worker: the dev environment exactly as shipped; local with 2; compose with 1
+and 2 replicas), through the CLI as a user runs it, in this order: start, status, smoke,
+the groups the load needs, exact rate limits, a change under load, a failing change, a
+master-key rotation under load, a backup round trip, and `down`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from llmproxy_ops.testing.load import Load, LoadReport, stream_chunks
+from tests.conformance.deployment import Deployment
+from tests.conformance.targets import DOCKER, LONG_CHUNK_MS, LONG_CHUNKS, PROCESS
+
+# Every runtime's `status --format json` has exactly these keys, and its units these.
+STATUS_KEYS = {"env", "runtime", "running", "healthy", "url", "build", "drift", "note",
+               "units", "facts"}
+UNIT_KEYS = {"name", "state", "health", "url", "detail", "restarts", "last_exit"}
+LIMITED_RPM = 8  # the `limited` group: a burst of LIMITED_RPM + 4 meets exactly this many 200s
+
+
+def test_start(deployment: Deployment) -> None:
+    d = deployment
+    up = d.env_cli("up")
+    assert "healthy in" in up.stdout, up.stdout
+    st = d.status()
+    assert st["running"] and st["healthy"], st
+    assert st["build"] == "0001" and st["drift"] is None
+
+
+def test_status_has_one_shape(deployment: Deployment) -> None:
+    st = deployment.status()
+    assert set(st) == STATUS_KEYS, sorted(st)
+    assert st["units"] and all(set(u) == UNIT_KEYS for u in st["units"]), st["units"]
+    # nothing restarted: a crash would show here (restarts, last exit) and mark the unit
+    assert [u for u in st["units"] if u["restarts"]] == [], st["units"]
+    text = deployment.env_cli("status").stdout
+    assert text.startswith(f"{deployment.target.env}: running on {st['runtime']}, healthy")
+
+
+def test_smoke(deployment: Deployment) -> None:
+    """Chat, SSE chat, the Messages route for Anthropic groups, both rejections as 401, and
+    an enforced rpm met by a 429: `smoke-test` on the environment as configured."""
+    report = deployment.smoke()
+    failed = [c for c in report["checks"] if not c["ok"]]
+    assert report["ok"] and not failed, json.dumps(failed, indent=2)
+    checks = {c["name"].split(":")[0]: c for c in report["checks"]}
+    assert {"liveliness", "models", "auth", "chat", "messages", "stream", "rpm"} <= set(checks)
+    for name in ("auth: missing key rejected", "auth: wrong key rejected"):
+        check = next(c for c in report["checks"] if c["name"] == name)
+        assert check["detail"].startswith("rejected with HTTP 401"), check
+
+
+def test_the_load_groups_are_applied(deployment: Deployment) -> None:
+    """The load scenarios' groups (targets.py): the shipped dev environment gets them by the
+    step a new user takes next, an `apply` of an edited environment file; the layered
+    targets have them from the start."""
+    d = deployment
+    if "load" not in d.models():
+        d.edit(lambda doc: doc.setdefault("model_list", []).extend(
+            [*d.target.load_groups(), _limited(d)]))
+        applied = d.env_cli("apply")
+        assert f"applied: {d.target.env} now runs build 0002" in applied.stdout, applied.stdout
+    elif "limited" not in d.models():
+        d.edit(lambda doc: doc.setdefault("model_list", []).append(_limited(d)))
+        d.env_cli("apply")
+    assert {"load", "long", "limited"} <= d.models()
+
+
+def test_rate_limit_admits_exactly_rpm(deployment: Deployment) -> None:
+    """A burst at the start of a UTC minute (LiteLLM's counting window; the rollouts'
+    smoke tests asked this group already): exactly `rpm` answers, then 429s, however many
+    processes serve (their counters are shared through Redis)."""
+    d = deployment
+    _next_minute()
+    minute = datetime.now(UTC).minute
+    statuses = _burst(d, "limited", LIMITED_RPM + 4)
+    if datetime.now(UTC).minute != minute:  # straddled a minute: counting began again
+        _next_minute()
+        statuses = _burst(d, "limited", LIMITED_RPM + 4)
+    assert statuses == [200] * LIMITED_RPM + [429] * 4, (d.target.processes, statuses)
+
+
+def test_change_under_load_drops_nothing(deployment: Deployment) -> None:
+    """An rpm edit, a new model group and a LiteLLM environment change, applied while plain
+    and SSE clients keep sending and a 20 s stream that began before it is in flight."""
+    d = deployment
+    before = d.status()["build"]
+
+    def change(doc: dict[str, Any]) -> None:
+        groups = doc.setdefault("model_list", [])
+        load = next(g for g in groups if g["model_name"] == "load")
+        load["litellm_params"]["rpm"] = 100000  # an rpm edit
+        groups.append(d.target.group("added"))  # a new group
+        env = doc.setdefault("stack", {}).setdefault("environment", {})
+        env["LITELLM_LOG"] = "WARNING"  # a LiteLLM environment change
+
+    d.edit(change)
+    report, stream, applied = _under_load(d, lambda: d.env_cli("apply"))
+    assert not report.disruptions(), _evidence(d, report)
+    assert stream == (True, LONG_CHUNKS + 2, ""), stream  # + LiteLLM's role and finish chunks
+    assert "added" in d.models()
+    after = d.status()
+    assert after["build"] != before and after["drift"] is None
+    assert not [u for u in after["units"] if u["restarts"]], after["units"]
+    print(f"\n{d.target.name} change under load: {report.summary()}\n{applied.stdout[-2500:]}")
+
+
+def test_failing_change_rolls_back_and_the_old_build_serves(deployment: Deployment) -> None:
+    d = deployment
+    before, groups = d.status()["build"], d.models()
+    d.edit(lambda doc: doc["model_list"].append(d.target.group("broken", "fail-500")))
+    try:
+        report, _, done = _under_load(d, lambda: d.env_cli("apply", check=False))
+    finally:
+        d.edit(lambda doc: doc.update(model_list=[g for g in doc["model_list"]
+                                                  if g["model_name"] != "broken"]))
+    assert done.returncode == 1, done.stdout
+    assert "smoke test failed: chat: broken" in done.stdout, done.stdout
+    assert not report.disruptions(), _evidence(d, report)
+    assert d.status()["build"] == before and d.models() == groups
+    print(f"\n{d.target.name} failing change: {report.summary()}")
+
+
+def test_master_key_rotation_under_load(deployment: Deployment) -> None:
+    """Clients take the new key as soon as it is written (as an operator's clients are told):
+    a request holding one key may meet a process holding the other one for the length of
+    the switch (a 401, inherent to replacing a single master key; counted, not failed);
+    nothing else may happen."""
+    d = deployment
+    old = d.key()
+    report, _, _ = _under_load(d, lambda: d.env_cli("keys rotate master"), key_source=d.key,
+                               long=False)
+    new = d.key()
+    assert new != old
+    assert not [p for p in report.disruptions() if "rejected" not in p], _evidence(d, report)
+    for key, expected in ((old, 401), (new, 200)):
+        statuses = {_models_status(d, key) for _ in range(4)}  # every replica, round robin
+        assert statuses == {expected}, (key == new, statuses)
+    print(f"\n{d.target.name} master-key rotation: {report.summary()}")
+
+
+def test_backup_round_trip(deployment: Deployment) -> None:
+    """create -> verify -> restore of the target's databases, then it serves as before."""
+    d = deployment
+    created = d.env_cli("backup create")
+    assert "created" in created.stdout, created.stdout
+    verified = d.env_cli("backup verify")  # the newest backup
+    assert "verified" in verified.stdout, verified.stdout
+    folder = created.stdout.split("created: ", 1)[1].split(" (", 1)[0].strip()
+    restored = d.env_cli("backup restore", folder, "--yes")
+    assert restored.returncode == 0, restored.stdout
+    st = d.status()
+    assert st["running"] and st["healthy"], st
+    assert d.smoke()["ok"]
+
+
+def test_down_leaves_nothing_behind(deployment: Deployment) -> None:
+    d = deployment
+    d.env_cli("down", *(["--volumes", "--yes"] if d.target.engine == DOCKER else []))
+    assert not d.status()["running"]
+    assert _left_behind(d) == [], _left_behind(d)
+    if d.target.engine == PROCESS:  # again, with the fake provider's state file corrupted
+        d.env_cli("up")
+        (d.root / ".run" / d.target.env / "fake_provider.json").write_text("{not json")
+        d.env_cli("down")
+        assert _left_behind(d) == [], _left_behind(d)
+
+
+# ---- helpers -------------------------------------------------------------------------------
+
+
+def _limited(d: Deployment) -> dict[str, Any]:
+    group = d.target.group("limited")
+    group["litellm_params"]["rpm"] = LIMITED_RPM
+    return group
+
+
+def _under_load(d: Deployment, action: Callable[[], Any], *, long: bool = True,
+                key_source: Callable[[], str] | None = None) -> tuple[LoadReport, Any, Any]:
+    """`action` while 2 plain and 1 SSE client send to the `load` group (and, with `long`, a
+    20 s stream begun before it is in flight); what the clients saw, the stream, the result."""
+    url, verify = d.url, d.verify
+    stream: dict[str, Any] = {}
+    started = threading.Event()
+
+    def long_stream() -> None:
+        with httpx.Client(base_url=url, verify=verify, timeout=120,
+                          headers={"Authorization": f"Bearer {d.key()}"}) as client:
+            client.event_hooks["response"] = [lambda _: started.set()]
+            stream["result"] = stream_chunks(client, "long")
+
+    thread = threading.Thread(target=long_stream, daemon=True)
+    with Load(url, d.key(), "load", key_source=key_source, verify=verify) as load:
+        if long:
+            thread.start()
+            assert started.wait(30), "the long stream did not start"
+        time.sleep(2.0)
+        result = action()
+        time.sleep(2.0)
+    if long:
+        thread.join(LONG_CHUNKS * LONG_CHUNK_MS / 1000 + 60)
+    return load.report, stream.get("result"), result
+
+
+def _evidence(d: Deployment, report: LoadReport) -> str:
+    """What the clients saw, then what ran: status (restarts, last exits) and the logs."""
+    logs = d.env_cli("logs", "-n", "40", check=False).stdout
+    return f"{report.summary()}\n{d.env_cli('status', check=False).stdout}\n{logs[-6000:]}"
+
+
+def _burst(d: Deployment, model: str, count: int) -> list[int]:
+    headers = {"Authorization": f"Bearer {d.key()}"}
+    body = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
+    with httpx.Client(base_url=d.url, verify=d.verify, timeout=60) as client:
+        return [client.post("/v1/chat/completions", json=body, headers=headers).status_code
+                for _ in range(count)]
+
+
+def _next_minute() -> None:
+    """Wait for the next UTC minute (plus a second of margin for clocks and queues)."""
+    now = datetime.now(UTC)
+    time.sleep(60 - now.second - now.microsecond / 1e6 + 1.0)
+
+
+def _models_status(d: Deployment, key: str) -> int:
+    return httpx.get(f"{d.url}/v1/models", headers={"Authorization": f"Bearer {key}"},
+                     verify=d.verify, timeout=30).status_code
+
+
+def _left_behind(d: Deployment) -> list[str]:
+    """Processes started from the project, containers, networks and volumes of its compose
+    project, listeners on the ports it published."""
+    if d.target.engine == DOCKER:
+        project = f"com.docker.compose.project=llmproxy-conformance-{d.target.processes}"
+        left = []
+        for kind in ("ps -a", "network ls", "volume ls"):
+            out = _docker(*kind.split(), "--filter", f"label={project}", "--format", "{{.Names}}"
+                          if kind == "ps -a" else "{{.Name}}")
+            left += [f"{kind.split()[0]}: {name}" for name in out.split()]
+        return left
+    return [f"pid {pid}: {cmd}" for pid, cmd in _processes_of(d.root)]
+
+
+def _docker(*args: str) -> str:
+    import subprocess
+
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=True,
+                          timeout=60).stdout
+
+
+def _processes_of(root: Path) -> list[tuple[int, str]]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            cwd = str((proc / "cwd").resolve())
+        except OSError:
+            continue
+        if str(root) in cmd or cwd.startswith(str(root)):
+            found.append((int(proc.name), cmd.strip()[:200]))
+    return found
+
+
+@pytest.fixture(autouse=True)
+def _declared_reasons(request: pytest.FixtureRequest) -> None:
+    """A scenario a target declares it cannot run is skipped with that declared reason."""
+    if "deployment" not in request.fixturenames:
+        return
+    scenario = request.node.originalname.removeprefix("test_")
+    target = request.getfixturevalue("deployment").target
+    for name, reason in target.cannot.items():
+        if scenario.startswith(name):
+            pytest.skip(reason)
