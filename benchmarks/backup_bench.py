@@ -18,6 +18,7 @@ from pathlib import Path
 
 from _common import arg_parser, machine_info, markdown_doc, markdown_table, summary, write_results
 
+from llmproxy_ops.ops.backup.auth import BackupKey
 from llmproxy_ops.ops.backup.create import create_backup
 from llmproxy_ops.ops.backup.settings import BackupContext
 from llmproxy_ops.ops.backup.testing import MLFLOW_SCHEMA, start_postgres, traces_sql
@@ -36,9 +37,11 @@ def load(pg: PgServer, traces: int) -> dict[str, float]:
 
 
 def one_run(pg: PgServer, folder: Path) -> dict[str, float]:
-    ctx = BackupContext(env="bench", runtime="local", backup_dir=folder, databases=(DB,), pg=pg)
+    key = BackupKey(folder / ".state" / "backup.key")
+    ctx = BackupContext(env="bench", runtime="local", backup_dir=folder, databases=(DB,), pg=pg,
+                        key=key)
     created = create_backup(ctx)
-    report = verify_backup(pg, created.folder, salt=None)
+    report = verify_backup(pg, created.folder, key=key, salt=None)
     if not report.ok:
         raise SystemExit(f"verify failed: {report.problems}")
     dump = created.manifest.files[f"db/{DB}.dump"].size

@@ -9,7 +9,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from llmproxy_ops.errors import EnvFileError
-from llmproxy_ops.fsutil import atomic_write_text
+from llmproxy_ops.fsutil import atomic_write_text, locked
 
 _NAME = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
 MASTER_KEY_VAR = "LITELLM_MASTER_KEY"
@@ -66,6 +66,11 @@ def _quote(value: str) -> str:
 
 def ensure_env_file(path: Path) -> bool:
     """Create the env file with a fresh master key if it does not exist. True if created."""
+    with locked(path):  # two inits at once make one key, not two
+        return _create_env_file(path)
+
+
+def _create_env_file(path: Path) -> bool:
     if path.exists():
         return False
     header = (

@@ -40,6 +40,11 @@ class LayerError(ConfigError):
         self.col = col
 
 
+class UnsafePathError(OpsError):
+    """A path the tool would write through is a symlink, or a path from a file leaves its
+    folder: refused, never followed."""
+
+
 class RenderError(OpsError):
     """Rendering or writing the build output failed."""
 

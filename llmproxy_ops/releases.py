@@ -19,6 +19,7 @@ from pathlib import Path
 
 from llmproxy_ops import fsutil
 from llmproxy_ops.render import RenderResult, render_build
+from llmproxy_ops.render.build import is_build_dir
 from llmproxy_ops.spec.model import Spec
 
 KEEP = 5
@@ -86,7 +87,8 @@ class ReleaseStore:
         self.prune()
 
     def discard(self, release: Release) -> None:
-        shutil.rmtree(release.dir, ignore_errors=True)
+        if is_build_dir(release.dir):  # only what a render made (render/build.py's marker)
+            shutil.rmtree(release.dir, ignore_errors=True)
         (self.root / f"{release.id}.json").unlink(missing_ok=True)
 
     def prune(self) -> None:

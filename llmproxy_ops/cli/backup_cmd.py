@@ -17,11 +17,12 @@ from llmproxy_ops.ops.backup.create import create_backup, list_backups
 from llmproxy_ops.ops.backup.prune import prune_backups
 from llmproxy_ops.ops.backup.restore import restore_backup
 from llmproxy_ops.ops.backup.settings import BackupContext, context_for
+from llmproxy_ops.ops.backup.sign import sign_backup
 from llmproxy_ops.ops.backup.verify import verify_backup
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS
 
 app = GuardedTyper(
-    help="Back up, verify, restore and prune the stack's databases and configs.",
+    help="Back up, verify, restore, sign and prune the stack's databases and configs.",
     no_args_is_help=True,
 )
 
@@ -96,7 +97,7 @@ def list_(
     """
     ctx = _ctx(env, configs, env_file)
     table = Table("backup", "created (UTC)", "size", "databases", "status")
-    for info in list_backups(ctx.backup_dir, ctx.env):
+    for info in list_backups(ctx.backup_dir, ctx.env, ctx.key):
         dbs = ", ".join(sorted(info.manifest.databases)) if info.manifest else "?"
         table.add_row(info.folder.name, info.created[:19], _size(info.size), dbs, info.status)
     console.print(table)
@@ -105,7 +106,7 @@ def list_(
 def _pick(ctx: BackupContext, backup: Path | None) -> Path:
     if backup is not None:
         return backup
-    found = list_backups(ctx.backup_dir, ctx.env)
+    found = list_backups(ctx.backup_dir, ctx.env, ctx.key)
     if not found:
         raise UsageError(f"no backups of {ctx.env} in {ctx.backup_dir}")
     return found[-1].folder
@@ -124,7 +125,7 @@ def verify(
     """
     ctx = _ctx(env, configs, env_file)
     folder = _pick(ctx, backup)
-    report = verify_backup(ctx.pg, folder, salt=ctx.salt_fingerprint)
+    report = verify_backup(ctx.pg, folder, key=ctx.key, salt=ctx.salt_fingerprint)
     for problem in report.problems:
         err_console.print(f"[red]error[/red]: {folder.name}: {problem}", markup=True)
     if not report.ok:
@@ -174,6 +175,23 @@ def restore(
     raise typer.Exit(0 if ok else 1)
 
 
+@app.command("sign")
+def sign(
+    backup: Annotated[Path, typer.Argument(help="backup folder")],
+    env: EnvName = "dev",
+    configs: ConfigsOpt = DEFAULT_CONFIGS,
+    env_file: EnvFileOpt = None,
+) -> None:
+    """Authenticate a backup this machine did not make, once you checked where it came from.
+
+    Example: llmproxy-ops backup sign --env prod /srv/incoming/prod-20250101T030000Z
+    """
+    ctx = _ctx(env, configs, env_file)
+    key = sign_backup(backup, ctx.key)
+    console.print(f"[green]signed[/green]: {backup} with backup key {key} ({ctx.key.path})")
+    console.print(f"  next: llmproxy-ops backup verify --env {env} {backup}")
+
+
 @app.command("prune")
 def prune(
     env: EnvName = "dev",
@@ -198,6 +216,7 @@ def prune(
         keep=keep or ctx.keep,
         max_age_days=max_age_days or ctx.max_age_days,
         dry_run=dry_run,
+        key=ctx.key,
     )
     verb = "would delete" if dry_run else "deleted"
     for folder, why in result.deleted:

@@ -51,10 +51,12 @@ def up(
 
 
 def _curl(url: str, key_var: str, key_file: str, model: str) -> str:
+    # The header goes in on stdin (`-H @-`): in `-H "...$(sed ...)"` the shell would put the
+    # key into curl's argv, which every user of the machine can read (ps, /proc).
     body = json.dumps({"model": model, "messages": [{"role": "user", "content": "Hello!"}]})
     return (
-        f"    curl {url}/v1/chat/completions \\\n"
-        f"      -H \"Authorization: Bearer $(sed -n 's/^{key_var}=//p' {key_file})\" \\\n"
+        f"    sed -n 's/^{key_var}=/Authorization: Bearer /p' {key_file} | \\\n"
+        f"      curl {url}/v1/chat/completions -H @- \\\n"
         f"      -H 'Content-Type: application/json' \\\n"
         f"      -d '{body}'\n"
     )

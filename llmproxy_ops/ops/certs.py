@@ -77,8 +77,9 @@ def _certificate(
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
     now = dt.datetime.now(dt.UTC)
     public = key.public_key()
-    # Like `openssl req -x509`: a CA:TRUE self-signed certificate, so clients can trust it
-    # directly as its own anchor (httpx verify=cert.pem, curl --cacert).
+    # A leaf (CA:FALSE, no certificate or CRL signing): trusted directly as its own anchor
+    # (httpx verify=cert.pem, curl --cacert), but if its key ever leaks it cannot sign a
+    # certificate for another name that a client trusting this file would accept.
     return (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -90,7 +91,7 @@ def _certificate(
         .add_extension(
             x509.SubjectAlternativeName([_general_name(n) for n in names]), critical=False
         )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
@@ -106,7 +107,7 @@ def _key_usage() -> x509.KeyUsage:
         key_encipherment=False,
         data_encipherment=False,
         key_agreement=False,
-        key_cert_sign=True,
+        key_cert_sign=False,
         crl_sign=False,
         encipher_only=False,
         decipher_only=False,

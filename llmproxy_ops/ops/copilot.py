@@ -172,7 +172,7 @@ class LoginPlace:
     runtime: str
     location: str
     argv: tuple[str, ...]
-    env: dict[str, str] | None  # None: inherit (compose passes the env file itself)
+    env: dict[str, str] | None  # None: inherit
 
 
 def local_place(spec: Spec, environment: dict[str, str]) -> LoginPlace:
@@ -187,8 +187,10 @@ def local_place(spec: Spec, environment: dict[str, str]) -> LoginPlace:
     return LoginPlace("local", str(token_dir), (sys.executable,), env)
 
 
-def compose_place(base_command: list[str], project: str, service: str) -> LoginPlace:
-    # A one-off container of the litellm service: its image, env file and the volume mount.
+def compose_place(base_command: list[str], project: str, service: str,
+                  env: dict[str, str] | None = None) -> LoginPlace:
+    # A one-off container of the litellm service: its image, secrets and the volume mount;
+    # `env`: the `docker compose` process's environment (its secrets' values, never argv).
     argv = (
         *base_command,
         "run",
@@ -201,7 +203,7 @@ def compose_place(base_command: list[str], project: str, service: str) -> LoginP
         "PYTHONUNBUFFERED=1",
         service,
     )
-    return LoginPlace("compose", volume_name(project), argv, None)
+    return LoginPlace("compose", volume_name(project), argv, env)
 
 
 # ---- verbs ----------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 from llmproxy_ops.errors import StackError
@@ -9,7 +10,7 @@ from llmproxy_ops.ops import copilot
 from llmproxy_ops.ops.copilot import LoginPlace
 from llmproxy_ops.pipeline import Target, load_target, render_target, runtime_of, target_environment
 from llmproxy_ops.render.compose import litellm_names
-from llmproxy_ops.runtime.compose import ComposeRuntime
+from llmproxy_ops.runtime.compose import ComposeRuntime, secret_environment
 from llmproxy_ops.spec import Spec
 
 _ROOT_USERS = frozenset({"", "0", "root", "0:0", "root:root"})
@@ -36,9 +37,13 @@ def login_place(target: Target, *, for_login: bool) -> tuple[Spec, LoginPlace]:
     cs = spec.stack.compose(spec.name)
     service = litellm_names(cs)[0]
     base = stack.base_command()
+    # `docker compose run` mounts the service's secrets: it reads them from its environment
+    secrets = secret_environment(stack.compose_file, target_environment(spec, target))
+    env = {**os.environ, **secrets} if secrets else None
     if for_login:
-        _own_volume(base, service, _image_user(stack.docker, cs.litellm.image))
-    return spec, copilot.compose_place(base, stack.project, service)
+        user = cs.litellm.run_as or _image_user(stack.docker, cs.litellm.image)
+        _own_volume(base, service, user, env)
+    return spec, copilot.compose_place(base, stack.project, service, env)
 
 
 def _image_user(docker: str, image: str) -> str:
@@ -46,9 +51,11 @@ def _image_user(docker: str, image: str) -> str:
     return out.strip()
 
 
-def _own_volume(base: list[str], service: str, user: str) -> None:
-    """A fresh named volume is root's; the image's own user must be able to write the token
-    there (the login) and refresh the key (every replica)."""
+def _own_volume(base: list[str], service: str, user: str,
+                env: dict[str, str] | None = None) -> None:
+    """A fresh named volume is root's; the service's user (compose's `user:`, else the
+    image's) must be able to write the token there (the login) and refresh the key (every
+    replica)."""
     if user in _ROOT_USERS:
         return
     script = 'chmod 700 "$2" && chown "$1" "$2"'  # chmod first: after chown root needs FOWNER
@@ -72,14 +79,16 @@ def _own_volume(base: list[str], service: str, user: str) -> None:
             "sh",
             user.split(":")[0],
             copilot.CONTAINER_DIR,
-        ]
+        ],
+        env,
     )
 
 
-def _docker(argv: list[str]) -> str:
+def _docker(argv: list[str], env: dict[str, str] | None = None) -> str:
     try:
         proc = subprocess.run(
-            argv, capture_output=True, text=True, timeout=180, check=False, stdin=subprocess.DEVNULL
+            argv, capture_output=True, text=True, timeout=180, check=False,
+            stdin=subprocess.DEVNULL, env=env,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise StackError(f"{argv[0]} failed: {exc}") from None

@@ -15,6 +15,7 @@ from llmproxy_ops.envfile import (
     write_env_text,
 )
 from llmproxy_ops.errors import RuntimeStateError
+from llmproxy_ops.fsutil import locked
 from llmproxy_ops.runtime.local import LocalRuntime
 
 DEFAULT_RUN_ROOT = Path(".run")
@@ -35,12 +36,16 @@ def init_env_file(path: Path, run_root: Path = DEFAULT_RUN_ROOT) -> InitResult:
     if read_env_file(path).get(MASTER_KEY_VAR):
         return InitResult.UNCHANGED
     _refuse_while_running(path, run_root)
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    # an empty `LITELLM_MASTER_KEY=` (copied from .env.example) is replaced in place
-    kept = [ln for ln in lines if not ln.strip().startswith(f"{MASTER_KEY_VAR}=")]
-    if kept and not kept[-1].endswith("\n"):
-        kept[-1] += "\n"
-    write_env_text(path, "".join(kept) + format_assignment(MASTER_KEY_VAR, generate_master_key()))
+    with locked(path):  # another writer (keys rotate) must not lose its line to this one
+        if read_env_file(path).get(MASTER_KEY_VAR):
+            return InitResult.UNCHANGED
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        # an empty `LITELLM_MASTER_KEY=` (copied from .env.example) is replaced in place
+        kept = [ln for ln in lines if not ln.strip().startswith(f"{MASTER_KEY_VAR}=")]
+        if kept and not kept[-1].endswith("\n"):
+            kept[-1] += "\n"
+        write_env_text(path, "".join(kept) + format_assignment(MASTER_KEY_VAR,
+                                                               generate_master_key()))
     return InitResult.KEY_ADDED
 
 

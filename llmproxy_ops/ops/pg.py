@@ -8,6 +8,7 @@ postgres image, and a dump taken by `pg_dump` is restorable without this project
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -23,6 +24,10 @@ MAINTENANCE_DB = "postgres"
 END_MARK = "__llmproxy_ops_end__"
 _PG_BIN_GLOB = "/usr/lib/postgresql/*/bin"
 _TIMEOUT_S = 3600.0
+# Every database name that reaches SQL or a client's -d goes through `ident`/`check_name`,
+# whatever its source (a backup's manifest may come from anyone): plain lower-case
+# identifiers only. A `-d` value with `=` would even be read as a connection string.
+IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 # Every user table (partition leaves included, parents excluded: pg_dump dumps rows per leaf).
 TABLES_SQL = """SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
@@ -35,6 +40,28 @@ AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' ORDER B
 class TableStats:
     rows: int
     checksum: str  # md5 over the sorted md5s of each row's text form ("" for an empty table)
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not IDENTIFIER.fullmatch(name):
+        raise BackupError(
+            f"refusing {name!r} as a database name",
+            hint="database names are a-z, 0-9 and _ (starting with a letter or _), "
+            "at most 63 characters",
+        )
+    return name
+
+
+def ident(name: str) -> str:
+    """A checked database name as a quoted SQL identifier."""
+    return '"' + check_name(name) + '"'
+
+
+def literal(text: str) -> str:
+    """A SQL string literal (standard_conforming_strings: only the quote is special)."""
+    if "\0" in text:
+        raise BackupError("refusing a NUL character in a SQL string")
+    return "'" + text.replace("'", "''") + "'"
 
 
 def find_pg_bin(tool: str) -> str | None:
@@ -149,7 +176,7 @@ class PgServer:
             "ON_ERROR_STOP=1",
             *self.user_args(),
             "-d",
-            db,
+            check_name(db),
         ]
 
     # ---- databases --------------------------------------------------------------------------
@@ -159,10 +186,10 @@ class PgServer:
         return {r[0] for r in rows}
 
     def create_database(self, name: str) -> None:
-        self.execute(MAINTENANCE_DB, f'CREATE DATABASE "{name}"')
+        self.execute(MAINTENANCE_DB, f"CREATE DATABASE {ident(name)}")
 
     def drop_database(self, name: str) -> None:
-        self.execute(MAINTENANCE_DB, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.execute(MAINTENANCE_DB, f"DROP DATABASE IF EXISTS {ident(name)} WITH (FORCE)")
 
     def server_version(self) -> str:
         return self.query(MAINTENANCE_DB, "SHOW server_version")[0][0]
@@ -175,11 +202,11 @@ class PgServer:
     def dump(self, db: str, out: IO[bytes], snapshot: str | None = None) -> None:
         """`pg_dump -Fc` streamed to `out` (a host file, also when pg_dump runs in a container)."""
         snap = [f"--snapshot={snapshot}"] if snapshot else []
-        self.run("pg_dump", "-Fc", *snap, *self.user_args(), "-d", db, stdout=out)
+        self.run("pg_dump", "-Fc", *snap, *self.user_args(), "-d", check_name(db), stdout=out)
 
     def restore(self, db: str, dump: Path) -> None:
         """pg_restore into an existing empty database; the dump is streamed over stdin."""
-        with dump.open("rb") as fh:
+        with _open_no_link(dump) as fh:
             self.run(
                 "pg_restore",
                 "--exit-on-error",
@@ -187,12 +214,12 @@ class PgServer:
                 "--no-privileges",
                 *self.user_args(),
                 "-d",
-                db,
+                check_name(db),
                 stdin=fh,
             )
 
     def restore_list(self, dump: Path) -> str:
-        with dump.open("rb") as fh:
+        with _open_no_link(dump) as fh:
             return self.run("pg_restore", "--list", stdin=fh)
 
     def table_stats(self, db: str) -> dict[str, TableStats]:
@@ -210,7 +237,7 @@ class PgServer:
 def stats_sql(tables: list[list[str]]) -> str:
     """One statement: name, row count and content checksum of every table."""
     parts = [
-        f"SELECT {_literal(t[0])}, count(*), "
+        f"SELECT {literal(t[0])}, count(*), "
         f"coalesce(md5(string_agg(md5(x::text), '' ORDER BY md5(x::text))), '') FROM {t[0]} x"
         for t in tables
     ]
@@ -227,8 +254,9 @@ def _text(value: bytes | str | None) -> str:
     return value or ""
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+def _open_no_link(path: Path) -> IO[bytes]:
+    """A dump for reading; a symlink planted in a backup folder is refused, not followed."""
+    return os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb")
 
 
 class PsqlSession:

@@ -1,7 +1,8 @@
 """The env file as the secret store: atomic 0600 writes, dated 0600 backups, no echo.
 
 Values enter through stdin or a file only: argv is readable by every user in /proc
-(`ps`), so no command takes a secret as an option.
+(`ps`), so no command takes a secret as an option. Every read-modify-write holds an
+exclusive lock (fsutil.locked): two `keys rotate` at once lose no update.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TextIO
 
 from llmproxy_ops.envfile import format_assignment, read_env_file, write_env_text
 from llmproxy_ops.errors import EnvFileError, UsageError
+from llmproxy_ops.fsutil import locked
 
 MASTER_PREFIX = "sk-"
 MIN_MASTER_RANDOM_BYTES = 32
@@ -77,12 +79,27 @@ class SecretStore:
 
     def set(self, name: str, value: str) -> Path | None:
         """Write name=value (other lines kept); the backup of the previous file, if any."""
-        backup = self.backup() if self.path.exists() else None
-        write_env_text(self.path, replace_assignment(self._text(), name, value))
-        if self.get(name) != value:  # the dotenv reader must see exactly what was written
-            self.restore(backup)
-            raise EnvFileError(f"{name} did not read back as written; {self.path} was restored")
+        with locked(self.path):
+            backup = self.backup() if self.path.exists() else None
+            write_env_text(self.path, replace_assignment(self._text(), name, value))
+            if self.get(name) != value:  # the dotenv reader must see exactly what was written
+                self._write_back(backup)
+                raise EnvFileError(
+                    f"{name} did not read back as written; {self.path} was restored")
         return backup
+
+    def revert(self, name: str, backup: Path | None) -> None:
+        """Put `name` back as `backup` had it (absent: removed); every other line stays as it
+        is now, so a change another process made meanwhile is kept."""
+        with locked(self.path):
+            old = read_env_file(backup).get(name) if backup is not None else None
+            text = self._text()
+            if old is None:
+                text = "".join(ln for ln in text.splitlines(keepends=True)
+                               if not ((m := _ASSIGNMENT.match(ln)) and m.group(1) == name))
+            else:
+                text = replace_assignment(text, name, old)
+            write_env_text(self.path, text)
 
     def backup(self) -> Path:
         """Copy the file to `<name>.bak-<UTC stamp>` (0600); never replaces an existing backup."""
@@ -105,6 +122,10 @@ class SecretStore:
 
     def restore(self, backup: Path | None) -> None:
         """Put a backup's content back in place (atomically, 0600); None removes the file."""
+        with locked(self.path):
+            self._write_back(backup)
+
+    def _write_back(self, backup: Path | None) -> None:
         if backup is None:
             self.path.unlink(missing_ok=True)
             return

@@ -1,4 +1,9 @@
-"""Write a build folder atomically: all files appear together or the old build stays."""
+"""Write a build folder atomically: all files appear together or the old build stays.
+
+Rendering replaces the whole folder, so it must never be anything but a build folder: each
+one carries MARKER_FILE, and an existing non-empty folder without it (`render --out ~`, a
+`stack.build_dir` from someone else's YAML) is refused, never emptied.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +38,8 @@ from llmproxy_ops.spec.model import Spec
 CONFIG_FILE = "config.yaml"
 RUNTIME_ENV_FILE = "runtime.env"
 MANIFEST_FILE = "env-manifest.json"
+MARKER_FILE = ".llmproxy-ops-build"
+MARKER_TEXT = "written by llmproxy-ops: this folder is a build and is replaced by every render\n"
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,7 @@ def _compose_files(spec: Spec, out_dir: Path, env_file: Path | None) -> dict[str
         files[NGINX_FILE] = render_nginx(
             cs.nginx_settings, upstreams=litellm_names(cs), request_timeout=_request_timeout(spec),
             certs_path=NGINX_CERTS_PATH, upstream_include=NGINX_UPSTREAM_LIVE,
+            api_only=cs.nginx_settings.api_only_for(spec.production),
         )
         files[NGINX_UPSTREAM_FILE] = render_upstream([(n, False) for n in litellm_names(cs)])
     config = render_yaml(spec, deployment_config(spec))
@@ -97,10 +105,42 @@ def _request_timeout(spec: Spec) -> float:
 
 def render_build(spec: Spec, out_dir: Path, *, env_file: Path | None = None) -> RenderResult:
     files = render_files(spec, out_dir=out_dir, env_file=env_file)
-    changed = _differs(out_dir, files)
+    check_replaceable(out_dir)
+    written = {**files, MARKER_FILE: MARKER_TEXT}
+    changed = _differs(out_dir, written)
     if changed:
-        _swap_in(out_dir, files)
+        _swap_in(out_dir, written)
     return RenderResult(out_dir, tuple(sorted(files)), changed)
+
+
+def is_build_dir(folder: Path) -> bool:
+    """Ours to replace: it carries the marker, or it is a build from before the marker (only
+    regular files, among them the config and the env manifest every render writes)."""
+    if folder.is_symlink() or not folder.is_dir():
+        return False
+    if (folder / MARKER_FILE).is_file():
+        return True
+    entries = list(folder.iterdir())
+    return {CONFIG_FILE, MANIFEST_FILE} <= {p.name for p in entries} and all(
+        p.is_file() and not p.is_symlink() for p in entries)
+
+
+def check_replaceable(out_dir: Path) -> None:
+    """RenderError unless `out_dir` is new, empty, or a build folder (is_build_dir)."""
+    if out_dir.is_symlink():
+        raise RenderError(f"{out_dir} is a symlink; refusing to replace it",
+                          hint="render into a real folder")
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise RenderError(f"{out_dir} exists and is not a folder; refusing to replace it")
+    if any(out_dir.iterdir()) and not is_build_dir(out_dir):
+        raise RenderError(
+            f"{out_dir} exists, is not empty and is not a build folder (no {MARKER_FILE}); "
+            "refusing to replace it",
+            hint="render replaces the whole folder: choose a new or empty one (--out DIR, "
+            "stack.build_dir)",
+        )
 
 
 def _differs(out_dir: Path, files: dict[str, str]) -> bool:
@@ -120,6 +160,10 @@ def _swap_in(out_dir: Path, files: dict[str, str]) -> None:
     except OSError as exc:
         raise RenderError(f"cannot write {out_dir}: {exc.strerror or exc}") from None
     old = out_dir.with_name(f".{out_dir.name}.old")
+    if (old.exists() or old.is_symlink()) and not is_build_dir(old):
+        shutil.rmtree(staging, ignore_errors=True)
+        raise RenderError(f"{old} exists and is not a build folder; refusing to replace it",
+                          hint="move it away (a render keeps the previous build there briefly)")
     try:
         for name, content in files.items():
             (staging / name).write_text(content, encoding="utf-8")

@@ -1,8 +1,14 @@
 """build/<env>/docker-compose.yml from `stack.compose`: the full stack, no secret values.
 
-Secrets reach containers only through `env_file:` (the spec's env file) and are expanded
-inside the container (`$$VAR` here, `$VAR` for the container's shell). `${VAR}` is never
-used: `docker compose config` would interpolate it and print the value.
+Each service gets only its own secrets (render/service_secrets.py): top-level `secrets:`
+read from the environment of the `docker compose` process (the runtime fills it from the env
+file), mounted as files in /run/secrets and exported by the container's shell (`$$VAR` here,
+`$VAR` for the container's shell). No service reads the env file. `${VAR}` is never used:
+`docker compose config` would interpolate it and print the value; it prints a secret's
+variable name only.
+
+Services run as an unprivileged user wherever the image allows (`run_as`, settings): all but
+nginx, whose master binds 80/443 and starts its workers as the nginx user.
 """
 
 from __future__ import annotations
@@ -25,8 +31,8 @@ from llmproxy_ops.render.launcher import (
     launcher_environment,
 )
 from llmproxy_ops.render.litellm_hooks import SHIPPED as SHIPPED_HOOKS
-from llmproxy_ops.render.stack_redis import PASSWORD_VAR as REDIS_PASSWORD_VAR
-from llmproxy_ops.render.stack_redis import brings_redis
+from llmproxy_ops.render.service_secrets import EXPORT_SECRETS, REDIS_PASSWORD_VAR, secret_vars
+from llmproxy_ops.render.stack_redis import brings_redis, deployment_config
 from llmproxy_ops.spec.compose_settings import ComposeSettings, Service
 from llmproxy_ops.spec.model import Spec, StackSettings
 
@@ -47,19 +53,21 @@ NGINX_UPSTREAM_RENDERED = "/etc/nginx/llmproxy-upstream.conf"
 NGINX_UPSTREAM_LIVE = "/run/llmproxy/upstream.conf"
 SERVER_FLAGS = {"uvicorn": [], "gunicorn": ["--run_gunicorn"], "granian": ["--run_granian"]}
 
-# Minimum capabilities on top of `cap_drop: [ALL]`, tested with the official and offline images:
-# postgres' entrypoint chowns its data folder and drops to the postgres user (gosu/su);
-# nginx's master binds 80/443 as root and its workers switch to the nginx user.
+# Minimum capabilities on top of `cap_drop: [ALL]` for what runs as root: nginx's master
+# binds 80/443 and its workers switch to the nginx user. A service with `run_as` root (a
+# setting) gets what the official images' entrypoints need to drop to their own user.
 CAPS: dict[str, tuple[str, ...]] = {
     "db": ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"),
     "nginx": ("CHOWN", "NET_BIND_SERVICE", "SETGID", "SETUID"),
     "redis": ("CHOWN", "SETGID", "SETUID"),
 }
+ROOT_USERS = frozenset({"0", "root", "0:0", "root:root"})
 
 HEADER = """\
 # Rendered by llmproxy-ops from the spec's `stack.compose` section: do not edit, re-render.
-# Secrets are not in this file: containers read them from env_file and expand them inside
-# the container ($$VAR), so `docker compose config` never shows a value either.
+# No secret values here: llmproxy-ops hands them from {env_file} to `docker compose` in its
+# environment; each service gets only its own, as files in /run/secrets (`docker compose
+# config` shows their names, never a value).
 """
 
 
@@ -107,7 +115,8 @@ def litellm_names(cs: ComposeSettings) -> list[str]:
 
 def render_compose(spec: Spec, paths: ComposePaths) -> str:
     doc = compose_document(spec, paths)
-    return HEADER + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=4096)
+    return HEADER.format(env_file=paths.env_file) + yaml.safe_dump(
+        doc, sort_keys=False, default_flow_style=False, width=4096)
 
 
 def compose_document(
@@ -117,6 +126,7 @@ def compose_document(
     (the swarm renderer scales it with deploy.replicas instead)."""
     cs = spec.stack.compose(spec.name)
     names = ["litellm"] if one_litellm else litellm_names(cs)
+    owned = secret_vars(spec, deployment_config(spec))
     services: dict[str, Any] = {}
     if cs.db.enabled:
         services["db"] = _db(cs, paths)
@@ -127,16 +137,23 @@ def compose_document(
         services["redis"] = _redis(cs, paths)
     if cs.fake_provider.enabled:
         services["fake-provider"] = _fake_provider(cs)
-    services.update({n: _litellm(cs, spec.stack, paths, i, redis=redis)
-                     for i, n in enumerate(names)})
+    services.update({n: _litellm(cs, spec.stack, paths, i, redis=redis,
+                                 secrets=bool(owned["litellm"])) for i, n in enumerate(names)})
     if cs.nginx.enabled:
         services["nginx"] = _nginx(cs, paths, names)
+    for name, service in services.items():
+        wanted = owned.get("litellm" if name in names else name, [])
+        if wanted:
+            service["secrets"] = list(wanted)
     doc: dict[str, Any] = {"name": project_name(cs), "services": services}
     volumes = _volumes(cs)
     if copilot.uses_copilot(spec):
         _mount_copilot_auth(services, names, volumes)
     if volumes:
         doc["volumes"] = volumes
+    used = sorted({v for n, s in services.items() for v in s.get("secrets", [])})
+    if used:  # read by `docker compose` from its own environment: runtime/compose.py fills it
+        doc["secrets"] = {v: {"environment": v} for v in used}
     return doc
 
 
@@ -144,13 +161,14 @@ def compose_document(
 
 
 def _litellm(cs: ComposeSettings, stack: StackSettings, paths: ComposePaths, index: int, *,
-             redis: bool = False) -> dict:
+             redis: bool = False, secrets: bool = True) -> dict:
     service: dict[str, Any] = {"image": cs.litellm.image}
-    # LiteLLM's CLI, served through the launcher the build carries (render/launcher.py)
-    service["entrypoint"] = _litellm_db_entrypoint(cs) if cs.use_db else launcher_argv()
+    # LiteLLM's CLI through the launcher the build carries (render/launcher.py), after a
+    # prefix that exports the service's secret files (and builds DATABASE_URL)
+    service["entrypoint"] = litellm_entrypoint(cs, secrets=secrets)
     service["command"] = _litellm_args(stack)
-    # runtime.env first: the env file (secret store) wins, as in the local runtime.
-    service["env_file"] = [RUNTIME_ENV_FILE, paths.env_file]
+    # Non-secret runtime settings only; the secrets are files (compose_document).
+    service["env_file"] = [RUNTIME_ENV_FILE]
     service["environment"] = {**launcher_environment(stack.workers, stack.server),
                               **_litellm_environment(cs)}
     service["volumes"] = ["./config.yaml:/app/config.yaml:ro"]
@@ -184,13 +202,24 @@ def _litellm_args(stack: StackSettings) -> list[str]:
     return args
 
 
-def _litellm_db_entrypoint(cs: ComposeSettings) -> list[str]:
-    # DATABASE_URL is built in the container from POSTGRES_PASSWORD (env file): one secret,
-    # one place, and a DATABASE_URL in .env meant for the local runtime (127.0.0.1) cannot
-    # point the container at the wrong host. The password must be URL-safe (validation).
-    url = f"postgresql://{cs.db_user}:$$POSTGRES_PASSWORD@db:5432/litellm"
-    script = f'export DATABASE_URL="{url}"; exec {" ".join(launcher_argv())} "$$@"'
-    return ["/bin/sh", "-c", script, "litellm"]
+def litellm_entrypoint(cs: ComposeSettings, *, secrets: bool) -> list[str]:
+    """The launcher; behind a shell prefix (the secret files exported, DATABASE_URL built)
+    that then execs it with the service's command as arguments, when there is one."""
+    prefix = litellm_prefix(cs, secrets=secrets)
+    if not prefix:
+        return launcher_argv()
+    return ["/bin/sh", "-c", prefix + f'exec {" ".join(launcher_argv())} "$$@"', "litellm"]
+
+
+def litellm_prefix(cs: ComposeSettings, *, secrets: bool) -> str:
+    # DATABASE_URL is built in the container from POSTGRES_PASSWORD (a secret file): one
+    # secret, one place, and a DATABASE_URL in .env meant for the local runtime (127.0.0.1)
+    # cannot point the container at the wrong host. The password must be URL-safe (validation).
+    prefix = EXPORT_SECRETS if secrets else ""
+    if cs.use_db:
+        url = f"postgresql://{cs.db_user}:$$POSTGRES_PASSWORD@db:5432/litellm"
+        prefix += f'export DATABASE_URL="{url}"; '
+    return prefix
 
 
 def _litellm_environment(cs: ComposeSettings) -> dict[str, str]:
@@ -202,10 +231,13 @@ def _litellm_environment(cs: ComposeSettings) -> dict[str, str]:
 
 
 def _db(cs: ComposeSettings, paths: ComposePaths) -> dict:
-    # POSTGRES_PASSWORD comes from the env file only; validation requires it there.
+    # POSTGRES_PASSWORD is its secret file, exported before the image's own entrypoint
+    # (the official image and ours both start with docker-entrypoint.sh postgres).
     service: dict[str, Any] = {
         "image": cs.db.image,
-        "env_file": [paths.env_file],
+        "entrypoint": ["/bin/sh", "-c", EXPORT_SECRETS + 'exec docker-entrypoint.sh "$$@"',
+                       "db"],
+        "command": ["postgres"],
         "environment": {"POSTGRES_USER": cs.db_user},
         "volumes": [
             "db-data:/var/lib/postgresql/data",
@@ -218,7 +250,7 @@ def _db(cs: ComposeSettings, paths: ComposePaths) -> dict:
     # check would pass before the init script has created the databases.
     test = ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", cs.db_user]
     service["healthcheck"] = _check(test, start_period="60s")
-    return _finish(service, cs.db, [], caps=CAPS["db"])
+    return _finish(service, cs.db, [], caps=CAPS["db"])  # caps only when run as root
 
 
 def _mlflow(cs: ComposeSettings, paths: ComposePaths) -> dict:
@@ -234,15 +266,17 @@ def _mlflow(cs: ComposeSettings, paths: ComposePaths) -> dict:
     )
     service: dict[str, Any] = {
         "image": cs.mlflow.image,
-        "entrypoint": ["/bin/sh", "-c", script],
-        "env_file": [paths.env_file],
+        "entrypoint": ["/bin/sh", "-c", EXPORT_SECRETS + script],
         # MLflow 3's job runner starts ~7 extra workers (~180 MB each): it got the server
         # OOM-killed at 2g. We use no MLflow jobs.
         "environment": {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
         "volumes": ["mlflow-artifacts:/mlflow/artifacts"],
-        "ports": [f"127.0.0.1:{cs.mlflow_port}:{MLFLOW_PORT}"],
         "healthcheck": _http_check(f"http://127.0.0.1:{MLFLOW_PORT}/health", start_period="120s"),
     }
+    if cs.mlflow_port is not None:
+        # MLflow has no authentication: published on the host only when asked for
+        # (mlflow.port), and validation warns that every local user can read the traces.
+        service["ports"] = [f"127.0.0.1:{cs.mlflow_port}:{MLFLOW_PORT}"]
     return _finish(service, cs.mlflow, ["db"] if cs.db.enabled else [])
 
 
@@ -257,11 +291,10 @@ def _redis(cs: ComposeSettings, paths: ComposePaths) -> dict:
         'umask 077; printf "requirepass %s\\nprotected-mode no\\nsave \\"\\"\\nappendonly no\\n" '
         f'"{var}" > /tmp/redis.conf; exec redis-server /tmp/redis.conf'
     )
-    check = f'REDISCLI_AUTH="{var}" redis-cli ping | grep -q PONG'
+    check = (f'{EXPORT_SECRETS}REDISCLI_AUTH="{var}" redis-cli ping | grep -q PONG')
     service = {
         "image": cs.redis.image,
-        "entrypoint": ["/bin/sh", "-c", script],
-        "env_file": [paths.env_file],
+        "entrypoint": ["/bin/sh", "-c", EXPORT_SECRETS + script],
         "healthcheck": _check(["CMD", "sh", "-c", check], start_period="10s"),
     }
     return _finish(service, cs.redis, [], caps=CAPS["redis"])
@@ -321,9 +354,11 @@ def _finish(service: dict, settings: Service, depends: list[str],
     if depends:
         service["depends_on"] = {d: {"condition": "service_healthy"} for d in depends}
     service["restart"] = "unless-stopped"
+    if settings.run_as:
+        service["user"] = settings.run_as
     service["security_opt"] = ["no-new-privileges:true"]
     service["cap_drop"] = ["ALL"]
-    if caps:
+    if caps and (settings.run_as is None or settings.run_as in ROOT_USERS):
         service["cap_add"] = list(caps)
     service["deploy"] = {"resources": {
         "limits": {"cpus": settings.cpus, "memory": settings.memory},

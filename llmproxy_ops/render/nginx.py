@@ -42,6 +42,23 @@ DEFAULT_PID_PATH: Final = "/run/nginx.pid"
 # requests from nginx for this long.
 RESOLVER_VALID_S = 5
 
+# The paths API clients use (checked against LiteLLM 1.108.7's LiteLLMRoutes: openai_routes,
+# anthropic_routes, google_routes): the inference routes with and without /v1, model listing
+# and info, Azure OpenAI's deployment paths, Gemini's generateContent, the public health
+# probes. Not: "/" and /docs (Swagger), /openapi.json, /ui/ (the admin UI), key, user, team
+# and config management, pass-through routes. Every request still needs LiteLLM's key; this
+# shrinks what answers without one and what a leaked virtual key can reach.
+API_PATHS: Final = (
+    r"^(/v1)?/(chat/completions|completions|embeddings|moderations|rerank"
+    r"|models(/.+)?|model/info|model_group/info|responses(/.+)?"
+    r"|messages|messages/count_tokens|images/(generations|edits)|audio/(speech|transcriptions)"
+    r"|utils/token_counter)$"
+    r"|^/v2/rerank$"
+    r"|^/openai/deployments/[^/]+/(chat/completions|completions|embeddings)$"
+    r"|^(/v1beta)?/models/[^/]+:(generateContent|streamGenerateContent|countTokens)$"
+    r"|^/health/(liveliness|readiness)$"
+)
+
 _TOKEN = re.compile(r"[A-Za-z0-9._:/\[\]-]+")
 _HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
 
@@ -58,6 +75,7 @@ def render_nginx(
     runtime_dir: str | None = None,
     resolver: str | None = None,
     upstream_include: str | None = None,
+    api_only: bool = False,
 ) -> str:
     """nginx.conf text; deterministic (the same arguments always give the same bytes).
 
@@ -69,7 +87,7 @@ def render_nginx(
     `upstream_include` (a path in nginx's container) takes the upstream's `server` lines from
     that file (`render_upstream`) instead of listing `upstreams` inline. `settings.bind` is
     not used here: it is where compose publishes the ports, not where nginx listens in its
-    container.
+    container. `api_only`: only API_PATHS reach LiteLLM, everything else gets a 404 here.
     """
     context = _context(settings, upstreams, upstream_port, request_timeout, nginx_version)
     context |= {
@@ -85,6 +103,7 @@ def render_nginx(
         "pid_path": _path(runtime_dir, "runtime_dir") + "/nginx.pid"
         if runtime_dir
         else DEFAULT_PID_PATH,
+        "api_paths": API_PATHS if api_only else None,
     }
     return _template().render(context)
 

@@ -13,7 +13,8 @@ and limits); this module only changes what Swarm does differently:
   new config, hence a rolling update that Swarm carries out (start-first, rollback);
 - no routing mesh: ports are published in host mode and services resolve by DNS round
   robin by default (endpoint_mode dnsrr; VIPs and the mesh need IPVS in the kernel);
-- one `litellm` service with deploy.replicas instead of one service per replica.
+- one `litellm` service with deploy.replicas instead of one service per replica;
+- the overlay network is encrypted (stack.swarm.encrypted; needs IPsec ESP in the kernels).
 
 Images must exist on every node that runs them: on a single node, locally built images
 (llmproxy-ops/*) work with no registry (the runtime deploys with --resolve-image never).
@@ -37,31 +38,27 @@ from llmproxy_ops.render.compose import (
     compose_document,
     compose_paths,
 )
-from llmproxy_ops.render.env_manifest import env_references
 from llmproxy_ops.render.initdb import INITDB_FILE, render_initdb
 from llmproxy_ops.render.launcher import launcher_argv, launcher_files
 from llmproxy_ops.render.litellm_config import render_yaml
 from llmproxy_ops.render.litellm_hooks import hook_files
 from llmproxy_ops.render.nginx import RESOLVER_VALID_S, render_nginx
-from llmproxy_ops.render.stack_redis import PASSWORD_VAR, deployment_config, uses_service_redis
+from llmproxy_ops.render.service_secrets import (
+    EXPORT_SECRETS,
+    REDIS_PASSWORD_VAR,
+    SECRETS_DIR,
+    secret_vars,
+)
+from llmproxy_ops.render.stack_redis import deployment_config, uses_service_redis
 from llmproxy_ops.spec.compose_settings import ComposeSettings
 from llmproxy_ops.spec.model import Spec
 from llmproxy_ops.spec.swarm_settings import SwarmSettings
 
 STACK_FILE = "stack.yml"
 CONFIG_FILE = "config.yaml"
-SECRETS_DIR = "/run/secrets"
 SECRET_NAME_VAR = "LLMPROXY_SECRET_{}"  # the runtime sets it to the versioned secret name
 DOCKER_DNS = "127.0.0.11"  # Docker's embedded DNS server, in every container on a network
-REDIS_PASSWORD_VAR = PASSWORD_VAR
-POSTGRES_PASSWORD_VAR, SALT_KEY_VAR = "POSTGRES_PASSWORD", "LITELLM_SALT_KEY"
 STATEFUL = ("db", "mlflow", "redis", "nginx")  # placed on the labelled node
-
-# Exports every mounted secret as a variable of the same name, then runs the real command.
-# `$$`: docker stack deploy interpolates `$`; the shell inside the container sees `$`.
-EXPORT_SECRETS = (
-    f'for f in {SECRETS_DIR}/*; do [ -f "$$f" ] && export "$${{f##*/}}=$$(cat "$$f")"; done; '
-)
 
 # Swarm takes a task out of DNS, waits 2 s (moby's gossip delay) and only then sends SIGTERM,
 # but nginx keeps a resolved address for RESOLVER_VALID_S: for up to that long after the
@@ -93,6 +90,7 @@ def swarm_files(spec: Spec, *, out_dir: Path, env_file: Path | None,
         files[NGINX_FILE] = render_nginx(
             cs.nginx_settings, upstreams=["litellm"], request_timeout=request_timeout,
             certs_path=NGINX_CERTS_PATH, resolver=DOCKER_DNS,
+            api_only=cs.nginx_settings.api_only_for(spec.production),
         )
     paths = compose_paths(spec, out_dir, env_file, files)  # every rendered file is mounted
     doc = stack_document(spec, cs, ss, paths_doc=compose_document(spec, paths, one_litellm=True),
@@ -108,22 +106,6 @@ def swarm_litellm_config(spec: Spec) -> dict[str, Any]:
 
 def uses_stack_redis(config: dict[str, Any]) -> bool:
     return uses_service_redis(config)
-
-
-def secret_vars(spec: Spec, config: dict[str, Any]) -> dict[str, list[str]]:
-    """Service → the variables it gets as Docker secrets (LiteLLM: every os.environ/)."""
-    cs = spec.stack.compose(spec.name)
-    litellm = {name for name, _ in env_references(config)}
-    if cs.use_db:
-        litellm |= {POSTGRES_PASSWORD_VAR, SALT_KEY_VAR}
-    out = {"litellm": sorted(litellm)}
-    if cs.db.enabled:
-        out["db"] = [POSTGRES_PASSWORD_VAR]
-    if cs.mlflow.enabled:
-        out["mlflow"] = [POSTGRES_PASSWORD_VAR]
-    if uses_stack_redis(config):
-        out["redis"] = [REDIS_PASSWORD_VAR]
-    return out
 
 
 def all_secret_vars(spec: Spec) -> list[str]:
@@ -152,8 +134,10 @@ def stack_document(spec: Spec, cs: ComposeSettings, ss: SwarmSettings, *, paths_
     for name, service in services.items():
         out[name] = _swarm_service(name, service, spec, cs, ss, secrets.get(name, []),
                                    files, configs)
-    doc: dict[str, Any] = {"version": "3.8", "services": out,
-                           "networks": {"default": {"driver": "overlay"}}}
+    network: dict[str, Any] = {"driver": "overlay"}
+    if ss.encrypted:  # passwords and prompts cross it between nodes (swarm_settings.py)
+        network["driver_opts"] = {"encrypted": ""}
+    doc: dict[str, Any] = {"version": "3.8", "services": out, "networks": {"default": network}}
     if paths_doc.get("volumes"):
         doc["volumes"] = paths_doc["volumes"]
     if configs:
@@ -180,6 +164,7 @@ def _redis_service(cs: ComposeSettings) -> dict[str, Any]:
         "entrypoint": ["/bin/sh", "-c", script],
         "healthcheck": {"test": ["CMD", "sh", "-c", check], "interval": "5s", "timeout": "5s",
                         "retries": 6, "start_period": "10s"},
+        **({"user": cs.redis.run_as} if cs.redis.run_as else {}),
         "cap_drop": ["ALL"],
         "deploy": {"resources": {
             "limits": {"cpus": cs.redis.cpus, "memory": cs.redis.memory},
@@ -223,8 +208,9 @@ def _swarm_service(name: str, service: dict[str, Any], spec: Spec, cs: ComposeSe
         s["healthcheck"]["test"] = ["CMD", "curl", "-fsS", "-o", "/dev/null",
                                     f"http://127.0.0.1:{port}/"]
     if secrets:
+        # Docker secrets (external, versioned names); db, mlflow and redis export them with
+        # the compose renderer's entrypoints, litellm with litellm_entrypoint below.
         s["secrets"] = list(secrets)
-        _wrap_entrypoint(name, s, cs)
     if name == "litellm":
         s["entrypoint"] = litellm_entrypoint(cs, with_secrets=bool(secrets))
         s["stop_grace_period"] = f"{STOP_DELAY_S + spec.stack.drain_timeout + STOP_SLACK_S:g}s"
@@ -263,20 +249,6 @@ def _host_port(published: int, target: int) -> dict[str, Any]:
     # Swarm cannot bind one host address (compose's 127.0.0.1:...): a host-mode port listens
     # on every interface of the node; firewall it or keep nginx's allowlist.
     return {"target": target, "published": published, "protocol": "tcp", "mode": "host"}
-
-
-def _wrap_entrypoint(name: str, s: dict[str, Any], cs: ComposeSettings) -> None:
-    """Prefix the service's start with EXPORT_SECRETS (its own entrypoint runs after)."""
-    if name in ("redis", "litellm"):
-        return  # redis reads its one secret itself; litellm_entrypoint wraps litellm
-    if name == "mlflow":
-        entry = s["entrypoint"]  # ["/bin/sh", "-c", script] from the compose renderer
-        s["entrypoint"] = [entry[0], entry[1], EXPORT_SECRETS + entry[2]]
-    elif name == "db":
-        # The official image and ours both start with docker-entrypoint.sh postgres.
-        s["entrypoint"] = ["/bin/sh", "-c", EXPORT_SECRETS + 'exec docker-entrypoint.sh "$$@"',
-                           "db"]
-        s["command"] = ["postgres"]
 
 
 def litellm_entrypoint(cs: ComposeSettings, *, with_secrets: bool) -> list[str]:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from llmproxy_ops.errors import CommandFailed, StackError
 
@@ -72,6 +75,9 @@ class ComposeRuntime:
     startup_timeout: float = 300.0
     docker: str = "docker"
     secrets: tuple[str, ...] = field(default=(), repr=False)  # scrubbed from shown output
+    # What the compose file's `secrets:` read from the `docker compose` process's
+    # environment (render/service_secrets.py); `up`, `run` and `start` need it.
+    secret_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     # ---- verbs -------------------------------------------------------------------------------
 
@@ -164,8 +170,17 @@ class ComposeRuntime:
         file = ["-f", str(self.compose_file)] if self.compose_file.is_file() else []
         return [self.docker, "compose", "-p", self.project, *file]
 
+    def process_env(self) -> dict[str, str] | None:
+        """The environment of a `docker compose` process: ours plus the secret values (never
+        argv, never a file); None: inherit."""
+        return {**os.environ, **self.secret_env} if self.secret_env else None
+
+    def run(self, args: list[str], *, timeout: float) -> subprocess.CompletedProcess[str]:
+        return run_command(self.base_command() + args, timeout=timeout, secrets=self.secrets,
+                           env=self.process_env())
+
     def _compose(self, args: list[str], *, timeout: float) -> subprocess.CompletedProcess[str]:
-        return run_command(self.base_command() + args, timeout=timeout, secrets=self.secrets)
+        return self.run(args, timeout=timeout)
 
     def _start_failed(self, exc: CommandFailed) -> StackError:
         try:
@@ -191,11 +206,12 @@ class ComposeRuntime:
 
 
 def run_command(cmd: list[str], *, timeout: float, secrets: Iterable[str] = (),
-                input: str | None = None) -> subprocess.CompletedProcess[str]:
+                input: str | None = None,
+                env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run cmd; a failure raises CommandFailed with the command, exit code and output."""
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False,
-                              input=input)
+                              input=input, env=env)
     except FileNotFoundError:
         hint = "install Docker with Compose v2 (scripts/provision-docker.sh)"
         raise StackError(f"{cmd[0]} not found on PATH", hint=hint) from None
@@ -207,6 +223,18 @@ def run_command(cmd: list[str], *, timeout: float, secrets: Iterable[str] = (),
         failed.details = stderr.strip()[-4000:] or None
         raise failed
     return proc
+
+
+def secret_environment(compose_file: Path, values: Mapping[str, str]) -> dict[str, str]:
+    """The variables a rendered compose file's top-level `secrets:` read from the `docker
+    compose` process's environment, with their values from `values` (the env file)."""
+    try:
+        doc = yaml.safe_load(compose_file.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return {}
+    secrets = doc.get("secrets") if isinstance(doc, dict) else None
+    names = [s.get("environment") for s in (secrets or {}).values() if isinstance(s, dict)]
+    return {n: values[n] for n in names if isinstance(n, str) and n in values}
 
 
 def parse_ps(out: str) -> list[dict[str, Any]]:

@@ -47,7 +47,13 @@ from llmproxy_ops.runtime.api import (
     register,
     timed,
 )
-from llmproxy_ops.runtime.compose import ComposeRuntime, ComposeStatus, ServiceState, run_command
+from llmproxy_ops.runtime.compose import (
+    ComposeRuntime,
+    ComposeStatus,
+    ServiceState,
+    run_command,
+    secret_environment,
+)
 from llmproxy_ops.runtime.local import base_url
 from llmproxy_ops.runtime.nginx_upstream import NginxUpstream
 
@@ -252,8 +258,7 @@ class ComposeEnvRuntime:
         wait = f"{self.timeout:g}"
         args = ["up", "-d", "--no-deps", "--no-recreate", "--scale", f"{name}={count}",
                 "--wait", "--wait-timeout", wait, name]
-        run_command(compose.base_command() + args, timeout=self.timeout + _CLIENT_SLACK_S,
-                    secrets=compose.secrets)
+        compose.run(args, timeout=self.timeout + _CLIENT_SLACK_S)
         return "healthy"
 
     def _nginx_changed(self, build: Build) -> bool:
@@ -280,8 +285,7 @@ class ComposeEnvRuntime:
         # --no-recreate: started as they were (a database is never recreated by a rollout).
         args = ["up", "-d", "--no-deps", "--no-recreate", "--wait", "--wait-timeout",
                 f"{self.timeout:g}", *names]
-        run_command(compose.base_command() + args, timeout=self.timeout + _CLIENT_SLACK_S,
-                    secrets=compose.secrets)
+        compose.run(args, timeout=self.timeout + _CLIENT_SLACK_S)
         return "healthy"
 
     def _retire(self, ids: list[str], grace: int = 10) -> str:
@@ -300,15 +304,15 @@ class ComposeEnvRuntime:
     # ---- docker ------------------------------------------------------------------------------
 
     def _for(self, build: Build) -> ComposeRuntime:
-        c = self.compose
-        return ComposeRuntime(c.project, Path(build.dir) / COMPOSE_FILE, c.startup_timeout,
-                              c.docker, c.secrets)
+        """The project as `build` renders it, with the secret values its services get."""
+        c, file = self.compose, Path(build.dir) / COMPOSE_FILE
+        return ComposeRuntime(c.project, file, c.startup_timeout, c.docker, c.secrets,
+                              secret_environment(file, build.env))
 
     def _recreate(self, compose: ComposeRuntime, name: str) -> str:
         wait = f"{self.timeout:g}"
         args = ["up", "-d", "--no-deps", "--force-recreate", "--wait", "--wait-timeout", wait, name]
-        run_command(compose.base_command() + args, timeout=self.timeout + _CLIENT_SLACK_S,
-                    secrets=compose.secrets)
+        compose.run(args, timeout=self.timeout + _CLIENT_SLACK_S)
         return "healthy"
 
     def container_ip(self, name: str) -> str:

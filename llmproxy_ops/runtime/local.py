@@ -15,9 +15,10 @@ from typing import Any
 
 import httpx
 
+from llmproxy_ops import fsutil
 from llmproxy_ops.errors import RuntimeStateError, StackError, UsageError
 from llmproxy_ops.render.litellm_hooks import with_hooks_on_path
-from llmproxy_ops.runtime import ownership, process, recovery
+from llmproxy_ops.runtime import identity, ownership, process, recovery
 
 PID_FILE = "litellm.pid"
 # A rollout's new proxy starts from this subfolder of the environment's run dir, then the
@@ -160,14 +161,15 @@ class LocalRuntime:
         With launch.steer_behind the port is held by our running proxy, on purpose (a rollout).
         """
         config = self._preflight(launch)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        fsutil.ensure_private_dir(self.run_dir)  # logs can hold prompts (LITELLM_LOG=DEBUG)
         offset = self._write_marker(launch, config)
         started = time.time()
         # One per start: a rollout's new proxy runs beside the old one, each keeps its own.
         workers_file = self.env_dir / f"workers-{secrets.token_hex(4)}.json"
         argv, env = self._argv(launch, config), self._child_env(launch, workers_file)
-        pid = process.spawn_detached(argv, env, self.log_path)
-        state = {**self._state(pid, launch, config, started), "workers_file": str(workers_file)}
+        pid, ident = identity.spawn(argv, env, self.log_path)
+        state = {**self._state(pid, launch, config, started), "workers_file": str(workers_file),
+                 "identity": ident.to_json()}
         self._save(pid, state)
         try:
             self._wait_healthy(pid, launch, offset)
@@ -321,8 +323,8 @@ class LocalRuntime:
             f"(config {config}, {launch.host}:{launch.port}, "
             f"{launch.serving}) =====\n"
         )
-        with self.log_path.open("a", encoding="utf-8") as log:
-            log.write(marker)
+        with process.open_log(self.log_path) as log:
+            log.write(marker.encode())
             return log.tell()
 
     def _wait_healthy(self, pid: int, launch: LaunchSpec, offset: int) -> None:
@@ -427,13 +429,14 @@ class LocalRuntime:
         return process.read_json_object(self.state_path)
 
     def _is_ours(self, pid: int, state: dict[str, Any]) -> bool:
-        """The pid runs litellm with our config: a recycled pid must never be signalled."""
+        """The pid is the litellm we started with our config (identity.py): a recycled pid,
+        or one a forged state names, must never be signalled."""
         config = state.get("config_path")
         if not config or state.get("pid") != pid or not process.pid_alive(pid):
             return False
         argv = process.cmdline(pid)
         launcher = any(Path(arg).name == "litellm" for arg in argv) or LAUNCHER_MODULE in argv
-        return config in argv and launcher
+        return config in argv and launcher and identity.matches(pid, state.get("identity"))
 
     def _running_status(self, pid: int, state: dict[str, Any]) -> RuntimeStatus:
         started = state.get("started_epoch")

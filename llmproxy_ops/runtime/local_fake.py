@@ -21,8 +21,9 @@ from typing import Any, Final
 
 import httpx
 
+from llmproxy_ops import fsutil
 from llmproxy_ops.errors import StackError
-from llmproxy_ops.runtime import process, recovery
+from llmproxy_ops.runtime import identity, process, recovery
 
 MODULE: Final = "llmproxy_ops.testing.fake_provider"
 ROLE: Final = "fake-provider"  # its recovery marker (runtime/recovery.py)
@@ -66,16 +67,16 @@ class LocalFakeProvider:
         current = self.status()
         if current.running:
             return current
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        fsutil.ensure_private_dir(self.run_dir)
         port = process.free_port(host)
         argv = [str(self.python), "-m", MODULE, "--host", host, "--port", str(port)]
         offset = self.log_path.stat().st_size if self.log_path.is_file() else 0
         # The child needs only this venv: no secrets of ours in its environment.
         env = {"PATH": "/usr/bin:/bin", "PYTHONUNBUFFERED": "1",
                **recovery.marker_env(self.run_dir, ROLE)}
-        pid = process.spawn_detached(argv, env, self.log_path)
+        pid, ident = identity.spawn(argv, env, self.log_path)
         url = f"http://{host}:{port}"
-        self._save({"pid": pid, "url": url, "port": port})
+        self._save({"pid": pid, "url": url, "port": port, "identity": ident.to_json()})
         try:
             self._wait_healthy(pid, url, offset)
         except BaseException:
@@ -123,10 +124,11 @@ class LocalFakeProvider:
         return StackError(message, hint=f"full log: {self.log_path}", details="\n".join(tail))
 
     def _is_ours(self, pid: int, state: dict[str, Any]) -> bool:
-        """A recycled pid must never be signalled: the argv must be this fake on this port."""
+        """The fake provider we started (identity.py) on this port: a recycled pid, or one a
+        forged state names, must never be signalled."""
         argv = process.cmdline(pid)
         return (process.pid_alive(pid) and MODULE in argv
-                and str(state.get("port")) in argv)
+                and str(state.get("port")) in argv and identity.matches(pid, state.get("identity")))
 
 
     def _state(self) -> dict[str, Any]:

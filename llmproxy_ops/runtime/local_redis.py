@@ -26,7 +26,7 @@ from typing import Any, Final
 from llmproxy_ops import fsutil
 from llmproxy_ops.errors import RuntimeStateError, StackError
 from llmproxy_ops.render.stack_redis import LOCAL_HOST, PASSWORD_VAR, PORT_VAR
-from llmproxy_ops.runtime import process, recovery
+from llmproxy_ops.runtime import identity, process, recovery
 
 BINARY: Final = "redis-server"
 STATE_FILE: Final = "redis.json"
@@ -77,7 +77,7 @@ class LocalRedis:
             raise RuntimeStateError(f"port {port} on {LOCAL_HOST} (stack.local.redis.port) is "
                                     "already in use by another process",
                                     hint="stop whatever listens there or choose another port")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        fsutil.ensure_private_dir(self.run_dir)
         port = port or process.free_port(LOCAL_HOST)
         password = password or self._password() or secrets.token_urlsafe(24)
         fsutil.atomic_write_text(self.password_path, password + "\n", mode=0o600)
@@ -85,9 +85,8 @@ class LocalRedis:
         offset = self.log_path.stat().st_size if self.log_path.is_file() else 0
         # argv: the binary and the config file's path only
         env = {"PATH": "/usr/bin:/bin", **recovery.marker_env(self.run_dir, ROLE)}
-        pid = process.spawn_detached([binary, str(self.conf_path)], env,
-                                     self.log_path)
-        self._save({"pid": pid, "port": port})
+        pid, ident = identity.spawn([binary, str(self.conf_path)], env, self.log_path)
+        self._save({"pid": pid, "port": port, "identity": ident.to_json()})
         try:
             self._wait_healthy(pid, port, password, offset)
         except BaseException:
@@ -144,12 +143,14 @@ class LocalRedis:
         return StackError(message, hint=f"full log: {self.log_path}", details="\n".join(tail))
 
     def _is_ours(self, pid: int, state: dict[str, Any]) -> bool:
-        """A recycled pid must never be signalled: redis-server on our port or our config.
+        """The redis-server we started (identity.py), on our port or with our config: a
+        recycled pid, or any redis-server a forged state names, is never signalled.
 
-        redis-server retitles itself `redis-server 127.0.0.1:PORT` right after start."""
+        (One started by an older version retitled itself `redis-server 127.0.0.1:PORT`.)"""
         argv = " ".join(process.cmdline(pid))
         return process.pid_alive(pid) and BINARY in argv and (
-            f"{LOCAL_HOST}:{state.get('port')}" in argv or str(self.conf_path) in argv)
+            f"{LOCAL_HOST}:{state.get('port')}" in argv or str(self.conf_path) in argv
+        ) and identity.matches(pid, state.get("identity"))
 
 
     def _password(self) -> str | None:
@@ -174,6 +175,8 @@ def _conf(port: int, password: str, folder: Path) -> str:
     return "".join(f"{line}\n" for line in (
         f"bind {LOCAL_HOST}", f"port {port}", "protected-mode yes", "daemonize no",
         'logfile ""', f"dir {_quote(str(folder.resolve()))}",
+        # its title would overwrite its environment, and with it the token identity.py checks
+        "set-proc-title no",
         f"requirepass {_quote(password)}",
         # shared rate-limit counters expire within minutes: nothing to keep
         'save ""', "appendonly no",

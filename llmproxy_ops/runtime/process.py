@@ -34,13 +34,23 @@ def read_json_object(path: Path) -> dict[str, Any]:
     return state if isinstance(state, dict) else {}
 
 
+def open_log(path: Path) -> Any:
+    """A log for appending, created 0600 (and narrowed to 0600 if older): with DEBUG
+    logging it holds prompts. A symlink planted in its place is refused."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "ab")
+
+
 def spawn_detached(argv: list[str], env: dict[str, str], log_path: Path) -> int:
     """Start argv in a new session (Ctrl-C of the caller does not reach it), output appended to log.
 
     posix_spawn instead of Popen: the child outlives any Popen object, whose finaliser
     would warn "subprocess is still running"; exit codes are collected with exit_status().
     """
-    fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    os.fchmod(fd, 0o600)
     try:
         actions = [
             (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),

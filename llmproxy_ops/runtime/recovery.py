@@ -31,12 +31,15 @@ def started_from(run_dir: Path, role: str | None = None) -> list[int]:
         try:
             environ = (entry / "environ").read_bytes().split(b"\0")
             fields = (entry / "stat").read_text().rsplit(")", 1)[-1].split()
+            # our own processes only: root must not stop another user's process that merely
+            # copied the marker into its environment
+            mine = os.stat(entry).st_uid == os.geteuid()
         except OSError:
             continue
         pid = int(entry.name)
         roles = [v for v in environ if v.startswith(f"{ROLE_MARKER}=".encode())]
         role_ok = roles == ([f"{ROLE_MARKER}={role}".encode()] if role else [])
-        if wanted in environ and role_ok and fields[0] != "Z" and int(fields[2]) == pid:
+        if wanted in environ and role_ok and fields[0] != "Z" and int(fields[2]) == pid and mine:
             found.append(pid)
     return sorted(found)
 

@@ -19,6 +19,21 @@ DEFAULT_IMAGES = {
 }
 
 
+# The user each compose service runs as (`run_as`, settings): unprivileged wherever the
+# image allows it. litellm, mlflow and the fake provider: uid 10001 (`app` in our images; the
+# official LiteLLM image needs no root either); postgres and redis: their own users (both in
+# the official images and ours; a named volume created from the image is theirs). nginx:
+# root (its master binds 80/443, then its workers switch to the nginx user).
+DEFAULT_RUN_AS: dict[str, str | None] = {
+    "litellm": "10001:10001",
+    "db": "postgres",
+    "mlflow": "10001:10001",
+    "nginx": None,
+    "redis": "redis",
+    "fake_provider": "10001:10001",
+}
+
+
 @dataclass(frozen=True)
 class Service:
     name: str
@@ -28,6 +43,7 @@ class Service:
     memory: str
     cpus_reserved: str
     memory_reserved: str
+    run_as: str | None = None  # compose's `user:`; None: the image's own
 
 
 @dataclass(frozen=True)
@@ -43,6 +59,12 @@ class NginxSettings:
     allow: tuple[str, ...] = ()        # empty: every address may connect
     basic_auth: bool = False           # htpasswd at <certs_dir>/.htpasswd
     hsts_max_age: int = 31536000
+    # Only the client API paths reach LiteLLM (render/nginx.py API_PATHS); None: on in
+    # production (Spec.production), off elsewhere. Resolve with api_only_for().
+    api_only: bool | None = None
+
+    def api_only_for(self, production: bool) -> bool:
+        return production if self.api_only is None else self.api_only
 
 
 @dataclass(frozen=True)
@@ -59,7 +81,7 @@ class ComposeSettings:
     use_db: bool = False
     db_user: str = "llmproxy"
     db_publish: str | bool = False
-    mlflow_port: int = 5001
+    mlflow_port: int | None = None  # published on 127.0.0.1 only when set (no authentication)
 
 
 # name: (enabled, cpus, memory, cpus_reserved, memory_reserved) — seed 004's limits
@@ -84,6 +106,7 @@ def service_settings(name: str, raw: dict[str, Any]) -> Service:
         memory=str(raw.get("memory", memory)),
         cpus_reserved=str(raw.get("cpus_reserved", cpus_r)),
         memory_reserved=str(raw.get("memory_reserved", memory_r)),
+        run_as=str(raw["run_as"]) if raw.get("run_as") else DEFAULT_RUN_AS.get(name),
     )
 
 
@@ -108,5 +131,9 @@ def compose_settings(raw: dict[str, Any], env_name: str) -> ComposeSettings:
         use_db=bool(litellm_raw.get("use_db", False)),
         db_user=str(db_raw.get("user", "llmproxy")),
         db_publish=db_raw.get("publish", False),
-        mlflow_port=int((raw.get("mlflow") or {}).get("port", 5001)),
+        mlflow_port=_optional_int((raw.get("mlflow") or {}).get("port")),
     )
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)

@@ -24,7 +24,9 @@ MISSING_HINT = (
 
 
 def resolve_include(entry: str, declared_in: Path, root: Path) -> Path:
-    """LiteLLM's resolve_include_file_path: next to the declaring file, else next to the root."""
+    """LiteLLM's resolve_include_file_path: next to the declaring file, else next to the root.
+
+    OSError/RuntimeError (a symlink loop) is the caller's to report."""
     declared = (declared_in.parent / entry).resolve()
     from_root = (root.parent / entry).resolve()
     if from_root == declared or not from_root.exists() or declared.exists():
@@ -33,17 +35,35 @@ def resolve_include(entry: str, declared_in: Path, root: Path) -> Path:
 
 
 def expand_includes(
-    data: LMap, root: Path, display: Callable[[Path], str], findings: list[Finding]
+    data: LMap, root: Path, display: Callable[[Path], str], findings: list[Finding],
+    confine: tuple[Path, ...] = (),
 ) -> list[str]:
-    """Merge every included file into `data` (in place); the files read, for provenance."""
+    """Merge every included file into `data` (in place); the files read, for provenance.
+
+    A file outside `confine` (symlinks followed) is a finding and is not read."""
     pending = _entries(data, root, findings)
     loaded, sources = {root}, []
     while pending:
         entry, declared_in, loc = pending.pop(0)
-        path = resolve_include(entry, declared_in, root)
+        try:
+            path = resolve_include(entry, declared_in, root)
+        except (OSError, RuntimeError):
+            findings.append(Finding(Severity.ERROR, "include-unsafe",
+                                    f"included file '{entry}' is a symlink loop", loc,
+                                    (INCLUDE_KEY,), "point the symlink at a real file"))
+            continue
         if path in loaded:
             continue
         loaded.add(path)
+        if confine and not any(path.is_relative_to(root) for root in confine):
+            where = " or ".join(display(root) for root in confine)
+            findings.append(Finding(
+                Severity.ERROR, "include-unsafe",
+                f"included file '{entry}' resolves to {path}, outside {where}; "
+                "layers and includes must stay inside the configs folder", loc, (INCLUDE_KEY,),
+                "copy the file into the configs folder",
+            ))
+            continue
         if not path.is_file():
             findings.append(Finding(
                 Severity.ERROR, "include-missing",

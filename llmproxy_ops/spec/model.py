@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ STACK_DEFAULTS: dict[str, Any] = {
     "drain_timeout": 60,
     "run_dir": ".run",
     "build_dir": "build",
+    # None: production when the environment is named prod or production (Spec.production)
+    "production": None,
     "environment": {},
     "compose": {},
     "kubernetes": {},
@@ -63,6 +66,7 @@ class StackSettings:
     workers_auto: bool = False  # `workers: auto`: a pod sizes it from its CPU limit, not ours
     # The local runtime also starts the fake provider (runtime/local_fake.py); dev does.
     local_fake_provider: bool = False
+    production: bool | None = None  # as written; Spec.production applies the default
 
     def compose(self, env_name: str) -> ComposeSettings:
         return compose_settings(self.compose_raw, env_name)
@@ -99,7 +103,12 @@ class StackSettings:
             local_raw=dict(values["local"] or {}),
             workers_auto=values["workers"] == "auto",
             local_fake_provider=bool((values["local"] or {}).get("fake_provider", False)),
+            production=values["production"] if isinstance(values["production"], bool) else None,
         )
+
+
+def is_production_name(name: str) -> bool:
+    return re.fullmatch(r"(prod|production)([-_.].*)?", name.lower()) is not None
 
 
 def available_cpus() -> int:
@@ -149,6 +158,13 @@ class Spec:
     def stack(self) -> StackSettings:
         raw = self.root.get(STACK_KEY)
         return StackSettings.from_mapping(to_plain(raw) if isinstance(raw, dict) else {})
+
+    @property
+    def production(self) -> bool:
+        """`stack.production`, else whether the environment is named prod or production
+        (prod-eu, production_2...): stricter defaults (nginx API allow-list, env file mode)."""
+        explicit = self.stack.production
+        return explicit if explicit is not None else is_production_name(self.name)
 
     @property
     def model_list(self) -> list[Any]:

@@ -1,4 +1,10 @@
-"""Resolve an environment (or a list of files) into one merged, located Spec."""
+"""Resolve an environment (or a list of files) into one merged, located Spec.
+
+Layers and includes are confined: every file named by another one must resolve (symlinks
+followed) inside the configs folder of the environment; for files named on the command line,
+inside the project (the working directory) or one of their own folders. A config from a pull
+request can then not read ~/.ssh/id_rsa or a secret file into findings or a rendered config.
+"""
 
 from __future__ import annotations
 
@@ -55,18 +61,26 @@ def load_environment(configs_dir: Path, env: str) -> Spec:
             file=display_path(path),
             hint=f"environments in {display_path(configs_dir)}: {known}",
         )
-    spec = load_files([path])
+    spec = load_files([path], confine=configs_dir)
     spec.name = env
     spec.configs_dir = configs_dir
     return spec
 
 
-def load_files(paths: list[Path]) -> Spec:
-    """Merge `paths` in order, each one's own `layers:` first; LayerError when unreadable."""
-    resolver = _Resolver()
+def load_files(paths: list[Path], *, confine: Path | None = None) -> Spec:
+    """Merge `paths` in order, each one's own `layers:` first; LayerError when unreadable.
+
+    Layers and includes must stay inside `confine` (default: the working directory or the
+    folder of a named file)."""
+    resolved = [resolve_file(p, display_path(p), None) for p in paths]
+    resolver = _Resolver(confinement(resolved, confine))
+    for path, given in zip(resolved, paths, strict=True):
+        problem = outside(path, resolver.roots, display_path(given), "file")
+        if problem:  # e.g. configs/environments/prod.yaml as a symlink out of the folder
+            raise LayerError(problem, file=display_path(given))
     merged = LMap(Location(display_path(paths[0]) if paths else "<none>"))
-    for path in paths:
-        resolver.apply(path.resolve(), merged, chain=())
+    for path in resolved:
+        resolver.apply(path, merged, chain=())
     return Spec(
         name=" + ".join(display_path(p) for p in paths),
         root=merged,
@@ -75,8 +89,41 @@ def load_files(paths: list[Path]) -> Spec:
     )
 
 
+def confinement(files: list[Path], confine: Path | None) -> tuple[Path, ...]:
+    """Where layers and includes may be: the configs folder, else the project (working
+    directory) and the folders of the files named on the command line."""
+    if confine is not None:
+        return (resolve_file(confine, display_path(confine), None),)
+    return tuple(dict.fromkeys([Path.cwd().resolve(), *(f.parent for f in files)]))
+
+
+def resolve_file(path: Path, shown: str, named_at: Location | None) -> Path:
+    """`path` with every symlink followed; a loop is a located LayerError, not a crash."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):  # Python 3.11 raises RuntimeError on a symlink loop
+        where = named_at or Location(shown)
+        raise LayerError(
+            f"'{shown}' is a symlink loop", file=where.file, line=where.line, col=where.col,
+            hint="point the symlink at a real file",
+        ) from None
+
+
+def outside(path: Path, roots: tuple[Path, ...], shown: str, what: str) -> str | None:
+    """Why `path` may not be read (it resolves outside every root), or None."""
+    if any(path.is_relative_to(root) for root in roots):
+        return None
+    return f"{what} '{shown}' resolves to {path}, {confined_to(roots)}"
+
+
+def confined_to(roots: tuple[Path, ...]) -> str:
+    where = " or ".join(display_path(r) for r in roots)
+    return f"outside {where}; layers and includes must stay inside the configs folder"
+
+
 class _Resolver:
-    def __init__(self) -> None:
+    def __init__(self, roots: tuple[Path, ...]) -> None:
+        self.roots = roots
         self.merger = Merger()
         self.sources: list[str] = []
         self.findings: list[Finding] = []
@@ -91,7 +138,12 @@ class _Resolver:
             raise LayerError(
                 f"layer cycle: {cycle}", file=where.file, line=where.line, col=where.col
             )
-        if named_at is not None and not path.is_file():
+        if named_at is not None:
+            problem = outside(path, self.roots, shown, "layer")
+            if problem:
+                raise LayerError(problem, file=named_at.file, line=named_at.line,
+                                 col=named_at.col, hint="copy the file into the configs folder")
+        if named_at is not None and not path.exists():
             raise LayerError(
                 f"layer '{shown}' not found",
                 file=named_at.file,
@@ -104,7 +156,7 @@ class _Resolver:
         for child, loc in self._layer_refs(doc.data, path):
             self.apply(child, merged, (*chain, path), named_at=loc)
         doc.data.drop(LAYERS_KEY)
-        included = expand_includes(doc.data, path, display_path, self.findings)
+        included = expand_includes(doc.data, path, display_path, self.findings, self.roots)
         self.merger.merge(merged, doc.data)
         self.sources.extend([*included, shown])
 
@@ -121,5 +173,6 @@ class _Resolver:
                 col=where.col,
             )
         return [
-            ((path.parent / ref).resolve(), loc) for ref, loc in zip(refs, refs.locs, strict=True)
+            (resolve_file(path.parent / ref, ref, loc), loc)
+            for ref, loc in zip(refs, refs.locs, strict=True)
         ]

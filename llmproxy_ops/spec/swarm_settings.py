@@ -22,6 +22,13 @@ class SwarmSettings:
     endpoint_mode: str  # dnsrr | vip
     monitor_s: int  # how long a new LiteLLM task must stay healthy before the next one
     data_label: str  # node label (=true) that places Postgres, MLflow, Redis and nginx
+    # The overlay network between nodes encrypted (IPsec ESP, AES-GCM): db, redis and MLflow
+    # sit on one node, LiteLLM on others, and their traffic carries passwords and prompts.
+    # Needs ESP and GCM in every node's kernel (Debian's and Ubuntu's have them as modules);
+    # where the kernel lacks them (checked 2026-12: this project's CI machines, kernel 6.18
+    # without CONFIG_INET_ESP/CONFIG_CRYPTO_GCM: `ip xfrm state add ... proto esp` says
+    # "Requested type not found") traffic between nodes would fail: set it false there.
+    encrypted: bool = True
 
 
 def default_stack_name(env_name: str) -> str:
@@ -38,4 +45,5 @@ def swarm_settings(raw: dict[str, Any], env_name: str) -> SwarmSettings:
         endpoint_mode=str(raw.get("endpoint_mode", DEFAULT_ENDPOINT_MODE)),
         monitor_s=int(raw.get("monitor_s", 15)),
         data_label=str(raw.get("data_label", DEFAULT_DATA_LABEL)),
+        encrypted=bool(raw.get("encrypted", True)),
     )

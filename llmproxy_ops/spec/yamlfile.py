@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,11 @@ from llmproxy_ops.spec.located import LList, LMap
 # A LiteLLM config of 5,000 deployments is well under 1 MiB; anything this big is a mistake
 # (a log or dump passed by accident), and refusing it keeps the validator fast and safe.
 MAX_LAYER_BYTES = 4 * 1024 * 1024
+# Aliases share one composed node; building walks it again at every alias, so a few hundred
+# bytes of nested aliases expand to billions of values ("billion laughs": >60 s and 2.4 GB
+# before this limit). Re-walking is allowed as much as the file has distinct values (and at
+# least this much): ordinary anchors and `<<: *defaults` stay far below it.
+MIN_ALIAS_BUDGET = 10_000
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -28,23 +35,36 @@ class YamlDocument:
     findings: list[Finding] = field(default_factory=list)
 
 
-def read_text(path: Path, display: str) -> str:
-    """File contents as text, or a located LayerError (missing, too big, not UTF-8)."""
+def read_bytes(path: Path, display: str) -> bytes:
+    """At most MAX_LAYER_BYTES of a regular file: its size is checked before it is read (a
+    50 MiB file is refused unread; /dev/zero or a FIFO is no YAML file and never blocks)."""
     try:
-        raw = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise LayerError("file not found", file=display) from None
-    except IsADirectoryError:
-        raise LayerError("is a directory, expected a YAML file", file=display) from None
     except OSError as exc:
         raise LayerError(f"cannot read file: {exc.strerror}", file=display) from None
-    if len(raw) > MAX_LAYER_BYTES:
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        what = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise LayerError(f"is {what}, expected a YAML file", file=display)
+    size = info.st_size
+    with os.fdopen(fd, "rb") as fh:
+        raw = fh.read(MAX_LAYER_BYTES + 1) if size <= MAX_LAYER_BYTES else b""
+    if size > MAX_LAYER_BYTES or len(raw) > MAX_LAYER_BYTES:
         raise LayerError(
-            f"file is {len(raw) / 1048576:.1f} MiB; layers over "
+            f"file is {max(size, len(raw)) / 1048576:.1f} MiB; layers over "
             f"{MAX_LAYER_BYTES // 1048576} MiB are refused",
             file=display,
             hint="is this really a LiteLLM config? split it into smaller layers",
         )
+    return raw
+
+
+def read_text(path: Path, display: str) -> str:
+    """File contents as text, or a located LayerError (missing, too big, not UTF-8)."""
+    raw = read_bytes(path, display)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -111,18 +131,53 @@ class _Builder:
         self.file = file
         self.findings: list[Finding] = []
         self._constructor = yaml.SafeLoader("")
+        self._seen: set[int] = set()      # nodes built at least once
+        self._building: set[int] = set()  # containers being built (an alias inside: a cycle)
+        self._rewalks = 0                 # node visits through aliases
 
     def loc(self, node: yaml.Node) -> Location:
         return Location(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
 
     def build(self, node: yaml.Node, path: JsonPath = ()) -> Any:
+        self._count(node)
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            self._building.add(id(node))
+            try:
+                return self._container(node, path)
+            finally:
+                self._building.discard(id(node))
+        return self._scalar(node, path)
+
+    def _count(self, node: yaml.Node) -> None:
+        """Refuse a recursive alias and an alias expansion beyond the budget (a located
+        error, before the time and memory go)."""
+        if id(node) in self._building:
+            raise self._error(node, "an alias refers to a value that contains it (a "
+                              "recursive alias); it would expand forever",
+                              "use the anchor's value only outside itself")
+        if id(node) not in self._seen:
+            self._seen.add(id(node))
+            return
+        self._rewalks += 1
+        budget = max(MIN_ALIAS_BUDGET, len(self._seen))
+        if self._rewalks > budget:
+            raise self._error(node, f"aliases expand to more than {budget:,} extra values "
+                              "(nested aliases multiply: an alias bomb?); refused",
+                              "write the values out, or use fewer levels of aliases")
+
+    def _error(self, node: yaml.Node, message: str, hint: str) -> LayerError:
+        return LayerError(message, file=self.file, line=node.start_mark.line + 1,
+                          col=node.start_mark.column + 1, hint=hint)
+
+    def _container(self, node: yaml.Node, path: JsonPath) -> Any:
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            seq = LList(self.loc(node))
-            for i, item in enumerate(node.value):
-                seq.add(self.build(item, (*path, i)), self.loc(item))
-            return seq
+        seq = LList(self.loc(node))
+        for i, item in enumerate(node.value):
+            seq.add(self.build(item, (*path, i)), self.loc(item))
+        return seq
+
+    def _scalar(self, node: yaml.Node, path: JsonPath) -> Any:
         try:
             return self._constructor.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as exc:
@@ -182,7 +237,7 @@ class _Builder:
                     line=src.start_mark.line + 1,
                     col=src.start_mark.column + 1,
                 )
-            merged = self._mapping(src, path)
+            merged = self.build(src, path)
             for key, val in merged.items():
                 if key not in out:
                     out.put(key, val, merged.locs[key])

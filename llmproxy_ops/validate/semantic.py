@@ -10,7 +10,11 @@ from collections.abc import Callable, Iterable
 
 from llmproxy_ops.findings import Finding
 from llmproxy_ops.validate.checks.callbacks import check_callback_settings
-from llmproxy_ops.validate.checks.compose import check_compose_env, check_stack_redis_env
+from llmproxy_ops.validate.checks.compose import (
+    check_compose_env,
+    check_mlflow_published,
+    check_stack_redis_env,
+)
 from llmproxy_ops.validate.checks.deployments import check_duplicate_deployment
 from llmproxy_ops.validate.checks.env import check_env_missing, check_env_undocumented
 from llmproxy_ops.validate.checks.guardrails import check_guardrail_params
@@ -54,6 +58,7 @@ CHECKS: tuple[Check, ...] = (
     check_unknown_model_group,
     check_guardrail_params,
     check_compose_env,
+    check_mlflow_published,
     check_stack_redis_env,
     check_salt_key,
     check_kubernetes,

@@ -14,6 +14,14 @@ _IMAGE = {"type": "string", "pattern": "^[a-z0-9][a-z0-9._/:@-]*$"}
 _CIDR = {"type": "string", "pattern": "^[0-9a-fA-F.:]+(/[0-9]{1,3})?$"}
 
 
+_RUN_AS = {
+    "type": "string",
+    "pattern": "^([a-z_][a-z0-9_-]*|[0-9]+)(:([a-z_][a-z0-9_-]*|[0-9]+))?$",
+    "description": "the user the service runs as (compose's `user:`; default: unprivileged "
+    "for all but nginx, see spec/compose_settings.py)",
+}
+
+
 def _service(extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """A compose service's common knobs: on/off, image, resource limits and reservations."""
     return {
@@ -39,6 +47,7 @@ COMPOSE_SCHEMA: dict[str, Any] = {
         "project": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$"},
         "litellm": _service(
             {
+                "run_as": _RUN_AS,
                 "replicas": {"type": "integer", "minimum": 1, "maximum": 16},
                 "use_db": {
                     "type": "boolean",
@@ -49,6 +58,7 @@ COMPOSE_SCHEMA: dict[str, Any] = {
         ),
         "db": _service(
             {
+                "run_as": _RUN_AS,
                 "user": {"type": "string", "pattern": "^[a-z_][a-z0-9_]*$"},
                 "publish": {
                     "oneOf": [
@@ -58,11 +68,16 @@ COMPOSE_SCHEMA: dict[str, Any] = {
                 },
             }
         ),
-        "mlflow": _service({"port": {"type": "integer", "minimum": 1, "maximum": 65535}}),
-        "redis": _service(),
-        "fake_provider": _service(),
+        "mlflow": _service({"run_as": _RUN_AS, "port": {
+            "type": "integer", "minimum": 1, "maximum": 65535,
+            "description": "publish MLflow on 127.0.0.1:PORT (default: not published; MLflow has "
+            "no authentication, so every local user could read the traces)",
+        }}),
+        "redis": _service({"run_as": _RUN_AS}),
+        "fake_provider": _service({"run_as": _RUN_AS}),
         "nginx": _service(
             {
+                "run_as": _RUN_AS,
                 "server_name": {"type": "string", "minLength": 1},
                 "bind": {"type": "string", "minLength": 1},
                 "https_port": {"type": "integer", "minimum": 1, "maximum": 65535},
@@ -74,6 +89,13 @@ COMPOSE_SCHEMA: dict[str, Any] = {
                 "allow": {"type": "array", "items": _CIDR},
                 "basic_auth": {"type": "boolean"},
                 "hsts_max_age": {"type": "integer", "minimum": 0},
+                "api_only": {
+                    "type": "boolean",
+                    "description": "pass only the API paths clients use (chat/completions, "
+                    "messages, embeddings, models, responses...); the admin UI, /openapi.json "
+                    "and management routes get 404 (default: on in production; SECURITY.md "
+                    "says how to reach the UI)",
+                },
             }
         ),
     },
@@ -127,7 +149,7 @@ KUBERNETES_SCHEMA: dict[str, Any] = {
                 "tls_secret": _DNS_LABEL,
                 **{k: v for k, v in COMPOSE_SCHEMA["properties"]["nginx"]["properties"].items()
                    if k in ("server_name", "rate", "burst", "client_max_body_size", "allow",
-                            "basic_auth")},
+                            "basic_auth", "api_only")},
             },
         },
     },
@@ -152,6 +174,10 @@ SWARM_SCHEMA: dict[str, Any] = {
         "data_label": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$",
                        "description": "node label (value true) that places Postgres, MLflow, "
                        "Redis and nginx"},
+        "encrypted": {"type": "boolean",
+                      "description": "encrypt the overlay network between nodes (IPsec ESP; "
+                      "default true). Every node's kernel needs ESP and AES-GCM (esp4, gcm "
+                      "modules); set false where it lacks them (traffic between nodes fails)"},
     },
 }
 
@@ -161,11 +187,13 @@ BACKUP_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "dir": {**_PATH, "description": "where backups are written (one folder per backup)"},
+        "key_file": {**_PATH, "description": "the key that authenticates backups (default "
+                     "<run_dir>/backup.key, made by the first backup; never share it)"},
         "keep": {"type": "integer", "minimum": 1, "description": "prune keeps this many"},
         "max_age_days": {"type": "integer", "minimum": 1, "description": "prune drops older ones"},
         "databases": {
             "type": "array",
-            "items": {"type": "string", "pattern": "^[a-z_][a-z0-9_]*$"},
+            "items": {"type": "string", "pattern": "^[a-z_][a-z0-9_]*$", "maxLength": 31},
             "description": "databases to dump (default: mlflow, plus litellm when it uses the DB)",
         },
         "server_url_env": {
@@ -230,6 +258,12 @@ STACK_SCHEMA: dict[str, Any] = {
             "description": "seconds a retiring proxy gets to finish in-flight requests (apply)",
         },
         "run_dir": {**_PATH, "description": "pid and log files of the local runtime"},
+        "production": {
+            "type": "boolean",
+            "description": "a production environment: nginx/the Ingress pass only the client "
+            "API paths by default, a readable env file is an error (default: true when the "
+            "environment is named prod or production, e.g. prod-eu)",
+        },
         "build_dir": {**_PATH, "description": "rendered output: <build_dir>/<env>/"},
         "environment": {
             "type": "object",

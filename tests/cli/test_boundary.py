@@ -43,7 +43,11 @@ def test_every_command_is_wrapped_exactly_once():
 def test_a_crash_after_the_library_call_is_exit_3_with_a_log(tmp_path, cli, monkeypatch):
     # `backup list` used to run its listing outside the boundary: a crash there skipped exit 3
     shutil.copytree(REPO / "configs", tmp_path / "configs")
-    (tmp_path / "backups" / "b1" / "manifest.json").mkdir(parents=True)
+    # (A manifest.json that is a folder used to be the crash; it is now an unreadable backup.)
+    def crash(*args, **kwargs):
+        raise IsADirectoryError(21, "Is a directory")
+
+    monkeypatch.setattr("llmproxy_ops.cli.backup_cmd.list_backups", crash)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("BACKUP_DATABASE_URL", "postgresql://u:p@127.0.0.1:9/")
     result = cli("backup", "list", "--env", "dev")

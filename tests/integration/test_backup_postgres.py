@@ -15,13 +15,14 @@ from typer.testing import CliRunner
 
 from llmproxy_ops.cli.backup_cmd import app
 from llmproxy_ops.errors import BackupError
+from llmproxy_ops.ops.backup.auth import BackupKey
 from llmproxy_ops.ops.backup.create import create_backup, list_backups
 from llmproxy_ops.ops.backup.manifest import file_entry, read_manifest, write_manifest
 from llmproxy_ops.ops.backup.restore import restore_backup
 from llmproxy_ops.ops.backup.secrets import SECRETS_FILE, decrypt
 from llmproxy_ops.ops.backup.settings import BackupContext, context_for, salt_fingerprint
 from llmproxy_ops.ops.backup.testing import MLFLOW_SCHEMA, start_postgres, traces_sql
-from llmproxy_ops.ops.backup.verify import verify_backup
+from llmproxy_ops.ops.backup.verify import NOT_RESTORED, verify_backup
 from llmproxy_ops.ops.pg import PgServer, PsqlSession, TableStats
 from llmproxy_ops.pipeline import Target
 
@@ -40,8 +41,20 @@ def pg() -> Iterator[PgServer]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def key(tmp_path_factory: pytest.TempPathFactory) -> BackupKey:
+    """This machine's backup key (every backup of these tests is signed with it)."""
+    global KEY
+    KEY = BackupKey(tmp_path_factory.mktemp("state") / "backup.key")
+    KEY.load_or_create()
+    return KEY
+
+
+KEY: BackupKey
+
+
 @pytest.fixture
-def db(pg: PgServer) -> Iterator[str]:
+def db(pg: PgServer, key: BackupKey) -> Iterator[str]:
     """A fresh database with MLflow's trace tables, 300 traces and 100 canary rows."""
     name = f"mlflow_{secrets.token_hex(3)}"
     pg.create_database(name)
@@ -86,7 +99,8 @@ def env_target(tmp_path: Path, pg: PgServer, db: str, monkeypatch: pytest.Monkey
 
 def _ctx(pg: PgServer, db: str, folder: Path, salt: str | None = None) -> BackupContext:
     return BackupContext(
-        env="t", runtime="local", backup_dir=folder, databases=(db,), pg=pg, salt_fingerprint=salt
+        env="t", runtime="local", backup_dir=folder, databases=(db,), pg=pg, key=KEY,
+        salt_fingerprint=salt,
     )
 
 
@@ -125,9 +139,9 @@ def test_round_trip_backup_verify_restore(pg: PgServer, db: str, env_target: Tar
     secret_bytes = (created.folder / SECRETS_FILE).read_bytes()
     assert decrypt(secret_bytes, PASSPHRASE) == Path(".env").read_bytes()
 
-    report = verify_backup(ctx.pg, created.folder, salt=ctx.salt_fingerprint)
+    report = verify_backup(ctx.pg, created.folder, key=ctx.key, salt=ctx.salt_fingerprint)
     assert report.problems == [] and report.checked_tables == 5
-    assert [b.status for b in list_backups(ctx.backup_dir, "bk")] == ["verified"]
+    assert [b.status for b in list_backups(ctx.backup_dir, "bk", ctx.key)] == ["verified"]
 
     scratch = f"scratch_{secrets.token_hex(3)}"
     pg.create_database(scratch)
@@ -167,6 +181,7 @@ def test_cli_verify_and_list(pg: PgServer, db: str, env_target: Target) -> None:
     ok = runner.invoke(app, ["verify", "--env", "bk"])
     assert ok.exit_code == 0 and "verified: out/backups/bk-" in ok.output
     folder = list_backups(Path("out/backups"))[0].folder
+    assert Path(".run/backup.key").stat().st_mode & 0o777 == 0o600  # made by the first create
     (folder / f"db/{db}.dump").unlink()
     bad = runner.invoke(app, ["verify", "--env", "bk", str(folder)])
     assert bad.exit_code == 1
@@ -253,7 +268,7 @@ def _edit_manifest(folder: Path, db: str) -> str:
     doc = json.loads(path.read_text())
     doc["databases"][db]["tables"]["public.canary"]["rows"] = 103
     path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
-    return "manifest.json: sha256 does not match manifest.sha256 (the manifest was edited)"
+    return "manifest.json: HMAC does not match manifest.hmac (the manifest was edited)"
 
 
 def _remove(folder: Path, db: str) -> str:
@@ -284,15 +299,12 @@ def test_corrupted_backup_is_caught_and_restore_changes_nothing(
     expected = corrupt(good_backup, db)
     salt = "fp-other" if corrupt is _other_salt else "fp-good"
 
-    report = verify_backup(pg, good_backup, salt=salt)
+    report = verify_backup(pg, good_backup, key=KEY, salt=salt)
     assert expected in report.problems
-    if corrupt is _edit_manifest:  # the real restore also names the table
-        assert f"database {db}: table public.canary: 102 rows, manifest says 103" in report.problems
-    if corrupt is _truncate:
-        assert any(
-            p.startswith(f"db/{db}.dump: restore into a scratch database failed: ")
-            for p in report.problems
-        ), report.problems
+    if corrupt is _edit_manifest:  # nothing of an unauthenticated folder is used
+        assert report.problems == [expected] and report.checked_tables == 0
+    if corrupt in (_truncate, _flip, _remove):  # a damaged dump never reaches pg_restore
+        assert report.problems == [expected, NOT_RESTORED]
 
     pg.execute(db, "INSERT INTO canary (id) VALUES (5000)")  # the target moved on since
     before = pg.table_stats(db)
@@ -307,7 +319,7 @@ def _rewrite_file_sums(folder: Path) -> None:
     """Make checksums agree with damaged content: a dump that was bad when it was written."""
     manifest = read_manifest(folder)
     manifest.files = {rel: file_entry(folder / rel) for rel in manifest.files}
-    write_manifest(folder, manifest)
+    write_manifest(folder, manifest, KEY.load())
 
 
 def test_failed_restore_leaves_the_target_untouched(
@@ -328,7 +340,7 @@ def test_restore_that_differs_from_the_manifest_is_not_swapped_in(
 ) -> None:
     manifest = read_manifest(good_backup)
     manifest.databases[db].tables["public.trace_tags"] = TableStats(299, "x")
-    write_manifest(good_backup, manifest)
+    write_manifest(good_backup, manifest, KEY.load())
     pg.execute(db, "DELETE FROM trace_tags WHERE request_id = 'tr-' || md5('7')")
     before = pg.table_stats(db)
     with pytest.raises(BackupError) as err:
@@ -356,4 +368,4 @@ def test_copy_of_backup_is_verifiable_elsewhere(
     pg: PgServer, good_backup: Path, tmp_path: Path
 ) -> None:
     moved = shutil.copytree(good_backup, tmp_path / "elsewhere" / good_backup.name)
-    assert verify_backup(pg, moved, salt="fp-good").ok
+    assert verify_backup(pg, moved, key=KEY, salt="fp-good").ok

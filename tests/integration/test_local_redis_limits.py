@@ -12,6 +12,7 @@ is measured again if it crossed a boundary anyway.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import time
 from collections.abc import Iterator
@@ -32,7 +33,7 @@ RPM = 4
 BURST = 16
 MARGIN_S = 10.0  # a start of the burst this close to a minute's end waits for the next one
 LAYER = """\
-layers: [{repo}/configs/base.yaml, {repo}/configs/providers/mock.yaml]
+layers: [../base.yaml, ../providers/mock.yaml]
 model_list:
   - model_name: mock-gpt
     litellm_params: {{rpm: {rpm}}}
@@ -48,11 +49,14 @@ stack:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     base = tmp_path_factory.mktemp("redis-limits")
+    # the repo's configs, copied: layers stay inside the configs folder
+    shutil.copytree(REPO / "configs", base / "configs", ignore=shutil.ignore_patterns("*.yaml"))
+    for layer in ("base.yaml", "providers/mock.yaml"):
+        shutil.copy(REPO / "configs" / layer, base / "configs" / layer)
     envs = base / "configs" / "environments"
-    envs.mkdir(parents=True)
     for name, redis in (("shared", "{}"), ("apart", "{enabled: false}")):
         (envs / f"{name}.yaml").write_text(
-            LAYER.format(repo=REPO, rpm=RPM, port=free_port(), redis=redis), encoding="utf-8")
+            LAYER.format(rpm=RPM, port=free_port(), redis=redis), encoding="utf-8")
     (base / ".env").write_text(f"LITELLM_MASTER_KEY={KEY}\n", encoding="utf-8")
     (base / ".env").chmod(0o600)
     (base / ".env.example").write_text("LITELLM_MASTER_KEY=\n", encoding="utf-8")

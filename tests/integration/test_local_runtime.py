@@ -108,6 +108,7 @@ def test_pid_and_state_files_hold_no_secret(started: tuple) -> None:
     assert sorted(state) == [
         "config_path",
         "host",
+        "identity",  # start time, boot id, uid, exe, token (runtime/identity.py): no secret
         "listening_on",
         "log_path",
         "pid",

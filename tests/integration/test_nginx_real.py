@@ -90,6 +90,7 @@ PROFILES: dict[str, tuple[NginxSettings, dict[str, Any]]] = {
         {"upstreams": ["127.0.0.1", "localhost"], "upstream_port": 4001},
     ),
     "nginx_old": (NginxSettings(), {"nginx_version": (1, 22, 1)}),
+    "api_only": (NginxSettings(basic_auth=True, burst=0), {"api_only": True}),
     "nginx_new": (NginxSettings(), {"nginx_version": (1, 27, 0)}),
     "everything": (
         NginxSettings(

@@ -43,8 +43,9 @@ GATE_RATE, GATE_BURST = "120r/m", 120
 LOG_LINES = 30
 
 GATE_LAYER = f"""\
-# The CI gate: the repo's ci environment under its own project name and ports.
-layers: [{REPO / "configs" / "environments" / "ci.yaml"}]
+# The CI gate: the repo's ci environment (copied: layers stay in the configs folder) under its
+# own project name and ports.
+layers: [ci.yaml]
 stack:
   compose:
     project: {GATE_PROJECT}
@@ -91,8 +92,8 @@ def _write_project(root: Path) -> str:
     env_file.chmod(0o600)
     shutil.copy(REPO / ".env.example", root / ".env.example")
     create_self_signed(root / "certs", ["localhost", "127.0.0.1"])
+    shutil.copytree(REPO / "configs", root / "configs")
     layer = root / "configs" / "environments" / f"{GATE_ENV}.yaml"
-    layer.parent.mkdir(parents=True)
     layer.write_text(GATE_LAYER, encoding="utf-8")
     return key
 
@@ -132,7 +133,10 @@ def ci_stack(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> I
     with contextlib.chdir(root):  # certs/, .env, .env.example and build/ are project-relative
         _, rendered = render_target(Target(env=GATE_ENV))
     build = (root / rendered.out_dir).resolve()
-    compose = DockerCompose(context=build, compose_file_name=COMPOSE_FILE, wait=True, pull=False)
+    # The services' secrets are compose `secrets:` read from docker compose's environment
+    # (llmproxy-ops's runtime passes the values; here compose reads the env file itself).
+    compose = DockerCompose(context=build, compose_file_name=COMPOSE_FILE, wait=True, pull=False,
+                            env_file=str(root / ".env"))
     stack = GateStack(
         env=GATE_ENV,
         root=root,

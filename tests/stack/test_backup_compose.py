@@ -115,7 +115,7 @@ def test_compose_create_verify_restore_round_trip(stack: tuple[Target, int]) -> 
         created.manifest.runtime == "compose"
         and "build/docker-compose.yml" in created.manifest.files
     )
-    report = verify_backup(ctx.pg, created.folder, salt=ctx.salt_fingerprint)
+    report = verify_backup(ctx.pg, created.folder, key=ctx.key, salt=ctx.salt_fingerprint)
     assert report.problems == []
 
     ctx.pg.execute("mlflow", "DELETE FROM canary WHERE id > 10; DELETE FROM trace_tags;")

@@ -1,9 +1,11 @@
 """Every shipped compose environment renders a file Docker Compose accepts, compose-lint
-finds nothing high in, and which never shows a secret value (not even interpolated)."""
+finds nothing high in, and which never shows a secret value (not even interpolated, not
+even with the values in the environment `docker compose` runs with)."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -13,6 +15,7 @@ import pytest
 import yaml
 
 from llmproxy_ops.render.build import render_build
+from llmproxy_ops.runtime.compose import secret_environment
 from llmproxy_ops.spec import load_environment
 from tests.conftest import DISTINCT_SECRETS, REPO
 
@@ -38,17 +41,18 @@ def test_docker_compose_config_accepts_it_and_shows_no_secret(configs, env, tmp_
     base = ["docker", "compose", "-f", str(compose)]
     quiet = subprocess.run([*base, "config", "--quiet"], capture_output=True, text=True, check=False)
     assert (quiet.returncode, quiet.stderr) == (0, "")
-    full = subprocess.run([*base, "config"], capture_output=True, text=True, check=True).stdout
-    assert "POSTGRES_PASSWORD" in full  # the env file was read and merged...
+    # the values as the runtime hands them to `docker compose` (its environment)
+    env = {**os.environ, **secret_environment(compose, SECRETS)}
+    full = subprocess.run([*base, "config"], capture_output=True, text=True, check=True,
+                          env=env).stdout
+    assert "environment: POSTGRES_PASSWORD" in full  # a secret, named...
     files = "".join(p.read_text() for p in compose.parent.iterdir())
     for value in SECRETS.values():
-        assert value not in files  # ...but no value is in a rendered file
-    # `config` prints env_file values merged into `environment:`: that is compose showing the
-    # secret store, not the rendered file; every occurrence must come from there.
-    for line in full.splitlines():
-        for value in SECRETS.values():
-            if value in line:
-                assert line.strip().split(":")[0] in SECRETS, line
+        assert value not in files  # ...no value in a rendered file
+        assert value not in full  # ...nor in what `config` shows
+    for name, service in yaml.safe_load(full)["services"].items():  # no service reads .env
+        paths = [e["path"] if isinstance(e, dict) else e for e in service.get("env_file", [])]
+        assert all(p.endswith("/runtime.env") for p in paths), (name, paths)
 
 
 @pytest.mark.parametrize(("configs", "env"), SHIPPED)
@@ -56,8 +60,8 @@ def test_compose_lint_finds_nothing_high(configs, env, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     compose = _render(configs, env, tmp_path)
     lint = shutil.which("compose-lint", path=str(Path(sys.executable).parent)) or "compose-lint"
-    # --no-env: lint the rendered file, not the secret store next to it (CL-0020 flags any
-    # credential-named key in an env_file; secrets via env_file are this design's choice).
+    # --no-env: lint the rendered file alone (no service reads an env file holding secrets;
+    # runtime.env holds non-secret settings).
     proc = subprocess.run([lint, "check", "--no-env", "--format", "json", str(compose)],
                           capture_output=True, text=True, check=False)
     assert proc.returncode in (0, 1), proc.stdout + proc.stderr  # 2 would be a lint error

@@ -50,7 +50,12 @@ model_list:
 litellm_settings: {{success_callback: [], failure_callback: []}}
 stack:
   port: @PORT@
-  environment: {{}}
+  # not secrets: LiteLLM reads them from its environment (runtime.env); a container gets
+  # only the secrets its config names, as files
+  environment:
+    GITHUB_COPILOT_DEVICE_CODE_URL: {FAKE}/login/device/code
+    GITHUB_COPILOT_ACCESS_TOKEN_URL: {FAKE}/login/oauth/access_token
+    GITHUB_COPILOT_API_KEY_URL: {FAKE}/copilot_internal/v2/token
   compose:
     project: {PROJECT}
     litellm: {{replicas: 2, cpus: 1.0, memory: 1g}}
@@ -105,9 +110,6 @@ def test_copilot_login_survives_a_replica_recreate(docker_engine, tmp_path: Path
         "FAKE_PROVIDER_KEY": "fake-key-0123",
         "REDIS_PASSWORD": "redis-copilot-0123456789",  # 2 replicas share rate limits
         "OLLAMA_API_BASE": FAKE,
-        "GITHUB_COPILOT_DEVICE_CODE_URL": FAKE + "/login/device/code",
-        "GITHUB_COPILOT_ACCESS_TOKEN_URL": FAKE + "/login/oauth/access_token",
-        "GITHUB_COPILOT_API_KEY_URL": FAKE + "/copilot_internal/v2/token",
     }
     (tmp_path / ".env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
     (tmp_path / ".env").chmod(0o600)
@@ -147,7 +149,9 @@ def test_copilot_login_survives_a_replica_recreate(docker_engine, tmp_path: Path
             assert answer.status_code == 200, answer.text
         assert _chat(port, "llama3.2").status_code == 200
 
-        _run([*compose, "up", "-d", "--wait", "--force-recreate", "--no-deps", "litellm-1"])
+        # compose reads the service's secrets from its environment: here from the env file
+        _run([*compose, "--env-file", str(tmp_path / ".env"), "up", "-d", "--wait",
+              "--force-recreate", "--no-deps", "litellm-1"])
         answer = _chat(port, COPILOT)
         assert answer.status_code == 200, answer.text
         counters = httpx.get(admin + "/_fake/copilot", timeout=5).json()

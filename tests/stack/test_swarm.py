@@ -59,7 +59,9 @@ stack:
   runtime: swarm
   workers: 2
   startup_timeout: 480
-  swarm: {{stack: {stack}, monitor_s: 5}}
+  # no IPsec ESP in these machines' kernels: an encrypted overlay would not carry traffic
+  # between the two-node test's nodes (stack.swarm.encrypted, spec/swarm_settings.py)
+  swarm: {{stack: {stack}, monitor_s: 5, encrypted: false}}
   compose:
     project: {stack}
     # start-first runs a third LiteLLM task during an update: its reservation must fit on
@@ -105,7 +107,9 @@ class Swarm:
                    root / "certs" / CERT_FILE, values, https, http, 0.0)
 
     def layer(self, retries: int) -> None:
-        text = LAYER.format(ci=REPO / "configs" / "environments" / "ci.yaml", rpm=RPM,
+        # the repo's configs, copied: layers stay inside the configs folder
+        shutil.copytree(REPO / "configs", self.root / "configs", dirs_exist_ok=True)
+        text = LAYER.format(ci="ci.yaml", rpm=RPM,
                             retries=retries, stack=self.stack, https=self.https,
                             http=self.http, **self.observability)
         path = self.root / "configs" / "environments" / f"{ENV}.yaml"

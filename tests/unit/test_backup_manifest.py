@@ -9,23 +9,36 @@ from pathlib import Path
 import pytest
 
 from llmproxy_ops.errors import BackupError
+from llmproxy_ops.ops.backup.auth import BackupKey, authenticate, sign_folder
 from llmproxy_ops.ops.backup.create import list_backups
 from llmproxy_ops.ops.backup.manifest import (
     DatabaseEntry,
     Manifest,
     check_files,
-    check_manifest_sum,
     compare_tables,
     file_entry,
+    manifest_bytes,
     read_manifest,
     write_manifest,
 )
 from llmproxy_ops.ops.backup.prune import prune_backups
 from llmproxy_ops.ops.backup.secrets import decrypt, encrypt
-from llmproxy_ops.ops.backup.verify import manifest_digest, salt_problem
+from llmproxy_ops.ops.backup.verify import VerifyReport, salt_problem, write_verify_record
 from llmproxy_ops.ops.pg import PgServer, TableStats, stats_sql
 
 NOW = dt.datetime(2026, 1, 31, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def key(tmp_path_factory: pytest.TempPathFactory) -> BackupKey:
+    """This machine's backup key, outside the folders the tests list."""
+    global KEY
+    KEY = BackupKey(tmp_path_factory.mktemp("state") / "backup.key")
+    KEY.load_or_create()
+    return KEY
+
+
+KEY: BackupKey
 
 
 def _backup(root: Path, name: str, days_old: float, verified: bool | None = None) -> Path:
@@ -40,10 +53,9 @@ def _backup(root: Path, name: str, days_old: float, verified: bool | None = None
         files={"db/mlflow.dump": file_entry(folder / "db/mlflow.dump")},
         databases={"mlflow": DatabaseEntry("db/mlflow.dump", {"public.t": TableStats(3, "abc")})},
     )
-    write_manifest(folder, manifest)
+    write_manifest(folder, manifest, KEY.load())
     if verified is not None:
-        record = {"ok": verified, "manifest_sha256": manifest_digest(folder)}
-        (folder / "verify.json").write_text(json.dumps(record))
+        write_verify_record(VerifyReport(folder, [] if verified else ["bad"]), KEY.load())
     return folder
 
 
@@ -52,7 +64,8 @@ def test_manifest_round_trips_through_json(tmp_path: Path) -> None:
     manifest = read_manifest(folder)
     assert manifest.databases["mlflow"].tables == {"public.t": TableStats(3, "abc")}
     assert manifest.files["db/mlflow.dump"].size == 11
-    assert check_manifest_sum(folder) == [] and check_files(folder, manifest) == []
+    assert authenticate(folder, manifest_bytes(folder), KEY.load()) == []
+    assert check_files(folder, manifest) == []
 
 
 def test_file_checks_name_each_file(tmp_path: Path) -> None:
@@ -72,8 +85,8 @@ def test_edited_manifest_is_detected(tmp_path: Path) -> None:
     folder = _backup(tmp_path, "prod-1", 0)
     text = (folder / "manifest.json").read_text().replace('"rows": 3', '"rows": 4')
     (folder / "manifest.json").write_text(text)
-    assert check_manifest_sum(folder) == [
-        "manifest.json: sha256 does not match manifest.sha256 (the manifest was edited)"
+    assert authenticate(folder, manifest_bytes(folder), KEY.load()) == [
+        "manifest.json: HMAC does not match manifest.hmac (the manifest was edited)"
     ]
 
 
@@ -161,15 +174,21 @@ def test_list_reports_verify_status(tmp_path: Path) -> None:
     _backup(tmp_path, "prod-1", 3, verified=True)
     _backup(tmp_path, "prod-2", 2, verified=False)
     stale = _backup(tmp_path, "prod-3", 1, verified=True)
-    (stale / "manifest.json").write_text((stale / "manifest.json").read_text() + " ")
+    text = (stale / "manifest.json").read_bytes() + b" "
+    (stale / "manifest.json").write_bytes(text)
+    sign_folder(stale, KEY.load(), text)  # signed again (backup sign): the record is older
     _backup(tmp_path, "prod-4", 0)
-    (tmp_path / ".prod-5.tmp-1").mkdir()  # half-written: not a backup
-    assert [(b.folder.name, b.status) for b in list_backups(tmp_path)] == [
+    edited = _backup(tmp_path, "prod-5", 0, verified=True)
+    (edited / "manifest.json").write_text((edited / "manifest.json").read_text() + " ")
+    (tmp_path / ".prod-6.tmp-1").mkdir()  # half-written: not a backup
+    assert [(b.folder.name, b.status) for b in list_backups(tmp_path, key=KEY)] == [
         ("prod-1", "verified"),
         ("prod-2", "FAILED"),
         ("prod-3", "stale"),
         ("prod-4", "unverified"),
+        ("prod-5", "unauthenticated"),  # edited after it was signed: no longer this machine's
     ]
+    assert {b.status for b in list_backups(tmp_path)} == {"unauthenticated"}  # no key given
 
 
 def test_prune_keeps_newest_n_and_the_newest_verified(tmp_path: Path) -> None:
@@ -177,7 +196,7 @@ def test_prune_keeps_newest_n_and_the_newest_verified(tmp_path: Path) -> None:
     _backup(tmp_path, "prod-2", 9)
     _backup(tmp_path, "prod-3", 2)
     _backup(tmp_path, "prod-4", 1)
-    result = prune_backups(tmp_path, "prod", keep=2, now=NOW)
+    result = prune_backups(tmp_path, "prod", keep=2, now=NOW, key=KEY)
     assert [(p.name, why) for p, why in result.deleted] == [("prod-2", "beyond the newest 2")]
     assert ("prod-1", "beyond the newest 2, but it is the newest verified backup") in [
         (p.name, why) for p, why in result.kept
@@ -189,16 +208,17 @@ def test_prune_by_age_and_dry_run(tmp_path: Path) -> None:
     _backup(tmp_path, "prod-1", 40, verified=True)
     _backup(tmp_path, "prod-2", 35, verified=True)
     _backup(tmp_path, "prod-3", 1)
-    result = prune_backups(tmp_path, "prod", keep=5, max_age_days=30, dry_run=True, now=NOW)
+    result = prune_backups(tmp_path, "prod", keep=5, max_age_days=30, dry_run=True, now=NOW,
+                           key=KEY)
     assert [(p.name, why) for p, why in result.deleted] == [("prod-1", "older than 30 days")]
     assert len(list(tmp_path.iterdir())) == 3  # dry run: nothing deleted
-    prune_backups(tmp_path, "prod", keep=5, max_age_days=30, now=NOW)
+    prune_backups(tmp_path, "prod", keep=5, max_age_days=30, now=NOW, key=KEY)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["prod-2", "prod-3"]
 
 
 def test_prune_never_deletes_the_only_verified_backup(tmp_path: Path) -> None:
     _backup(tmp_path, "prod-1", 100, verified=True)
-    result = prune_backups(tmp_path, "prod", keep=1, max_age_days=1, now=NOW)
+    result = prune_backups(tmp_path, "prod", keep=1, max_age_days=1, now=NOW, key=KEY)
     assert result.deleted == [] and (tmp_path / "prod-1").is_dir()
     with pytest.raises(BackupError, match="--keep must be at least 1"):
         prune_backups(tmp_path, "prod", keep=0)

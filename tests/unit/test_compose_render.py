@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from llmproxy_ops.render.build import render_files
+from llmproxy_ops.render.service_secrets import EXPORT_SECRETS
 from llmproxy_ops.spec import load_environment, load_files
 from llmproxy_ops.validate.checks.compose import check_compose_env
 from llmproxy_ops.validate.context import CheckContext
@@ -53,7 +54,12 @@ def test_litellm_service(write, in_tmp):
     assert lit["image"] == "ghcr.io/berriai/litellm:v1.108.7"
     assert lit["command"] == ["--config", "/app/config.yaml", "--host", "0.0.0.0", "--port", "4000",
                               "--num_workers", "2", "--run_granian"]
-    assert lit["env_file"] == ["runtime.env", "../../.env"]
+    # non-secret settings only; its own secrets are files, exported by its entrypoint
+    assert lit["env_file"] == ["runtime.env"]
+    assert lit["secrets"] == ["LITELLM_MASTER_KEY", "OPENAI_API_KEY"]
+    assert doc["secrets"] == {v: {"environment": v} for v in
+                              ["LITELLM_MASTER_KEY", "OPENAI_API_KEY", "POSTGRES_PASSWORD"]}
+    assert lit["user"] == "10001:10001"
     # granian keeps its own workers: no supervisor in the launcher (render/launcher.py)
     assert lit["environment"] == {"LLMPROXY_SUPERVISE": "0",
                                   "MLFLOW_TRACKING_URI": "http://mlflow:5000"}
@@ -64,7 +70,9 @@ def test_litellm_service(write, in_tmp):
         "./llmproxy_auth_status.py:/app/llmproxy_auth_status.py:ro",  # beside the config
     ]
     assert "ports" not in lit  # behind nginx
-    assert lit["entrypoint"] == ["python3", "/app/llmproxy_launcher.py"]
+    assert lit["entrypoint"] == ["/bin/sh", "-c",
+                                 EXPORT_SECRETS + 'exec python3 /app/llmproxy_launcher.py "$$@"',
+                                 "litellm"]
     test = lit["healthcheck"]["test"]
     assert test[:3] == ["CMD", "python3", "-c"] and "'http://127.0.0.1:4000/health/liveliness'" in test[3]
     assert lit["depends_on"] == {"mlflow": {"condition": "service_healthy"}}
@@ -79,9 +87,14 @@ def test_hardening_and_resources_on_every_service(write, in_tmp):
         assert svc["cap_drop"] == ["ALL"], name
         assert set(svc["deploy"]["resources"]) == {"limits", "reservations"}, name
     caps = {n: s.get("cap_add", []) for n, s in doc["services"].items()}
-    assert caps == {"db": ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"], "mlflow": [],
-                    "redis": ["CHOWN", "SETGID", "SETUID"], "fake-provider": [], "litellm": [],
+    # only nginx runs as root (its master binds 80/443); the others need no capability
+    assert caps == {"db": [], "mlflow": [], "redis": [], "fake-provider": [], "litellm": [],
                     "nginx": ["CHOWN", "NET_BIND_SERVICE", "SETGID", "SETUID"]}
+    users = {n: s.get("user") for n, s in doc["services"].items()}
+    assert users == {"db": "postgres", "mlflow": "10001:10001", "redis": "redis",
+                     "fake-provider": "10001:10001", "litellm": "10001:10001", "nginx": None}
+    for name, svc in doc["services"].items():
+        assert "env_file" not in svc or svc["env_file"] == ["runtime.env"], name
     assert doc["services"]["litellm"]["deploy"]["resources"]["limits"] == {"cpus": "2.0", "memory": "4g"}
 
 
@@ -94,7 +107,8 @@ def test_dependency_chain_db_mlflow_litellm_nginx(write, in_tmp):
 def test_only_nginx_faces_a_public_interface(write, in_tmp):
     doc, _ = _render(write, "{nginx: {bind: 0.0.0.0, https_port: 8443, http_port: 8080}}")
     ports = {n: s.get("ports", []) for n, s in doc["services"].items()}
-    assert ports == {"db": [], "mlflow": ["127.0.0.1:5001:5000"], "litellm": [],
+    # MLflow has no authentication: not published unless mlflow.port asks for it
+    assert ports == {"db": [], "mlflow": [], "litellm": [],
                      "nginx": ["0.0.0.0:8443:8443", "0.0.0.0:8080:8080"]}
     nginx = doc["services"]["nginx"]
     assert nginx["volumes"] == ["./nginx.conf:/etc/nginx/nginx.conf:ro",
@@ -131,9 +145,12 @@ def test_use_db_builds_database_url_inside_the_container(write, in_tmp):
     lit = doc["services"]["litellm"]
     assert lit["entrypoint"] == [
         "/bin/sh", "-c",
-        'export DATABASE_URL="postgresql://gw:$$POSTGRES_PASSWORD@db:5432/litellm"; exec python3 /app/llmproxy_launcher.py "$$@"',
+        EXPORT_SECRETS
+        + 'export DATABASE_URL="postgresql://gw:$$POSTGRES_PASSWORD@db:5432/litellm"; exec python3 /app/llmproxy_launcher.py "$$@"',
         "litellm",
     ]
+    assert lit["secrets"] == ["LITELLM_MASTER_KEY", "LITELLM_SALT_KEY", "OPENAI_API_KEY",
+                              "POSTGRES_PASSWORD"]
     assert "DATABASE_URL" not in lit.get("environment", {})
     assert doc["services"]["db"]["environment"] == {"POSTGRES_USER": "gw"}
     assert "POSTGRES_PASSWORD" not in str(doc["services"]["db"].get("environment"))
@@ -149,6 +166,8 @@ def test_mlflow_backend_password_expanded_in_container(write, in_tmp):
     doc, _ = _render(write)
     mlflow = doc["services"]["mlflow"]
     script = mlflow["entrypoint"][2]
+    assert script.startswith(EXPORT_SECRETS) and mlflow["secrets"] == ["POSTGRES_PASSWORD"]
+    script = script[len(EXPORT_SECRETS):]  # (its `$${f##*/}` is an escaped `$`)
     # through MLflow's own variable, never argv (visible in `ps`)
     assert 'export MLFLOW_BACKEND_STORE_URI="postgresql+psycopg2://llmproxy:$$POSTGRES_PASSWORD@db:5432/mlflow"' in script
     assert "--backend-store-uri" not in script
@@ -266,16 +285,19 @@ def test_a_redis_the_router_settings_name_wins(write, in_tmp):
 def test_redis_password_comes_from_the_env_file_never_argv(write, in_tmp):
     doc, _ = _enforced(write)
     redis = doc["services"]["redis"]
-    assert redis["env_file"] == ["../../.env"]
+    assert redis["secrets"] == ["REDIS_PASSWORD"] and "env_file" not in redis
     shell, flag, script = redis["entrypoint"]
     assert (shell, flag) == ("/bin/sh", "-c")
+    assert script.startswith(EXPORT_SECRETS)  # its secret file, as $REDIS_PASSWORD
+    script = script[len(EXPORT_SECRETS):]
     # written into a config file by printf (a shell builtin): no process ever has it in argv
     assert script.startswith("umask 077; printf ") and '"$$REDIS_PASSWORD" > /tmp/redis.conf' in script
     assert script.endswith("; exec redis-server /tmp/redis.conf")
     assert "requirepass" not in script.split("exec", 1)[1] and "--requirepass" not in script
     assert 'save \\"\\"' in script and "appendonly no" in script  # counters only: no persistence
     test = redis["healthcheck"]["test"]
-    assert test == ["CMD", "sh", "-c", 'REDISCLI_AUTH="$$REDIS_PASSWORD" redis-cli ping | grep -q PONG']
+    assert test == ["CMD", "sh", "-c",
+                    EXPORT_SECRETS + 'REDISCLI_AUTH="$$REDIS_PASSWORD" redis-cli ping | grep -q PONG']
     assert "command" not in redis and "environment" not in redis
 
 

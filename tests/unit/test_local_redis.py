@@ -17,8 +17,9 @@ def test_a_running_one_is_kept_with_its_password(tmp_path: Path) -> None:
     redis = LocalRedis(tmp_path)
     try:
         first = redis.up(password="from-the-env-file")
+        # no password in argv; not retitled (set-proc-title no keeps its environment intact)
         assert first.healthy and process.cmdline(first.pid or 0) == [
-            f"{shutil.which('redis-server')} 127.0.0.1:{first.port}"]  # no password in argv
+            shutil.which("redis-server"), str(tmp_path / "redis.conf")]
         # a second start (a rollout, or after a crashed proxy) reuses it, password and all
         assert redis.up(password="changed-since") == first
         assert redis.environment() == {"LLMPROXY_REDIS_PORT": str(first.port),

@@ -80,7 +80,8 @@ def test_restore_puts_the_backup_back_atomically(store: SecretStore) -> None:
 def test_write_is_atomic_no_temp_files_left(store: SecretStore) -> None:
     store.set("X", "1")
     names = sorted(p.name for p in store.path.parent.iterdir())
-    assert [n for n in names if not n.startswith(".env.bak-")] == [".env"]
+    # .env.lock: the lock every read-modify-write holds (it stays: see fsutil.locked)
+    assert [n for n in names if not n.startswith(".env.bak-")] == [".env", ".env.lock"]
 
 
 def test_a_value_the_reader_cannot_round_trip_is_refused_and_restored(store: SecretStore) -> None:

@@ -6,6 +6,8 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from llmproxy_ops.render.build import MARKER_FILE
+
 
 @dataclass(frozen=True)
 class BuildDiff:
@@ -28,8 +30,9 @@ class BuildDiff:
 def read_build(folder: Path | None) -> dict[str, str]:
     if folder is None or not folder.is_dir():
         return {}
+    # the marker says the folder is a build (render/build.py); it is no part of one
     return {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.iterdir())
-            if p.is_file()}
+            if p.is_file() and p.name != MARKER_FILE}
 
 
 def diff_builds(

@@ -1,24 +1,28 @@
-"""`backup create` and `backup list`: one folder per backup, written atomically."""
+"""`backup create` and `backup list`: one folder per backup, written atomically.
+
+A backup holds MLflow's traces (prompts) and LiteLLM's database: every folder is 0700 and
+every file 0600 from its creation on; the manifest is signed with this machine's backup key.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from llmproxy_ops import LITELLM_PIN, __version__
+from llmproxy_ops import LITELLM_PIN, __version__, fsutil
 from llmproxy_ops.errors import BackupError, CommandFailed
+from llmproxy_ops.ops.backup.auth import BackupKey, authenticate
 from llmproxy_ops.ops.backup.manifest import (
     MANIFEST_FILE,
-    VERIFY_FILE,
     DatabaseEntry,
     Manifest,
     file_entry,
     list_files,
-    read_manifest,
+    manifest_bytes,
+    parse_manifest,
     write_manifest,
 )
 from llmproxy_ops.ops.backup.secrets import SECRETS_FILE, encrypt
@@ -43,13 +47,14 @@ def create_backup(ctx: BackupContext, *, passphrase: str | None = None) -> Creat
     """Dump every database and copy configs/build (and, with a passphrase, the env file)."""
     started = utc_now()
     name = f"{ctx.env}-{started.strftime(STAMP)}"
-    ctx.backup_dir.mkdir(parents=True, exist_ok=True)
+    key = ctx.key.load_or_create()
+    fsutil.ensure_private_dir(ctx.backup_dir)
     final = ctx.backup_dir / name
     if final.exists():
         raise BackupError(f"{final} already exists", hint="wait a second and run it again")
     tmp = ctx.backup_dir / f".{name}.tmp-{os.getpid()}"
     try:
-        manifest = _write_contents(ctx, tmp, started, passphrase)
+        manifest = _write_contents(ctx, tmp, started, passphrase, key)
         os.rename(tmp, final)  # readers see a complete backup or none
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -60,9 +65,10 @@ def create_backup(ctx: BackupContext, *, passphrase: str | None = None) -> Creat
 
 
 def _write_contents(
-    ctx: BackupContext, tmp: Path, started: dt.datetime, passphrase: str | None
+    ctx: BackupContext, tmp: Path, started: dt.datetime, passphrase: str | None, key: bytes
 ) -> Manifest:
-    tmp.mkdir(parents=True)
+    tmp.mkdir(mode=fsutil.PRIVATE_DIR)
+    fsutil.ensure_private_dir(tmp)
     manifest = Manifest(
         env=ctx.env,
         runtime=ctx.runtime,
@@ -77,7 +83,7 @@ def _write_contents(
         manifest.secrets_file = _write_secrets(ctx, tmp, passphrase)
     manifest.files = {rel: file_entry(tmp / rel) for rel in list_files(tmp)}
     manifest.finished = utc_now().isoformat()
-    write_manifest(tmp, manifest)
+    write_manifest(tmp, manifest, key)
     return manifest
 
 
@@ -85,14 +91,12 @@ def dump_database(ctx: BackupContext, db: str, folder: Path) -> DatabaseEntry:
     """pg_dump in the snapshot of an open repeatable-read transaction, whose table stats
     then describe exactly the dumped rows, even while clients keep writing."""
     rel = f"db/{db}.dump"
-    (folder / "db").mkdir(exist_ok=True)
+    fsutil.ensure_private_dir(folder / "db")
     try:
         with ctx.pg.snapshot_session(db) as session:
             snapshot = session.begin_snapshot()
-            with (folder / rel).open("wb") as out:
+            with fsutil.create_private(folder / rel) as out:
                 ctx.pg.dump(db, out, snapshot)
-                out.flush()
-                os.fsync(out.fileno())
             tables = session.table_stats()
     except CommandFailed as exc:
         raise BackupError(
@@ -111,26 +115,35 @@ def _versions(ctx: BackupContext) -> dict[str, str]:
 
 
 def _copy_configs(ctx: BackupContext, tmp: Path) -> None:
-    """The layers as written (relative to their common folder) and the rendered build."""
+    """The layers as written (relative to their common folder) and the rendered build.
+
+    Regular files only, copied into 0600 files: a symlink is neither copied nor followed."""
     sources = [p.resolve() for p in ctx.sources if p.is_file()]
     if sources:
         base = Path(os.path.commonpath([p.parent for p in sources]))
         for src in sources:
-            dst = tmp / "config" / src.relative_to(base)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst)
-    if ctx.build_dir is not None and ctx.build_dir.is_dir():
-        shutil.copytree(ctx.build_dir, tmp / "build", symlinks=True)
+            _copy_private(src, tmp / "config" / src.relative_to(base))
+    build = ctx.build_dir
+    if build is not None and build.is_dir() and not build.is_symlink():
+        for root, dirs, names in os.walk(build):
+            dirs[:] = [d for d in dirs if not (Path(root) / d).is_symlink()]
+            for name in names:
+                src = Path(root) / name
+                if src.is_file() and not src.is_symlink():
+                    _copy_private(src, tmp / "build" / src.relative_to(build))
+
+
+def _copy_private(src: Path, dst: Path) -> None:
+    fsutil.ensure_private_dir(dst.parent)
+    fsutil.write_private(dst, src.read_bytes())
 
 
 def _write_secrets(ctx: BackupContext, tmp: Path, passphrase: str) -> str:
     if ctx.env_file is None or not ctx.env_file.is_file():
         raise BackupError(f"--include-secrets: env file {ctx.env_file} not found")
     path = tmp / SECRETS_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(encrypt(ctx.env_file.read_bytes(), passphrase))
+    fsutil.ensure_private_dir(path.parent)
+    fsutil.write_private(path, encrypt(ctx.env_file.read_bytes(), passphrase))
     return SECRETS_FILE
 
 
@@ -141,7 +154,7 @@ def _write_secrets(ctx: BackupContext, tmp: Path, passphrase: str) -> str:
 class BackupInfo:
     folder: Path
     manifest: Manifest | None
-    status: str  # verified, FAILED, stale, unverified, unreadable
+    status: str  # verified, FAILED, stale, unverified, unauthenticated, unreadable
     size: int
 
     @property
@@ -153,40 +166,44 @@ class BackupInfo:
         return self.manifest.created if self.manifest else ""
 
 
-def list_backups(backup_dir: Path, env: str | None = None) -> list[BackupInfo]:
-    """Backups oldest first; half-written ones (dot folders) are not backups."""
+def list_backups(
+    backup_dir: Path, env: str | None = None, key: BackupKey | None = None
+) -> list[BackupInfo]:
+    """Backups oldest first; half-written ones (dot folders) are not backups. Without `key`
+    (or without its file) none is authenticated, so none counts as verified."""
     if not backup_dir.is_dir():
         return []
+    secret = key.load() if key is not None and key.exists() else None
     infos = [
-        backup_info(p)
+        backup_info(p, secret)
         for p in backup_dir.iterdir()
-        if p.is_dir() and not p.name.startswith(".") and (p / MANIFEST_FILE).exists()
+        if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")
+        and (p / MANIFEST_FILE).exists()
     ]
     if env is not None:
         infos = [i for i in infos if i.manifest is None or i.manifest.env == env]
     return sorted(infos, key=lambda i: (i.created, i.folder.name))
 
 
-def backup_info(folder: Path) -> BackupInfo:
+def backup_info(folder: Path, key: bytes | None) -> BackupInfo:
     try:
-        manifest = read_manifest(folder)
+        data = manifest_bytes(folder)
+        manifest = parse_manifest(folder, data)
     except BackupError:
         return BackupInfo(folder, None, "unreadable", 0)
     size = sum(e.size for e in manifest.files.values())
-    return BackupInfo(folder, manifest, verify_status(folder), size)
+    if key is None or authenticate(folder, data, key):
+        return BackupInfo(folder, manifest, "unauthenticated", size)
+    return BackupInfo(folder, manifest, verify_status(folder, key), size)
 
 
-def verify_status(folder: Path) -> str:
-    """What the last `verify` recorded, if it is about this very manifest."""
-    from llmproxy_ops.ops.backup.verify import manifest_digest
+def verify_status(folder: Path, key: bytes) -> str:
+    """What the last `verify` recorded (with this key), if it is about this very manifest."""
+    from llmproxy_ops.ops.backup.verify import manifest_digest, read_verify_record
 
-    path = folder / VERIFY_FILE
-    if not path.is_file():
-        return "unverified"
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
+    record = read_verify_record(folder, key)
+    if record is None:
         return "unverified"
     if record.get("manifest_sha256") != manifest_digest(folder):
         return "stale"
-    return "verified" if record.get("ok") else "FAILED"
+    return "verified" if record.get("ok") is True else "FAILED"

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from llmproxy_ops.errors import BackupError
+from llmproxy_ops.ops.backup.auth import BackupKey
 from llmproxy_ops.ops.backup.create import BackupInfo, list_backups, utc_now
 
 
@@ -32,11 +33,12 @@ def prune_backups(
     max_age_days: int | None = None,
     dry_run: bool = False,
     now: dt.datetime | None = None,
+    key: BackupKey | None = None,
 ) -> PruneResult:
     if keep < 1:
         raise BackupError("--keep must be at least 1")
     now = now or utc_now()
-    newest_first = [i for i in reversed(list_backups(backup_dir, env)) if i.manifest]
+    newest_first = [i for i in reversed(list_backups(backup_dir, env, key)) if i.manifest]
     protected = next((i.folder for i in newest_first if i.verified), None)
     result = PruneResult(dry_run=dry_run)
     for rank, info in enumerate(newest_first):

@@ -1,5 +1,6 @@
-"""`backup restore`: refuse a damaged backup or a different salt key; otherwise restore every
-database into a fresh one, prove it equals the manifest, and only then swap it in by rename.
+"""`backup restore`: refuse an unauthenticated or damaged backup or a different salt key;
+otherwise restore every database into a fresh one, prove it equals the manifest, and only
+then swap it in by rename.
 
 A failure before the swap drops the fresh databases and leaves the targets untouched.
 """
@@ -12,17 +13,11 @@ from pathlib import Path
 
 from llmproxy_ops.errors import BackupError, CommandFailed, OpsError
 from llmproxy_ops.ops.backup.create import STAMP, utc_now, verify_status
-from llmproxy_ops.ops.backup.manifest import (
-    Manifest,
-    check_files,
-    check_manifest_sum,
-    compare_tables,
-    read_manifest,
-)
+from llmproxy_ops.ops.backup.manifest import Manifest, check_files, compare_tables
 from llmproxy_ops.ops.backup.restart import ProxyControl, proxy_control
 from llmproxy_ops.ops.backup.settings import BackupContext
-from llmproxy_ops.ops.backup.verify import salt_problem
-from llmproxy_ops.ops.pg import MAINTENANCE_DB, PgServer
+from llmproxy_ops.ops.backup.verify import authentic_manifest, salt_problem
+from llmproxy_ops.ops.pg import MAINTENANCE_DB, PgServer, ident, literal
 
 
 @dataclass
@@ -37,15 +32,24 @@ class RestoreResult:
 
 
 def preflight(ctx: BackupContext, folder: Path) -> Manifest:
-    """Refuse before touching anything: failed verify, damaged files, other salt key."""
-    if verify_status(folder) == "FAILED":
+    """Refuse before touching anything: not authenticated, failed verify, damaged files,
+    other salt key. Nothing of the folder is used before its manifest's HMAC checks out."""
+    key = ctx.key.load()
+    manifest, problems = authentic_manifest(folder, key)
+    if manifest is None:
+        raise BackupError(
+            f"{folder.name}: refusing to restore a backup that is not authenticated; "
+            "nothing was changed",
+            details="\n".join(problems),
+            hint="restore only backups made with this machine's backup key "
+            f"({ctx.key.path}); see SECURITY.md for moving backups between machines",
+        )
+    if verify_status(folder, key) == "FAILED":
         raise BackupError(
             f"{folder.name}: the last verify failed; refusing to restore it",
             hint=f"run `llmproxy-ops backup verify {folder}` to see why",
         )
-    problems = check_manifest_sum(folder)
-    manifest = read_manifest(folder)
-    problems += check_files(folder, manifest) + salt_problem(manifest, ctx.salt_fingerprint)
+    problems = check_files(folder, manifest) + salt_problem(manifest, ctx.salt_fingerprint)
     if problems:
         raise BackupError(
             f"{folder.name}: refusing to restore; nothing was changed",
@@ -59,7 +63,7 @@ def preflight(ctx: BackupContext, folder: Path) -> Manifest:
 
 
 def make_plan(manifest: Manifest, control: ProxyControl) -> list[str]:
-    steps = ["verify checksums and the salt fingerprint (done)"]
+    steps = ["authenticate the manifest, verify checksums and the salt fingerprint (done)"]
     steps += [
         f"restore {e.file} into a fresh database and compare {len(e.tables)} tables "
         f"with the manifest"
@@ -149,20 +153,20 @@ def swap_database(pg: PgServer, db: str, fresh: str) -> list[str]:
     if exists:
         # No new sessions between terminating the old ones and the rename.
         sql += [
-            f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS false',
+            f"ALTER DATABASE {ident(db)} ALLOW_CONNECTIONS false",
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            f"WHERE datname = '{db}' AND pid <> pg_backend_pid()",
+            f"WHERE datname = {literal(db)} AND pid <> pg_backend_pid()",
             "SELECT pg_sleep(0.2)",
         ]
     sql += ["BEGIN"]
-    sql += [f'ALTER DATABASE "{db}" RENAME TO "{old}"'] if exists else []
-    sql += [f'ALTER DATABASE "{fresh}" RENAME TO "{db}"', "COMMIT"]
+    sql += [f"ALTER DATABASE {ident(db)} RENAME TO {ident(old)}"] if exists else []
+    sql += [f"ALTER DATABASE {ident(fresh)} RENAME TO {ident(db)}", "COMMIT"]
     try:
         pg.execute(MAINTENANCE_DB, ";\n".join(sql) + ";\n")
     except OpsError:
         if exists:
-            pg.execute(MAINTENANCE_DB, f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS true')
+            pg.execute(MAINTENANCE_DB, f"ALTER DATABASE {ident(db)} ALLOW_CONNECTIONS true")
         raise
     if exists:
-        pg.execute(MAINTENANCE_DB, f'ALTER DATABASE "{old}" ALLOW_CONNECTIONS true')
+        pg.execute(MAINTENANCE_DB, f"ALTER DATABASE {ident(old)} ALLOW_CONNECTIONS true")
     return [old] if exists else []

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from llmproxy_ops.errors import BackupError
+from llmproxy_ops.ops.backup.auth import KEY_FILE, BackupKey
 from llmproxy_ops.ops.pg import PgServer
 from llmproxy_ops.ops.secret_store import salt_fingerprint
 from llmproxy_ops.pipeline import Target, load_target, runtime_of, target_environment
@@ -25,6 +26,7 @@ class BackupContext:
     backup_dir: Path
     databases: tuple[str, ...]
     pg: PgServer
+    key: BackupKey  # authenticates backups (auth.py); never leaves this machine
     keep: int = DEFAULT_KEEP
     max_age_days: int | None = None
     salt_fingerprint: str | None = None
@@ -55,6 +57,8 @@ def context_for(target: Target) -> BackupContext:
         backup_dir=Path(raw.get("dir", DEFAULT_DIR)),
         databases=tuple(raw.get("databases") or default_databases(spec)),
         pg=_server(spec, raw, env),
+        key=BackupKey(Path(raw["key_file"]) if raw.get("key_file")
+                      else spec.stack.run_dir / KEY_FILE),
         keep=int(raw.get("keep", DEFAULT_KEEP)),
         max_age_days=raw.get("max_age_days"),
         salt_fingerprint=fingerprint_of(env),

@@ -177,7 +177,8 @@ def _roll_back(
 ) -> None:
     result.rolled_back = True
     restore = timed(
-        f"restore {store.path} from {result.backup}", lambda: _restore(store, result.backup)
+        f"restore {result.plan.variable} in {store.path} from {result.backup}",
+        lambda: _restore(store, result.plan.variable, result.backup),
     )
     result.rollback_steps.append(restore)
     if not restore.ok:
@@ -188,6 +189,7 @@ def _roll_back(
         result.rollback_verification = verify_old()
 
 
-def _restore(store: SecretStore, backup: Path | None) -> str:
-    store.restore(backup)
+def _restore(store: SecretStore, variable: str, backup: Path | None) -> str:
+    # only this variable: another rotation may have changed the file since (fsutil.locked)
+    store.revert(variable, backup)
     return "restored"

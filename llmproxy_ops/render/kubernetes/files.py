@@ -53,7 +53,9 @@ def kubernetes_files(spec: Spec, *, request_timeout: float) -> dict[str, str]:
     if ks.mlflow.enabled:
         objects["mlflow.yaml"] = backing.mlflow(ks)
     if ks.ingress.enabled:
-        objects["ingress.yaml"] = [network.ingress(ks.ingress, request_timeout)]
+        api_only = ks.ingress.nginx.api_only_for(spec.production)
+        objects["ingress.yaml"] = [network.ingress(ks.ingress, request_timeout,
+                                                   api_only=api_only)]
     files = {name: _dump(docs) for name, docs in objects.items()}
     files[CONFIG_FILE] = render_yaml(spec, config)
     files.update(launcher_files())  # the pods serve LiteLLM through it (render/launcher.py)

@@ -21,7 +21,7 @@ from llmproxy_ops.render.kubernetes.litellm import (
     REDIS_HOST,
     REDIS_PORT,
 )
-from llmproxy_ops.render.nginx import PROXY_TIMEOUT_MARGIN_S
+from llmproxy_ops.render.nginx import API_PATHS, PROXY_TIMEOUT_MARGIN_S
 from llmproxy_ops.spec.kubernetes_settings import IngressSettings, KubernetesSettings
 
 NGINX = "nginx.ingress.kubernetes.io/"
@@ -71,7 +71,8 @@ def _policy(name: str, pods: dict[str, str], *, ingress: list[dict[str, Any]],
             "spec": spec}
 
 
-def ingress_annotations(ing: IngressSettings, request_timeout: float) -> dict[str, str]:
+def ingress_annotations(ing: IngressSettings, request_timeout: float, *,
+                        api_only: bool = False) -> dict[str, str]:
     ns = ing.nginx
     timeout = str(math.ceil(request_timeout) + PROXY_TIMEOUT_MARGIN_S)
     count, per = ns.rate.split("r/")
@@ -96,20 +97,28 @@ def ingress_annotations(ing: IngressSettings, request_timeout: float) -> dict[st
     if ns.basic_auth:
         annotations |= {f"{NGINX}auth-type": "basic", f"{NGINX}auth-secret": BASIC_AUTH_SECRET,
                         f"{NGINX}auth-realm": "LLM gateway"}
+    if api_only:  # the one path below is a regular expression (ingress-nginx: ~* "^PATH")
+        annotations[f"{NGINX}use-regex"] = "true"
     return dict(sorted(annotations.items()))
 
 
-def ingress(ing: IngressSettings, request_timeout: float) -> dict[str, Any]:
+def ingress(ing: IngressSettings, request_timeout: float, *,
+            api_only: bool = False) -> dict[str, Any]:
+    """The way in; with `api_only` only the API paths clients use (render/nginx.py's
+    API_PATHS) are routed, everything else (the admin UI, /openapi.json) gets the
+    controller's 404."""
     host = ing.nginx.server_name
     backend = {"service": {"name": NAME, "port": {"number": LITELLM_PORT}}}
+    path = ({"path": API_PATHS, "pathType": "ImplementationSpecific", "backend": backend}
+            if api_only else {"path": "/", "pathType": "Prefix", "backend": backend})
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
-        "metadata": {**metadata(NAME), "annotations": ingress_annotations(ing, request_timeout)},
+        "metadata": {**metadata(NAME),
+                     "annotations": ingress_annotations(ing, request_timeout, api_only=api_only)},
         "spec": {
             "ingressClassName": ing.class_name,
             "tls": [{"hosts": [host], "secretName": ing.tls_secret}],
-            "rules": [{"host": host, "http": {"paths": [
-                {"path": "/", "pathType": "Prefix", "backend": backend}]}}],
+            "rules": [{"host": host, "http": {"paths": [path]}}],
         },
     }

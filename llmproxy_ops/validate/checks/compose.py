@@ -45,6 +45,22 @@ def check_compose_env(ctx: CheckContext) -> Iterable[Finding]:
     )
 
 
+def check_mlflow_published(ctx: CheckContext) -> Iterable[Finding]:
+    """mlflow-published: MLflow has no authentication; on a host port every local user (and
+    every process) reads the traces, prompts and answers included."""
+    settings = _compose(ctx)
+    if settings is None or not settings.mlflow.enabled or settings.mlflow_port is None:
+        return
+    yield make(
+        ctx, Severity.WARNING, "mlflow-published",
+        f"MLflow is published on 127.0.0.1:{settings.mlflow_port} without authentication: "
+        "every user of this machine can read its traces (prompts and answers)",
+        ("stack", "compose", "mlflow", "port"),
+        "remove mlflow.port and reach MLflow through an SSH tunnel or `docker compose exec` "
+        "(SECURITY.md, \"Reaching the admin UI and MLflow\")",
+    )
+
+
 def check_stack_redis_env(ctx: CheckContext) -> Iterable[Finding]:
     stack = stack_settings(ctx.spec)
     if stack is None or stack.runtime not in ("compose", "swarm") or ctx.env is None:

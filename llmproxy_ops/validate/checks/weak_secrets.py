@@ -119,11 +119,14 @@ def check_env_file_mode(ctx: CheckContext) -> Iterable[Finding]:
     except OSError:
         return
     if mode & 0o077:
+        # In production every user of the machine would hold the keys: refuse to go on.
+        prod = ctx.spec.production
         yield make(
             ctx,
-            Severity.WARNING,
+            Severity.ERROR if prod else Severity.WARNING,
             "env-file-readable",
-            f"env file {path} is readable by others (mode {mode:04o}); it holds the secrets",
+            f"env file {path} is readable by others (mode {mode:04o}); it holds the secrets"
+            + (" of a production environment" if prod else ""),
             ("stack", "env_file"),
             f"chmod 600 {path}",
         )
