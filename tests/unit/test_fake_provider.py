@@ -276,7 +276,7 @@ def test_latency_delays_the_answer(fake: FakeProvider, client: httpx.Client) -> 
     assert time.monotonic() - started >= 0.3
 
 
-def test_model_name_triggers(client: httpx.Client) -> None:
+def test_model_name_triggers(fake: FakeProvider, client: httpx.Client) -> None:
     r = client.post(
         "/v1beta/models/x-fail-500:generateContent", json=GEMINI_BODY, headers=GEMINI_AUTH
     )
