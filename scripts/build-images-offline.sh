@@ -16,12 +16,15 @@ set -euo pipefail
 
 usage() {
   cat <<'EOF'
-usage: scripts/build-images-offline.sh [--rebuild[=NAME,...]] [--ca-bundle FILE]
+usage: scripts/build-images-offline.sh [--rebuild[=NAME,...]] [--check] [--ca-bundle FILE]
 
   --rebuild         build every image again, even when its tag exists
   --rebuild=NAMES   build only these again (comma-separated: debian, python, litellm,
                     mlflow, postgres, nginx, redis, fake-provider); running containers keep
                     their old image
+  --check           build nothing: exit 1 unless every image exists and was built from the
+                    inputs of this checkout (its inputs label); the test tiers run it before
+                    they use an image, so a stale cached image can never pass for this commit
   --ca-bundle FILE  PEM bundle of extra CA certificates to trust inside the images (for
                     pip behind a TLS-intercepting proxy). Default: $EXTRA_CA_BUNDLE, else
                     the host's /etc/ssl/certs/ca-certificates.crt if it exists, else none.
@@ -38,6 +41,8 @@ LITELLM_VERSION=1.108.7
 MLFLOW_VERSION=3.17.2  # what litellm[proxy,mlflow]==1.108.7 resolves to on PyPI
 HOST_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 REBUILD=0  # 0: missing images only; 1: all; else a ",name,name," list
+CHECK=0  # 1: compare every image's inputs label with this checkout, build nothing
+STALE=()
 CA_BUNDLE="${EXTRA_CA_BUNDLE:-}"
 # Debian's docker.io 20.10 has no BuildKit/buildx here; the legacy builder is enough.
 export DOCKER_BUILDKIT="${DOCKER_BUILDKIT:-0}"
@@ -54,6 +59,7 @@ parse_args() {
     case "$1" in
       --rebuild) REBUILD=1 ;;
       --rebuild=*) REBUILD=",${1#*=}," ;;
+      --check) CHECK=1 ;;
       --ca-bundle) [ "$#" -ge 2 ] || die "--ca-bundle needs a file"; CA_BUNDLE="$2"; shift ;;
       --ca-bundle=*) CA_BUNDLE="${1#*=}" ;;
       -h|--help) usage; exit 0 ;;
@@ -117,9 +123,16 @@ wanted() {
 }
 
 # image TAG INPUTS-SHA256 BUILD-FUNCTION ARGS...: build TAG when wanted, labelled with its inputs.
+# With --check: only say whether TAG exists and was built from exactly these inputs.
 image() {
   local tag="$1" sha="$2"
   shift 2
+  if [ "$CHECK" = 1 ]; then
+    if ! image_exists "$tag"; then STALE+=("$tag (missing)")
+    elif [ "$(inputs_label "$tag")" != "$sha" ]; then STALE+=("$tag (built from other inputs)")
+    else log "$tag matches this checkout"; fi
+    return
+  fi
   if wanted "$tag" "$sha"; then INPUTS_SHA="$sha" timed "$tag" "$@"; fi
 }
 
@@ -237,7 +250,9 @@ build_all() {
   local fake="$PREFIX/fake-provider:latest" ca=()
   [ -n "$CA_BUNDLE" ] && ca=("$CA_BUNDLE")
   # the debootstrap base has no inputs but the mirror: it is built when missing or asked for
-  if wanted "$debian"; then timed "$debian" build_debian "$debian"; fi
+  if [ "$CHECK" = 1 ]; then
+    image_exists "$debian" || STALE+=("$debian (missing)")
+  elif wanted "$debian"; then timed "$debian" build_debian "$debian"; fi
   image "$python" "$(inputs_sha "$debian" "$IMAGES/python" "${ca[@]}")" build_python "$python"
   image "$litellm" "$(inputs_sha "$python" "$IMAGES/litellm" "$REPO/lock/litellm-image.txt")" \
     build_litellm "$litellm" "$python"
@@ -261,6 +276,11 @@ main() {
   check_engine
   log "extra CA bundle: ${CA_BUNDLE:-none}"
   build_all
+  if [ "$CHECK" = 1 ]; then
+    [ "${#STALE[@]}" = 0 ] || die "images that do not match this checkout: ${STALE[*]}; run scripts/build-images-offline.sh"
+    log "every image matches this checkout"
+    return
+  fi
   print_summary
 }
 
