@@ -38,6 +38,9 @@ def test_start(deployment: Deployment) -> None:
     st = d.status()
     assert st["running"] and st["healthy"], st
     assert st["build"] == "0001" and st["drift"] is None
+    again = d.env_cli("up", check=False)  # a running environment changes with apply
+    assert again.returncode == 1 and f"environment '{d.target.env}' is already running" in (
+        again.stdout), again.stdout
 
 
 def test_status_has_one_shape(deployment: Deployment) -> None:
@@ -108,6 +111,13 @@ def test_change_under_load_drops_nothing(deployment: Deployment) -> None:
         env["LITELLM_LOG"] = "WARNING"  # a LiteLLM environment change
 
     d.edit(change)
+    # --dry-run and status say what would change, and nothing does
+    dry = d.env_cli("apply", "--dry-run")
+    assert "+    rpm: 100000" in dry.stdout and dry.stdout.rstrip().endswith(
+        "dry run: nothing was changed"), dry.stdout
+    assert d.status()["drift"] == (f"the configs changed since build {before} started: see "
+                                   f"`llmproxy-ops apply --env {d.target.env} --dry-run`")
+    assert d.status()["build"] == before and "added" not in d.models()
     report, stream, applied = _under_load(d, lambda: d.env_cli("apply"))
     assert not report.disruptions(), _evidence(d, report)
     assert stream == (True, LONG_CHUNKS + 2, ""), stream  # + LiteLLM's role and finish chunks
@@ -116,6 +126,9 @@ def test_change_under_load_drops_nothing(deployment: Deployment) -> None:
     assert after["build"] != before and after["drift"] is None
     assert not [u for u in after["units"] if u["restarts"]], after["units"]
     print(f"\n{d.target.name} change under load: {report.summary()}\n{applied.stdout[-2500:]}")
+    unchanged = d.env_cli("apply")  # nothing changed since: nothing happens
+    assert f"{d.target.env}: no changes against the running build" in unchanged.stdout
+    assert d.status()["build"] == after["build"]
 
 
 def test_failing_change_rolls_back_and_the_old_build_serves(deployment: Deployment) -> None:

@@ -65,3 +65,11 @@ def test_without_redis_server_nothing_starts(write, in_tmp, tmp_path, monkeypatc
     assert runtime.proc.run_dir == tmp_path / "run" / "x.yaml"
     assert not runtime.fake.status().running  # checked before the fake provider starts
     assert not runtime.proc.run_dir.exists()  # nothing written, nothing started
+
+
+def test_the_smoke_test_proves_no_rpm_too_large_for_a_burst(write) -> None:
+    """rpm+1 requests are rpm+1 provider calls: a group allowing 100000 a minute is not
+    proven by sending 100001 (the smoke test did, for minutes, after an rpm edit)."""
+    text = LAYER.replace("rpm: 10}", "rpm: 101}") + "  workers: 1\n"
+    assert enforced_rpm(load_files([write("x.yaml", text)])) == {}
+    assert enforced_rpm(load_files([write("y.yaml", text.replace("101", "100"))])) == {"m": 100}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -96,7 +97,8 @@ def test_the_stop_delay_runs_in_a_real_shell(write, tmp_path: Path) -> None:
                     'echo started >> "$OUT"\nwhile :; do sleep 0.05; done\n')
     fake.chmod(0o755)
     env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}", "OUT": str(log)}
-    proc = subprocess.Popen([entry[0], entry[1], script, entry[3], "--port", "4000"], env=env)
+    proc = subprocess.Popen([entry[0], entry[1], script, entry[3], "--port", "4000"], env=env,
+                            start_new_session=True)  # its own group: nothing outlives the test
     try:
         deadline = time.monotonic() + 10
         while not (log.exists() and "started" in log.read_text()):
@@ -110,7 +112,9 @@ def test_the_stop_delay_runs_in_a_real_shell(write, tmp_path: Path) -> None:
         assert time.monotonic() - sent >= delay
         assert log.read_text().splitlines() == ["started", "term --port 4000"]
     finally:
-        proc.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
 
 
 def test_stateful_services_sit_on_the_labelled_node(write) -> None:
