@@ -31,6 +31,7 @@ from llmproxy_ops.validate.checks.rate_limits import (
 )
 from llmproxy_ops.validate.checks.salt_key import check_salt_key
 from llmproxy_ops.validate.checks.secrets import check_literal_secret, check_weak_demo_key
+from llmproxy_ops.validate.checks.server import check_server_crash_unprotected
 from llmproxy_ops.validate.checks.shell_refs import check_shell_env_reference
 from llmproxy_ops.validate.checks.unread import check_unread_setting
 from llmproxy_ops.validate.checks.weak_secrets import check_env_file_mode, check_weak_master_key
@@ -62,6 +63,7 @@ CHECKS: tuple[Check, ...] = (
     check_stack_redis_env,
     check_salt_key,
     check_kubernetes,
+    check_server_crash_unprotected,
 )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from llmproxy_ops.spec import load_files
 from llmproxy_ops.validate.context import CheckContext
 from llmproxy_ops.validate.semantic import CHECKS, run_checks
@@ -117,10 +119,23 @@ def test_every_check_survives_odd_shapes(tmp_path: Path) -> None:
         """,
     )
     odd = CheckContext(ctx.spec, env={}, env_example=frozenset())
-    assert len(CHECKS) == 23
+    assert len(CHECKS) == 24
     # only the guardrail check types values (with LiteLLM's own pydantic model); nothing crashes
     assert [(f.code, f.message) for f in run_checks(odd)] == [
         ("guardrail-params", "guardrail 'g': guardrail: Input should be a valid string"),
     ]
     top_level_list = load(tmp_path, "model_list: 3\ngeneral_settings: {master_key: 1234}\n")
     assert run_checks(CheckContext(top_level_list.spec, env={}, env_example=frozenset())) == []
+
+
+@pytest.mark.parametrize("server", ["gunicorn", "granian"])
+def test_a_server_the_launcher_cannot_protect_is_a_warning(tmp_path: Path, server: str) -> None:
+    ctx = load(tmp_path, f"model_list: []\nstack: {{server: {server}}}\n")
+    [finding] = [f for f in run_checks(ctx) if f.code == "server-crash-unprotected"]
+    assert finding.message == (
+        f"{server}'s workers collect garbage anywhere: under load LiteLLM on CPython 3.11 dies "
+        "with SIGSEGV inside ContextVar.set (CPython gh-148891); only uvicorn's workers are "
+        "kept to safe points by the launcher")
+    assert finding.path == ("stack", "server") and finding.severity.value == "warning"
+    uvicorn = load(tmp_path, "model_list: []\nstack: {server: uvicorn}\n")
+    assert not [f for f in run_checks(uvicorn) if f.code == "server-crash-unprotected"]
