@@ -39,8 +39,8 @@ def test_start(deployment: Deployment) -> None:
     assert st["running"] and st["healthy"], st
     assert st["build"] == "0001" and st["drift"] is None
     again = d.env_cli("up", check=False)  # a running environment changes with apply
-    assert again.returncode == 1 and f"environment '{d.target.env}' is already running" in (
-        again.stdout), again.stdout
+    assert again.returncode == 1, again.stdout
+    assert f"error: environment '{d.target.env}' is already running" in again.stderr, again.stderr
 
 
 def test_status_has_one_shape(deployment: Deployment) -> None:

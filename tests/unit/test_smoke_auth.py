@@ -110,3 +110,5 @@ def test_a_group_at_its_own_rpm_limit_passes_a_provider_429_fails(url: str) -> N
     details = {c.name: (c.ok, c.detail) for c in report.checks}
     assert details["chat: busy"] == (True, f"HTTP 429: its own limit is used up this minute ({LIMITED})")
     assert details["chat: out-of-quota"] == (False, f"HTTP 429: {PROVIDER_429}")
+    # the stream check too (a rollout's check streams from the first group)
+    assert details["stream: busy"] == (True, f"HTTP 429: its own limit is used up this minute ({LIMITED})")

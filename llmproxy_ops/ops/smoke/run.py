@@ -280,6 +280,9 @@ class _Probe:
         ) as response:
             if not response.is_success:
                 response.read()
+                limited = self.limited_now(response)
+                if limited:
+                    return limited
                 raise _Fail(f"HTTP {response.status_code}: {self.quote(_error_message(response))}")
             chunks, first_ms, done = self.read_sse(response, t0)
         if not done:
