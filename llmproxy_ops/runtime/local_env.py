@@ -181,8 +181,22 @@ class LocalEnvRuntime:
         self.proc.adopt(nxt)
         out.steps.append(timed("hand connections back to the kernel's hash", lambda: _unsteer(
             new_pid, steer_file)))
+        out.steps.append(timed("check the new proxy: serving, none of its workers restarted",
+                               self._settled))
         out.gap_s = 0.0
         return out
+
+    def _settled(self) -> str:
+        """A worker that died during the rollout (its supervisor restarted it quietly) fails
+        the rollout, which is then rolled back."""
+        st = self.proc.status()
+        if not st.healthy:
+            raise RuntimeStateError(f"the new proxy (pid {st.pid}) is not healthy: {st.note}")
+        if st.restarts:
+            raise RuntimeStateError(
+                f"a worker of the new proxy died during the rollout ({st.last_exit})",
+                hint=f"see llmproxy-ops logs --env {self.env_name}")
+        return "healthy, no worker restarted"
 
     def _restart(self, build: Build, check: Check, old: RuntimeStatus) -> RolloutResult:
         """Servers that cannot share the port (gunicorn, granian): stop, then start; a gap."""
