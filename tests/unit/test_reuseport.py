@@ -68,3 +68,37 @@ def test_argv_serves_through_the_launcher(
     env = runtime._child_env(launch, tmp_path / "workers-x.json")
     assert env["LLMPROXY_SUPERVISE"] == supervised
     assert env["LLMPROXY_PORT"] == "4010"  # LiteLLM's CLI would leave a busy 4000 silently
+
+
+def test_collection_at_safe_points_applies_cpythons_thresholds() -> None:
+    """With automatic collection off, the tick collects what CPython would have: garbage
+    cycles are freed, the counts start again, an older generation goes when its count is due."""
+    import gc
+    import weakref
+
+    from llmproxy_ops.launcher import collect_when_due
+
+    class Node:
+        pass
+
+    was_enabled, threshold = gc.isenabled(), gc.get_threshold()
+    gc.collect()
+    gc.disable()
+    gc.set_threshold(50, 2, 1000)
+    try:
+        refs = []
+        for _ in range(60):  # cycles only the collector frees
+            a, b = Node(), Node()
+            a.other, b.other = b, a
+            refs.append(weakref.ref(a))
+        del a, b
+        assert gc.get_count()[0] >= 50 and all(r() is not None for r in refs)
+        collect_when_due()
+        assert all(r() is None for r in refs)  # collected at the safe point
+        assert gc.get_count()[0] < 50 and gc.get_count()[1] == 1  # a generation-0 collection
+        collect_when_due()  # nothing due: nothing collected
+        assert gc.get_count()[1] == 1
+    finally:
+        gc.set_threshold(*threshold)
+        if was_enabled:
+            gc.enable()
