@@ -23,6 +23,7 @@ a death (local setups only), and as a ratio to the default (launcher).
     .venv/bin/python benchmarks/soak_crash.py                 # 4 rounds of 60 s slices
     .venv/bin/python benchmarks/soak_crash.py --quick         # 1 round of 45 s slices
     .venv/bin/python benchmarks/soak_crash.py --setups launcher,launcher-1 --rounds 10
+    .venv/bin/python benchmarks/soak_crash.py --gc-threshold 50,5,5   # collections 14x as often
 
 Exits 1 when one of our setups (launcher, launcher-1, image-launcher) lost a process.
 """
@@ -231,10 +232,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = bench.arg_parser(__doc__, "1 round of 45 s slices")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=60.0, help="one slice of load")
+    parser.add_argument("--gc-threshold", metavar="T0,T1,T2",
+                        help="PYTHON_GC_THRESHOLD for every setup (LiteLLM applies it): low "
+                        "values collect more often, so a crash that needs a collection at the "
+                        "wrong moment comes sooner (a stress test of the fix)")
     parser.add_argument("--setups", default="stock-cli,no-safe-points,launcher,launcher-1,"
                         "launcher-asyncio,image-stock,image-launcher")
     args = parser.parse_args(argv)
     rounds, seconds = (1, 45.0) if args.quick else (args.rounds, args.seconds)
+    if args.gc_threshold:
+        _ENV["PYTHON_GC_THRESHOLD"] = args.gc_threshold
     wanted = args.setups.split(",")
     info = bench.machine_info()
     fake = FakeProvider(fast=True).start()
@@ -282,14 +289,17 @@ def report(setups: list[Setup], rounds: int, seconds: float, kernel: int,
     table = bench.markdown_table(
         ["setup", "load", "answers", "errors", "deaths", "how", "CPU ms/answer",
          "CPU vs launcher"], rows)
+    threshold = _ENV.get("PYTHON_GC_THRESHOLD", "CPython's default (700,10,10)")
     note = (f"Kernel `segfault` lines during the run: {kernel} (rate-limited by the kernel: "
             "a lower bound). Load: wrk, 8 plain + 8 SSE connections from 127.0.0.1, "
-            f"{seconds:g} s slices, setups in turn, {rounds} round(s).")
+            f"{seconds:g} s slices, setups in turn, {rounds} round(s); collector thresholds "
+            f"{threshold}.")
     print(table + "\n\n" + note)
     data = {"machine": info, "rounds": rounds, "slice_s": seconds, "kernel_segfaults": kernel,
             "setups": [{**vars(s), "groups": None, "check": None, "stop": None}
                        for s in setups]}
-    bench.write_results("soak_crash", data, bench.markdown_doc(
+    name = "soak_crash" + ("_stress" if "PYTHON_GC_THRESHOLD" in _ENV else "")
+    bench.write_results(name, data, bench.markdown_doc(
         "Soak: LiteLLM deaths under plain + SSE load", info, table, note), args)
     lost = [s.key for s in setups if s.key in OURS and s.deaths]
     if lost:
