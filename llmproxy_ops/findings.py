@@ -66,6 +66,8 @@ class Finding:
 @dataclass
 class ValidationResult:
     findings: list[Finding] = field(default_factory=list)
+    # how each optional stage ran, e.g. {"litellm": "cached"} (reported with --format json)
+    stages: dict[str, str] = field(default_factory=dict)
 
     def extend(self, more: Iterable[Finding]) -> None:
         self.findings.extend(more)

@@ -5,17 +5,19 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from llmproxy_ops.envfile import example_names, read_env_file
 from llmproxy_ops.errors import RuntimeStateError, UsageError, ValidationFailed
 from llmproxy_ops.findings import ValidationResult
-from llmproxy_ops.ops import copilot
-from llmproxy_ops.render import RenderResult, render_build
-from llmproxy_ops.render.env_manifest import runtime_environment
-from llmproxy_ops.runtime import local_fake
-from llmproxy_ops.runtime.api import Build, Runtime, Status, runtime_of
 from llmproxy_ops.spec import Spec, load_environment, load_files
 from llmproxy_ops.validate import validate_spec
+
+# Rendering and the runtimes are imported where they are used: `validate` (the command a
+# pre-commit hook runs on every commit) starts without them.
+if TYPE_CHECKING:
+    from llmproxy_ops.render import RenderResult
+    from llmproxy_ops.runtime.api import Build, Runtime, Status
 
 DEFAULT_CONFIGS = Path("configs")
 
@@ -60,6 +62,8 @@ def target_environment(spec: Spec, target: Target) -> dict[str, str]:
     The local runtime's fake provider gets its port at start; its URL variables are set then
     (over the env file), so here they only need to be known as set.
     """
+    from llmproxy_ops.runtime import local_fake
+
     env = {**os.environ, **spec.stack.environment, **read_env_file(env_file_of(spec, target))}
     if spec.stack.local_fake_provider and spec.stack.runtime == "local":
         env.update(dict.fromkeys(local_fake.URL_VARS, local_fake.PLACEHOLDER))
@@ -67,12 +71,14 @@ def target_environment(spec: Spec, target: Target) -> dict[str, str]:
 
 
 def validate_target(
-    target: Target, *, use_env: bool = True, litellm_load: bool = False
+    target: Target, *, use_env: bool = True, litellm_load: bool = False, use_cache: bool = True
 ) -> Validated:
-    """Validate; with `litellm_load`, also start the pinned LiteLLM on it (unserved)."""
+    """Validate; with `litellm_load`, also start the pinned LiteLLM on it (unserved), its
+    verdict cached under the build folder unless `use_cache` is off."""
     spec = load_target(target)
+    cache_dir = _cache_dir(spec) if litellm_load and use_cache else None
     if not use_env:
-        return Validated(spec, validate_spec(spec, litellm_load=litellm_load))
+        return Validated(spec, validate_spec(spec, litellm_load=litellm_load, cache_dir=cache_dir))
     env = target_environment(spec, target)
     result = validate_spec(
         spec,
@@ -80,9 +86,19 @@ def validate_target(
         env_example=example_names(spec.stack.env_example),
         env_file=env_file_of(spec, target),
         litellm_load=litellm_load,
+        cache_dir=cache_dir,
     )
+    from llmproxy_ops.ops import copilot
+
     result.extend(f for f in [copilot.missing_login_finding(spec)] if f is not None)
     return Validated(spec, result, env)
+
+
+def _cache_dir(spec: Spec) -> Path | None:
+    try:
+        return spec.stack.build_dir
+    except (TypeError, ValueError, AttributeError):
+        return None  # a malformed stack section: reported by the schema stage, nothing cached
 
 
 def require_valid(validated: Validated, *, strict: bool = False) -> Validated:
@@ -104,6 +120,8 @@ def build_dir_of(spec: Spec, out: Path | None = None) -> Path:
 def render_target(target: Target, *, out: Path | None = None, use_env: bool = True,
                   strict: bool = False) -> tuple[Validated, RenderResult]:
     """Validate, then write the build folder; nothing is written when validation fails."""
+    from llmproxy_ops.render import render_build
+
     validated = require_valid(validate_target(target, use_env=use_env), strict=strict)
     out_dir = build_dir_of(validated.spec, out)
     return validated, render_build(validated.spec, out_dir, env_file=target.env_file)
@@ -112,6 +130,10 @@ def render_target(target: Target, *, out: Path | None = None, use_env: bool = Tr
 def build_of(validated: Validated, rendered: RenderResult, target: Target,
              release: str | None = None) -> Build:
     """A rendered build with what its proxy needs at start (non-secret runtime env + secrets)."""
+    from llmproxy_ops.ops import copilot
+    from llmproxy_ops.render.env_manifest import runtime_environment
+    from llmproxy_ops.runtime.api import Build
+
     spec = validated.spec
     secrets = read_env_file(env_file_of(spec, target))
     env = {**runtime_environment(spec), **copilot.local_environment(spec), **secrets}
@@ -127,6 +149,7 @@ def start_target(
     against and to roll back to; layer files without an environment start from the render.
     """
     from llmproxy_ops.releases import ReleaseStore
+    from llmproxy_ops.runtime.api import Build, runtime_of
 
     validated, rendered = render_target(target)
     spec = validated.spec
@@ -153,6 +176,8 @@ def start_target(
 
 def runtime_for(target: Target) -> tuple[Spec, Runtime]:
     """The runtime of an environment, for down/status/logs (no validation needed)."""
+    from llmproxy_ops.runtime.api import runtime_of
+
     spec = load_target(target)
     env_file = env_file_of(spec, target)
     secrets = tuple(read_env_file(env_file).values()) if env_file.is_file() else ()

@@ -45,6 +45,8 @@ def findings_json(result: ValidationResult, subject: str, *, ok: bool) -> str:
         "warnings": len(result.warnings),
         "findings": [f.as_dict() for f in result.sorted],
     }
+    if result.stages:
+        doc["stages"] = result.stages  # e.g. {"litellm": "cached"}
     return json.dumps(doc, indent=2, sort_keys=True)
 
 

@@ -47,7 +47,15 @@ def validate_config(
         bool,
         typer.Option(
             "--no-litellm-load",
-            help="skip starting the pinned LiteLLM on the rendered config (saves ~5-15 s)",
+            help="skip starting the pinned LiteLLM on the rendered config",
+        ),
+    ] = False,
+    no_cache: Annotated[
+        bool,
+        typer.Option(
+            "--no-cache",
+            help="start LiteLLM even when an unchanged config's verdict is cached "
+            "(build/.validate-cache)",
         ),
     ] = False,
 ) -> None:
@@ -58,7 +66,9 @@ def validate_config(
     tgt = target(env, configs, env_file, files)
     if fmt is Format.json:  # CI reads stdout: one JSON document, whatever goes wrong
         report_failures_as_json(lambda exc, log: print(failure_json(tgt.describe(), exc, log)))
-    validated = validate_target(tgt, use_env=not no_env, litellm_load=not no_litellm_load)
+    validated = validate_target(
+        tgt, use_env=not no_env, litellm_load=not no_litellm_load, use_cache=not no_cache
+    )
     result, ok = validated.result, validated.result.ok(strict=strict)
     if fmt is Format.json:
         print(findings_json(result, tgt.describe(), ok=ok))

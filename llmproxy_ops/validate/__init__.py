@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from llmproxy_ops.findings import Finding, ValidationResult
@@ -16,27 +17,48 @@ def validate_spec(
     env_example: frozenset[str] | None = None,
     env_file: Path | None = None,
     litellm_load: bool = False,
+    cache_dir: Path | None = None,
 ) -> ValidationResult:
     """Every finding for `spec` (loading, shape, meaning, and with `litellm_load` LiteLLM's own
-    start-up), collected, never stopping early."""
+    start-up), collected, never stopping early. LiteLLM's stage begins first: its process
+    imports LiteLLM while the other stages run. With `cache_dir`, its verdict is cached there."""
     from llmproxy_ops.validate.semantic import run_checks
     from llmproxy_ops.validate.shape import check_shape
 
-    result = ValidationResult(list(spec.findings))
-    result.extend(check_shape(spec.root, spec.locate))
-    result.extend(run_checks(CheckContext(spec, env, env_example, env_file)))
+    stage = None
     if litellm_load:
-        result.extend(_load_findings(spec, env, result))
+        from llmproxy_ops.validate.litellm_load import LiteLLMStage
+
+        stage = LiteLLMStage(spec, env, cache_dir=cache_dir)
+    try:
+        result = ValidationResult(list(spec.findings))
+        result.extend(check_shape(spec.root, spec.locate))
+        result.extend(run_checks(CheckContext(spec, env, env_example, env_file)))
+        if stage is not None:
+            # LiteLLM only ever sees dummies, so its verdict can only hold a secret the config
+            # itself spells out: then the verdict is not kept
+            literal = any(f.code == "literal-secret" for f in result.findings)
+            found = stage.finish(_secret_values(spec, env), keep=not literal)
+            result.extend(_load_findings(found, result))
+            result.stages["litellm"] = stage.source
+    finally:
+        if stage is not None:
+            stage.close()
     return result
 
 
-def _load_findings(
-    spec: Spec, env: dict[str, str] | None, result: ValidationResult
-) -> list[Finding]:
-    from llmproxy_ops.validate.litellm_load import check_litellm_starts
-
-    found = check_litellm_starts(spec, env)
+def _load_findings(found: list[Finding], result: ValidationResult) -> list[Finding]:
+    # the same refusal, already reported with LiteLLM's own words and a fix
     if any(f.code == "master-key-refused" for f in result.findings):
-        # the same refusal, already reported with LiteLLM's own words and a fix
         found = [f for f in found if "UnsafeMasterKeyError" not in f.message]
-    return found
+    # a module LiteLLM cannot load, already reported with its file (checks/callback_modules)
+    unloadable = {f.path for f in result.findings if f.code == "callback-module"}
+    return [f for f in found if f.path not in unloadable]
+
+
+def _secret_values(spec: Spec, env: Mapping[str, str] | None) -> list[str]:
+    """Values a cached verdict must never hold: those of the variables the config reads."""
+    from llmproxy_ops.validate.litellm_load import MASTER_KEY_ENV, referenced_vars
+
+    names = {*referenced_vars(spec.litellm_config()), MASTER_KEY_ENV}
+    return [v for k, v in (env or {}).items() if v and k in names]

@@ -20,15 +20,18 @@ from llmproxy_ops.spec import load_files
 from llmproxy_ops.validate import validate_spec
 from llmproxy_ops.validate.litellm_load import (
     MASTER_KEY_ENV,
-    ProbeJob,
-    ProbeResult,
     dummy_value,
     findings_of,
-    probe_environment,
+    plan_probe,
+    prepare_job,
     probe_job,
     referenced_vars,
-    render_for_probe,
-    run_probe,
+)
+from llmproxy_ops.validate.probe_server import (
+    ProbeJob,
+    ProbeResult,
+    ProbeServer,
+    probe_environment,
 )
 
 probe_base_env = probe_environment
@@ -59,6 +62,11 @@ def deployed_env(config: Any) -> dict[str, str]:
     return env
 
 
+def _trusting(job: ProbeJob) -> ProbeJob:
+    return ProbeJob(job.id, job.config, job.env, job.unset, job.mode, job.cwd,
+                    trust=(job.config.parent,))
+
+
 def raw(path: Path) -> Any:
     """The file as LiteLLM's yaml.safe_load reads it ({} when empty or unparsable)."""
     try:
@@ -67,24 +75,28 @@ def raw(path: Path) -> Any:
         return {}
 
 
-def run(files: Iterable[Path], *, folder: Path, parallel: int = 2,
+def run(files: Iterable[Path], *, parallel: int = 2,
         with_loader: bool = True, with_validate_config: bool = False) -> list[Verdict]:
-    """Start LiteLLM on every file and validate it the same way; one probe run for all."""
+    """Start LiteLLM on every file and validate it the same way; one probe process for all.
+
+    `raw:` jobs start LiteLLM on the file itself in its folder, trusting that folder (the
+    corpus ships no Python); `rendered:` jobs are the validator's own stage, isolated."""
     jobs: list[ProbeJob] = []
     prepared = []
-    for path in sorted(files):
-        config = raw(path)
-        env = deployed_env(config)
-        spec = load_files([path])
-        jobs.append(probe_job(f"raw:{path.name}", path, config, env))
-        if with_loader:
-            rendered, rconfig = render_for_probe(spec, folder)
-            jobs.append(probe_job(f"rendered:{path.name}", rendered, rconfig, env))
-        if with_validate_config:
-            job = probe_job(f"vc:{path.name}", path, config, env)
-            jobs.append(ProbeJob(job.id, job.config, job.env, job.unset, mode="validate_config"))
-        prepared.append((path, spec, env))
-    results = run_probe(jobs, timeout=60, parallel=parallel)
+    with ProbeServer(parallel=parallel, timeout=60) as server:
+        for path in sorted(files):
+            config = raw(path)
+            env = deployed_env(config)
+            spec = load_files([path])
+            jobs.append(_trusting(probe_job(f"raw:{path.name}", path, config, env)))
+            if with_loader:
+                jobs.append(prepare_job(plan_probe(spec, env), server.job_folder(),
+                                        f"rendered:{path.name}"))
+            if with_validate_config:
+                jobs.append(_trusting(probe_job(f"vc:{path.name}", path, config, env,
+                                                mode="validate_config")))
+            prepared.append((path, spec, env))
+        results = server.run(jobs)
     verdicts = []
     for path, spec, env in prepared:
         static = validate_spec(spec, env=env)

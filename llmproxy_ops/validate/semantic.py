@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from llmproxy_ops.findings import Finding
+from llmproxy_ops.validate.checks.callback_modules import check_callback_modules
 from llmproxy_ops.validate.checks.callbacks import check_callback_settings
 from llmproxy_ops.validate.checks.compose import check_compose_env, check_stack_redis_env
 from llmproxy_ops.validate.checks.deployments import check_duplicate_deployment
@@ -51,6 +52,7 @@ CHECKS: tuple[Check, ...] = (
     check_rate_limit_not_enforced,
     check_rate_limit_per_worker,
     check_callback_settings,
+    check_callback_modules,
     check_unknown_model_group,
     check_guardrail_params,
     check_compose_env,

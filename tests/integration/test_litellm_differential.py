@@ -147,8 +147,7 @@ def verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Verdict]:
     files = sorted(CORPUS.glob("*.yaml"))
     if not files:
         pytest.fail(f"corpus folder missing or empty: {CORPUS}")
-    folder = tmp_path_factory.mktemp("rendered")
-    return {v.name: v for v in differential.run(files, folder=folder, parallel=2)}
+    return {v.name: v for v in differential.run(files, parallel=2)}
 
 
 def _litellm_said(v: Verdict) -> str:
