@@ -14,7 +14,6 @@ is a convention broken, not a start-up failure.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -31,10 +30,9 @@ _FORMAT_HINT = "by convention keys look like sk-<random> (e.g. sk- + `openssl ra
 
 
 def _boot_check() -> Any:
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    from litellm.proxy.auth import master_key_boot_check
+    from llmproxy_ops.validate.litellm_boot import boot_check
 
-    return master_key_boot_check
+    return boot_check()
 
 
 def boot_refusal_reason(key: str | None) -> str | None:

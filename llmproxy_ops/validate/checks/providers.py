@@ -102,7 +102,11 @@ def custom_providers(ctx: CheckContext) -> set[str]:
 
 def litellm_provider(dep: Deployment) -> str | None:
     """The provider LiteLLM's own get_llm_provider() infers (prefix, model map, api_base), or
-    None when it raises: exactly what LiteLLM does with this deployment at request time."""
+    None when it raises: exactly what LiteLLM does with this deployment at request time.
+    Imports LiteLLM (seconds): asked only when the generated facts cannot say."""
+    import os
+
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
 
     litellm.suppress_debug_info = True  # it prints a provider-list banner on every failure
@@ -131,7 +135,7 @@ def check_unknown_provider(ctx: CheckContext) -> Iterable[Finding]:
         if provider in own or provider in facts.providers:
             continue  # never asks get_llm_provider: for some providers it logs in over HTTP
         explicit = isinstance(dep.params.get("custom_llm_provider"), str)
-        if not explicit and litellm_provider(dep) is not None:
+        if not explicit and (facts.places(str(model)) or litellm_provider(dep) is not None):
             continue  # LiteLLM infers it (model map, api_base host)
         group = dep.name or str(model)
         if provider is None:
