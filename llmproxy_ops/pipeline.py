@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from llmproxy_ops.envfile import example_names, read_env_file
 from llmproxy_ops.errors import RuntimeStateError, UsageError, ValidationFailed
 from llmproxy_ops.findings import ValidationResult
+from llmproxy_ops.gcpause import collector_paused
 from llmproxy_ops.spec import Spec, load_environment, load_files
 from llmproxy_ops.validate import validate_spec
 
@@ -75,6 +76,13 @@ def validate_target(
 ) -> Validated:
     """Validate; with `litellm_load`, also start the pinned LiteLLM on it (unserved), its
     verdict cached under the build folder unless `use_cache` is off."""
+    with collector_paused():
+        return _validate_target(target, use_env, litellm_load, use_cache)
+
+
+def _validate_target(
+    target: Target, use_env: bool, litellm_load: bool, use_cache: bool
+) -> Validated:
     spec = load_target(target)
     cache_dir = _cache_dir(spec) if litellm_load and use_cache else None
     if not use_env:
@@ -122,9 +130,10 @@ def render_target(target: Target, *, out: Path | None = None, use_env: bool = Tr
     """Validate, then write the build folder; nothing is written when validation fails."""
     from llmproxy_ops.render import render_build
 
-    validated = require_valid(validate_target(target, use_env=use_env), strict=strict)
-    out_dir = build_dir_of(validated.spec, out)
-    return validated, render_build(validated.spec, out_dir, env_file=target.env_file)
+    with collector_paused():
+        validated = require_valid(validate_target(target, use_env=use_env), strict=strict)
+        out_dir = build_dir_of(validated.spec, out)
+        return validated, render_build(validated.spec, out_dir, env_file=target.env_file)
 
 
 def build_of(validated: Validated, rendered: RenderResult, target: Target,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import yaml
 
 from llmproxy_ops import LITELLM_PIN, __version__
 from llmproxy_ops.spec.model import Spec
+from llmproxy_ops.spec.yaml_resolve import CachedResolve
 
 # Defaults that make the stock proxy behave well on a private box; a layer may override them.
 LITELLM_SETTINGS_DEFAULTS: dict[str, Any] = {
@@ -17,7 +17,8 @@ LITELLM_SETTINGS_DEFAULTS: dict[str, Any] = {
 
 
 # libyaml's emitter when present: same bytes as the pure-Python one, ~3x faster on big configs
-_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+# (tags resolved through a cache: spec/yaml_resolve.py)
+_DUMPER: Any = type("_Dumper", (CachedResolve, getattr(yaml, "CSafeDumper", yaml.SafeDumper)), {})
 
 
 # Without a database LiteLLM answers a wrong key with 400 "No connected db."; this shipped
@@ -27,7 +28,7 @@ AUTH_STATUS_CALLBACK = "llmproxy_auth_status.handler"
 
 
 def litellm_config(spec: Spec) -> dict[str, Any]:
-    config = copy.deepcopy(spec.litellm_config())
+    config = spec.litellm_config()  # fresh containers (to_plain): ours to change
     settings = config.setdefault("litellm_settings", {})
     if isinstance(settings, dict):
         for key, value in LITELLM_SETTINGS_DEFAULTS.items():

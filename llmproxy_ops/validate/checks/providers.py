@@ -13,6 +13,7 @@ where the bundled map cannot be expected to know the name:
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -230,10 +231,16 @@ def _custom_server(dep: Deployment) -> bool:
     return host not in OFFICIAL_HOSTS
 
 
-def _model_hint(provider: str, rest: str, facts: LiteLLMFacts) -> str:
+@functools.cache
+def _names_of(provider: str, facts: LiteLLMFacts) -> list[str]:
+    """The map's names a deployment of `provider` may mean (its own, and bare ones)."""
     own = (m for m in facts.models if m.startswith(f"{provider}/") or "/" not in m)
-    names = sorted({m.split("/", 1)[1] if "/" in m else m for m in own})
-    close = difflib.get_close_matches(rest, names, n=1, cutoff=0.75)
+    return sorted({m.split("/", 1)[1] if "/" in m else m for m in own})
+
+
+@functools.cache  # one model written in many deployments is looked up once, not per deployment
+def _model_hint(provider: str, rest: str, facts: LiteLLMFacts) -> str:
+    close = difflib.get_close_matches(rest, _names_of(provider, facts), n=1, cutoff=0.75)
     fix = "set model_info.base_model (or input/output_cost_per_token) so LiteLLM can price it"
     return (
         f"did you mean '{provider}/{close[0]}'? if the name is right, {fix}"

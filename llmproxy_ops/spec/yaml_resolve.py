@@ -1,0 +1,30 @@
+"""PyYAML's tag resolution, remembered: libyaml parses and emits in C, but asks Python for the
+tag of every scalar (a regex per candidate), and a config of 5,000 deployments has ~80,000.
+
+With no path resolvers (the safe loader and dumper have none) a tag depends only on the
+node kind, the text and the implicit flags, so the answer is cached per distinct scalar.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import yaml
+
+_RESOLVER = yaml.resolver.Resolver()
+assert not _RESOLVER.yaml_path_resolvers  # else a tag would depend on the path too
+
+
+@functools.lru_cache(maxsize=65536)
+def resolve(kind: type, value: Any, implicit: Any) -> str:
+    return str(_RESOLVER.resolve(kind, value, implicit))
+
+
+class CachedResolve:
+    """Mixin for a Loader or Dumper class: `resolve` through the cache."""
+
+    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
+        if kind is not yaml.ScalarNode or not isinstance(value, str):
+            return str(_RESOLVER.resolve(kind, None, implicit))  # a collection: by kind only
+        return resolve(kind, value, tuple(implicit) if isinstance(implicit, list) else implicit)
