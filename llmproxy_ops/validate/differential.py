@@ -19,6 +19,7 @@ from llmproxy_ops.findings import ValidationResult, format_path
 from llmproxy_ops.spec import load_files
 from llmproxy_ops.validate import validate_spec
 from llmproxy_ops.validate.litellm_load import (
+    DATABASE_VARS,
     MASTER_KEY_ENV,
     dummy_value,
     findings_of,
@@ -56,7 +57,12 @@ class Verdict:
 
 
 def deployed_env(config: Any) -> dict[str, str]:
-    env = {name: dummy_value(name) for name in referenced_vars(config)}
+    """What a deployment of the file gives it: every variable it references or LiteLLM reads
+    by itself for it (the cache's Redis...), a strong master key and a salt key."""
+    from llmproxy_ops.validate.checks.implicit_env import implicit_names
+
+    names = [*referenced_vars(config), *implicit_names(config if isinstance(config, dict) else {})]
+    env = {name: dummy_value(name) for name in names if name not in DATABASE_VARS}
     env[MASTER_KEY_ENV] = DEPLOYED_MASTER_KEY
     env["LITELLM_SALT_KEY"] = "llmproxy-ops-differential-salt"  # a deployment sets both
     return env

@@ -93,10 +93,15 @@ def job_env(config: Any, env: Mapping[str, str] | None) -> JobEnv:
 
     With a known environment (`env`), a missing variable stays missing, as LiteLLM would see
     it; the master key keeps its weakness (unset, empty or publicly known) but never its value.
+    Without one (--no-env), what LiteLLM reads by itself gets a stand-in too, as a deployment
+    would give it (checks/implicit_env.py warns about each).
     """
+    from llmproxy_ops.validate.checks.implicit_env import implicit_names
     from llmproxy_ops.validate.checks.master_key import boot_refusal_reason
 
     referenced = set(referenced_vars(config))
+    if env is None:
+        referenced.update(implicit_names(config))
     values: dict[str, str] = {}
     decisive: dict[str, str] = {}
     unset = []

@@ -15,6 +15,7 @@ from llmproxy_ops.validate.checks.compose import check_compose_env, check_stack_
 from llmproxy_ops.validate.checks.deployments import check_duplicate_deployment
 from llmproxy_ops.validate.checks.env import check_env_missing, check_env_undocumented
 from llmproxy_ops.validate.checks.guardrails import check_guardrail_params
+from llmproxy_ops.validate.checks.implicit_env import check_implicit_env
 from llmproxy_ops.validate.checks.kubernetes import check_kubernetes
 from llmproxy_ops.validate.checks.master_key import (
     check_master_key_boot,
@@ -46,6 +47,7 @@ CHECKS: tuple[Check, ...] = (
     check_weak_master_key,
     check_env_file_mode,
     check_master_key_boot,
+    check_implicit_env,
     check_unknown_provider,
     check_unknown_model,
     check_duplicate_deployment,

@@ -117,7 +117,7 @@ def test_every_check_survives_odd_shapes(tmp_path: Path) -> None:
         """,
     )
     odd = CheckContext(ctx.spec, env={}, env_example=frozenset())
-    assert len(CHECKS) == 23
+    assert len(CHECKS) == 24
     # only the guardrail check types values (with LiteLLM's own pydantic model); nothing crashes
     assert [(f.code, f.message) for f in run_checks(odd)] == [
         ("guardrail-params", "guardrail 'g': guardrail: Input should be a valid string"),

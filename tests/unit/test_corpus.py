@@ -322,7 +322,9 @@ def _all_errors(name: str) -> set[tuple[str, str]]:
 
 
 def _refused(name: str) -> set[tuple[str, str]]:
-    """LiteLLM's own boot verdict on the file in an empty environment (as --no-env assumes)."""
+    """LiteLLM's own boot verdict on what the file itself says about its master key: with
+    --no-env the environment is unknown, so a key the file leaves to it (no master_key, or an
+    os.environ/ reference) decides nothing (checks/implicit_env.py names LITELLM_MASTER_KEY)."""
     from litellm.proxy.auth.master_key_boot_check import (
         UnsafeMasterKeyRefused,
         master_key_boot_verdict,
@@ -331,7 +333,7 @@ def _refused(name: str) -> set[tuple[str, str]]:
     doc: Any = yaml.safe_load((CORPUS / name).read_text(encoding="utf-8")) or {}
     general = doc.get("general_settings") or {}
     key = general.get("master_key")
-    if isinstance(key, str) and key.startswith("os.environ/"):
+    if key is None or (isinstance(key, str) and key.startswith("os.environ/")):
         return set()  # the value is unknown without an environment
     verdict = master_key_boot_verdict(
         master_key=key, environment_master_key=None, general_settings=general,

@@ -74,7 +74,9 @@ def check_master_key_boot(ctx: CheckContext) -> Iterable[Finding]:
 def _effective_key(ctx: CheckContext, value: Any) -> tuple[bool, str | None]:
     """(known, key): what LiteLLM's boot check would see as the master key."""
     if value is None:
-        return True, (ctx.env or {}).get(MASTER_KEY_ENV)
+        if ctx.env is None:
+            return False, None  # --no-env: LITELLM_MASTER_KEY is unknown (checks/implicit_env)
+        return True, ctx.env.get(MASTER_KEY_ENV)
     if not isinstance(value, str):
         return False, None  # the schema stage reports the shape
     name = env_ref_name(value)
