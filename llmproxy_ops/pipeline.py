@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from llmproxy_ops.envfile import example_names, read_env_file
-from llmproxy_ops.errors import RuntimeStateError, UsageError, ValidationFailed
-from llmproxy_ops.findings import ValidationResult
+from llmproxy_ops.errors import LayerError, RuntimeStateError, UsageError, ValidationFailed
+from llmproxy_ops.findings import Finding, Location, Severity, ValidationResult
 from llmproxy_ops.gcpause import collector_paused
 from llmproxy_ops.spec import Spec, load_environment, load_files
-from llmproxy_ops.validate import validate_spec
+from llmproxy_ops.validate import SpecCheck, validate_specs
 
 # Rendering and the runtimes are imported where they are used: `validate` (the command a
 # pre-commit hook runs on every commit) starts without them.
@@ -77,29 +77,54 @@ def validate_target(
     """Validate; with `litellm_load`, also start the pinned LiteLLM on it (unserved), its
     verdict cached under the build folder unless `use_cache` is off."""
     with collector_paused():
-        return _validate_target(target, use_env, litellm_load, use_cache)
+        spec = load_target(target)
+        check, env = _spec_check(spec, target, use_env, litellm_load, use_cache)
+        [result] = validate_specs([check])
+        return Validated(spec, _with_copilot(result, spec, use_env), env)
 
 
-def _validate_target(
-    target: Target, use_env: bool, litellm_load: bool, use_cache: bool
-) -> Validated:
-    spec = load_target(target)
+def validate_each(
+    targets: list[Target], *, use_env: bool = True, litellm_load: bool = False,
+    use_cache: bool = True,
+) -> list[tuple[Target, ValidationResult]]:
+    """Each target on its own, LiteLLM started once for all of them (a fork per target). A
+    target that cannot be loaded gets its located load-error; the others are still checked."""
+    with collector_paused():
+        loaded: list[tuple[Target, Spec | None, ValidationResult | None]] = []
+        for target in targets:
+            try:
+                loaded.append((target, load_target(target), None))
+            except LayerError as exc:
+                loaded.append((target, None, ValidationResult([load_error(exc)])))
+        checks = [(t, spec, _spec_check(spec, t, use_env, litellm_load, use_cache)[0])
+                  for t, spec, failed in loaded if spec is not None]
+        results = iter(validate_specs([check for _, _, check in checks]))
+        done = {id(t): _with_copilot(next(results), spec, use_env) for t, spec, _ in checks}
+        return [(t, failed or done[id(t)]) for t, _, failed in loaded]
+
+
+def load_error(exc: LayerError) -> Finding:
+    """The finding a file that cannot be loaded gets (the CLI's boundary says the same)."""
+    where = Location(exc.file, exc.line, exc.col)
+    return Finding(Severity.ERROR, "load-error", exc.message, where, (), exc.hint)
+
+
+def _spec_check(spec: Spec, target: Target, use_env: bool, litellm_load: bool,
+                use_cache: bool) -> tuple[SpecCheck, dict[str, str]]:
     cache_dir = _cache_dir(spec) if litellm_load and use_cache else None
     if not use_env:
-        return Validated(spec, validate_spec(spec, litellm_load=litellm_load, cache_dir=cache_dir))
+        return SpecCheck(spec, litellm_load=litellm_load, cache_dir=cache_dir), {}
     env = target_environment(spec, target)
-    result = validate_spec(
-        spec,
-        env=env,
-        env_example=example_names(spec.stack.env_example),
-        env_file=env_file_of(spec, target),
-        litellm_load=litellm_load,
-        cache_dir=cache_dir,
-    )
-    from llmproxy_ops.ops import copilot
+    return SpecCheck(spec, env, example_names(spec.stack.env_example), env_file_of(spec, target),
+                     litellm_load, cache_dir), env
 
-    result.extend(f for f in [copilot.missing_login_finding(spec)] if f is not None)
-    return Validated(spec, result, env)
+
+def _with_copilot(result: ValidationResult, spec: Spec, use_env: bool) -> ValidationResult:
+    if use_env:
+        from llmproxy_ops.ops import copilot
+
+        result.extend(f for f in [copilot.missing_login_finding(spec)] if f is not None)
+    return result
 
 
 def _cache_dir(spec: Spec) -> Path | None:

@@ -178,18 +178,50 @@ def prepare_job(plan: ProbePlan, folder: Path, job_id: str = "spec") -> ProbeJob
                     trust=(folder,))
 
 
+class ProbeBatch:
+    """The LiteLLM stages of one or more specs on one probe process: every stage is begun
+    (its job added; the process, started at the first, imports LiteLLM meanwhile), then the
+    jobs run as one batch when the first verdict is asked for."""
+
+    def __init__(self, *, timeout: float = DEFAULT_TIMEOUT, parallel: int = 2) -> None:
+        self.timeout, self.parallel = timeout, parallel
+        self.server: ProbeServer | None = None
+        self.jobs: dict[str, ProbeJob] = {}
+        self.results: dict[str, ProbeResult] | None = None
+
+    def add(self, plan: ProbePlan) -> str:
+        if self.results is not None:
+            raise RuntimeError("a probe batch runs once: begin every stage before finishing one")
+        if self.server is None:
+            self.server = ProbeServer(parallel=self.parallel, timeout=self.timeout)
+        job_id = f"job{len(self.jobs)}"
+        self.jobs[job_id] = prepare_job(plan, self.server.job_folder(), job_id)
+        return job_id
+
+    def result(self, job_id: str) -> ProbeResult:
+        if self.results is None:
+            assert self.server is not None
+            self.results = self.server.run(self.jobs.values())
+        return self.results[job_id]
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+
 class LiteLLMStage:
     """Begun before the other stages (LiteLLM imports meanwhile), finished after them."""
 
-    def __init__(self, spec: Spec, env: Mapping[str, str] | None, *,
-                 cache_dir: Path | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, spec: Spec, env: Mapping[str, str] | None, batch: ProbeBatch, *,
+                 cache_dir: Path | None = None) -> None:
         from llmproxy_ops.validate.probe_cache import ProbeCache
 
         self.spec = spec
         self.plan = plan_probe(spec, env)
+        self.batch = batch
         self.cache = ProbeCache(cache_dir) if cache_dir is not None else None
         self.cached = self.cache.get(self.plan) if self.cache is not None else None
-        self.server = ProbeServer(timeout=timeout) if self.cached is None else None
+        self.job_id = batch.add(self.plan) if self.cached is None else None
         self.source = "cached" if self.cached is not None else "started"
 
     def finish(self, secrets: Iterable[str] = (), *, keep: bool = True) -> list[Finding]:
@@ -197,27 +229,22 @@ class LiteLLMStage:
         `secrets`."""
         result = self.cached
         if result is None:
-            assert self.server is not None
-            job = prepare_job(self.plan, self.server.job_folder())
-            result = self.server.run([job])["spec"]
+            assert self.job_id is not None
+            result = self.batch.result(self.job_id)
             if self.cache is not None and keep:
                 self.cache.put(self.plan, result, secrets)
         return list(findings_of(result, self.spec))
-
-    def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
 
 
 def check_litellm_starts(
     spec: Spec, env: Mapping[str, str] | None, *, timeout: float = DEFAULT_TIMEOUT
 ) -> list[Finding]:
     """Findings from starting the pinned LiteLLM on the spec's rendered config (no cache)."""
-    stage = LiteLLMStage(spec, env, timeout=timeout)
+    batch = ProbeBatch(timeout=timeout, parallel=1)
     try:
-        return stage.finish()
+        return LiteLLMStage(spec, env, batch).finish()
     finally:
-        stage.close()
+        batch.close()
 
 
 def findings_of(result: ProbeResult, spec: Spec) -> Iterable[Finding]:
