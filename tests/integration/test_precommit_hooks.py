@@ -77,7 +77,7 @@ def test_the_environment_hook_refuses_a_bad_change_and_passes_a_good_one(scratch
     git(scratch, "add", "configs/base.yaml")
     refused = try_repo(scratch, "llmproxy-ops-validate")
     assert refused.returncode == 1, refused.stdout
-    assert ("configs/base.yaml:5:85: error[unknown-key] model_list[0].litellm_params.rmp: "
+    assert ("configs/base.yaml:5:84: error[unknown-key] model_list[0].litellm_params.rmp: "
             "unknown key 'rmp' in model_list[0].litellm_params (hint: did you mean 'rpm'?)"
             ) in refused.stdout
     # the one environment reading base.yaml was checked; the other one was not touched
@@ -87,7 +87,8 @@ def test_the_environment_hook_refuses_a_bad_change_and_passes_a_good_one(scratch
     git(scratch, "add", "configs/base.yaml")
     passed = try_repo(scratch, "llmproxy-ops-validate")
     assert passed.returncode == 0, passed.stdout
-    assert "ok: environment 'dev' is valid" in passed.stdout
+    assert "llmproxy-ops validate (the environments the commit touches)....." in passed.stdout
+    assert passed.stdout.rstrip().endswith("Passed")
 
 
 def test_the_file_hook_checks_each_litellm_config_alone(scratch: Path):
@@ -100,7 +101,8 @@ def test_the_file_hook_checks_each_litellm_config_alone(scratch: Path):
             "model_list[0].litellm_params.model: 'm': unknown provider 'openia'") in refused.stdout
     # alone, the master key LiteLLM reads from its environment is named, not missing
     assert "warning[env-implicit] $: LiteLLM reads LITELLM_MASTER_KEY" in refused.stdout
-    config.write_text(config.read_text().replace("model: openia/", "model: openai/"))
+    config.write_text(config.read_text().replace("openia/gpt-4o-mini", "openai/gpt-4.1-mini"))
     git(scratch, "add", "deploy/litellm_config.yaml")
     passed = try_repo(scratch, "llmproxy-ops-validate-litellm-config")
     assert passed.returncode == 0, passed.stdout
+    assert passed.stdout.rstrip().endswith("Passed")
