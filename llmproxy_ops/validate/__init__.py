@@ -47,7 +47,7 @@ class SpecCheck:
             # itself spells out: then the verdict is not kept
             literal = any(f.code == "literal-secret" for f in result.findings)
             found = self._stage.finish(_secret_values(spec, self.env), keep=not literal)
-            result.extend(_load_findings(found, result))
+            result.extend(unreported_load_findings(found, result))
             result.stages["litellm"] = self._stage.source
         return result
 
@@ -84,7 +84,8 @@ def validate_spec(
     return result
 
 
-def _load_findings(found: list[Finding], result: ValidationResult) -> list[Finding]:
+def unreported_load_findings(found: list[Finding], result: ValidationResult) -> list[Finding]:
+    """The LiteLLM stage's findings that the other stages did not already report."""
     # the same refusal, already reported with LiteLLM's own words and a fix
     if any(f.code == "master-key-refused" for f in result.findings):
         found = [f for f in found if "UnsafeMasterKeyError" not in f.message]

@@ -99,9 +99,9 @@ def job_env(config: Any, env: Mapping[str, str] | None) -> JobEnv:
     from llmproxy_ops.validate.checks.implicit_env import implicit_names
     from llmproxy_ops.validate.checks.master_key import boot_refusal_reason
 
-    referenced = set(referenced_vars(config))
-    if env is None:
-        referenced.update(implicit_names(config))
+    # what LiteLLM reads by itself counts as referenced: set where the environment has it
+    # (a dummy; with no environment at all, as a deployment would give it), else unset
+    referenced = {*referenced_vars(config), *implicit_names(config)}
     values: dict[str, str] = {}
     decisive: dict[str, str] = {}
     unset = []
