@@ -7,7 +7,6 @@ node kind, the text and the implicit flags, so the answer is cached per distinct
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import yaml
@@ -16,15 +15,20 @@ _RESOLVER = yaml.resolver.Resolver()
 assert not _RESOLVER.yaml_path_resolvers  # else a tag would depend on the path too
 
 
-@functools.lru_cache(maxsize=65536)
-def resolve(kind: type, value: Any, implicit: Any) -> str:
-    return str(_RESOLVER.resolve(kind, value, implicit))
+_TAGS: dict[tuple[str, Any], str] = {}
+_MAX_TAGS = 65536  # distinct scalars remembered; then the cache starts over
 
 
 class CachedResolve:
     """Mixin for a Loader or Dumper class: `resolve` through the cache."""
 
     def resolve(self, kind: type, value: Any, implicit: Any) -> str:
-        if kind is not yaml.ScalarNode or not isinstance(value, str):
+        if kind is not yaml.ScalarNode or type(value) is not str:
             return str(_RESOLVER.resolve(kind, None, implicit))  # a collection: by kind only
-        return resolve(kind, value, tuple(implicit) if isinstance(implicit, list) else implicit)
+        key = (value, implicit if type(implicit) is tuple else tuple(implicit))
+        tag = _TAGS.get(key)
+        if tag is None:
+            if len(_TAGS) >= _MAX_TAGS:
+                _TAGS.clear()
+            tag = _TAGS[key] = str(_RESOLVER.resolve(kind, value, key[1]))
+        return tag

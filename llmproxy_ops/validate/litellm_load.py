@@ -236,17 +236,6 @@ class LiteLLMStage:
         return list(findings_of(result, self.spec))
 
 
-def check_litellm_starts(
-    spec: Spec, env: Mapping[str, str] | None, *, timeout: float = DEFAULT_TIMEOUT
-) -> list[Finding]:
-    """Findings from starting the pinned LiteLLM on the spec's rendered config (no cache)."""
-    batch = ProbeBatch(timeout=timeout, parallel=1)
-    try:
-        return LiteLLMStage(spec, env, batch).finish()
-    finally:
-        batch.close()
-
-
 def findings_of(result: ProbeResult, spec: Spec) -> Iterable[Finding]:
     if result.serves:
         return

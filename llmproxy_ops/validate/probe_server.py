@@ -171,10 +171,3 @@ class ProbeServer:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-
-def run_probe(
-    jobs: list[ProbeJob], *, timeout: float = DEFAULT_TIMEOUT, parallel: int = 1
-) -> dict[str, ProbeResult]:
-    """Start a probe process, run `jobs` (their files already written), stop it."""
-    with ProbeServer(parallel=parallel, timeout=timeout) as server:
-        return server.run(jobs)

@@ -6,14 +6,14 @@ import json
 from collections.abc import Iterable
 
 from llmproxy_ops.findings import Finding, Location, Severity
-from llmproxy_ops.spec.located import to_plain
 from llmproxy_ops.validate.checks._common import deployments, make
 from llmproxy_ops.validate.context import CheckContext
 
 
 def _identity(name: object, params: object) -> str:
-    # canonical JSON: key order and YAML style do not make two deployments different
-    return json.dumps([to_plain(name), to_plain(params)], sort_keys=True, default=repr)
+    # canonical JSON: key order and YAML style do not make two deployments different (the
+    # located containers are dicts and lists: json walks them without a plain copy)
+    return json.dumps([name, params], sort_keys=True, default=repr)
 
 
 def _where(first: Location, here: Location) -> str:
