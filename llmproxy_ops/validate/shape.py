@@ -74,17 +74,35 @@ _BOUNDS: dict[str, Callable[[Any, Any], bool]] = {
 _SIMPLE_KEYS = frozenset({"type", *_BOUNDS})
 
 
+_Plan = tuple[tuple[Callable[[Any], bool], ...] | None, tuple[tuple[str, Any], ...]]
+_PLANS: dict[int, _Plan | None] = {}  # by id of a subschema of the cached schema
+
+
+def _plan(subschema: Any) -> _Plan | None:
+    """(type tests or None for any type, bounds) when the subschema says nothing else."""
+    key = id(subschema)
+    if key not in _PLANS:
+        plan = None
+        if isinstance(subschema, dict) and subschema.keys() <= _SIMPLE_KEYS:
+            kinds = subschema.get("type")
+            kinds = kinds if isinstance(kinds, list) else [kinds] if kinds is not None else None
+            tests = None if kinds is None else tuple(
+                _TYPE_TESTS[k] for k in kinds if k in _TYPE_TESTS)
+            plan = (tests, tuple((k, b) for k, b in subschema.items() if k in _BOUNDS))
+        _PLANS[key] = plan
+    return _PLANS[key]
+
+
 def _plainly_valid(subschema: Any, value: Any) -> bool:
-    if not isinstance(subschema, dict) or not subschema.keys() <= _SIMPLE_KEYS:
+    plan = _plan(subschema)
+    if plan is None:
         return False
-    kinds = subschema.get("type")
-    if kinds is not None:
-        kinds = kinds if isinstance(kinds, list) else [kinds]
-        if not any(k in _TYPE_TESTS and _TYPE_TESTS[k](value) for k in kinds):
-            return False
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    tests, bounds = plan
+    if tests is not None and not any(test(value) for test in tests):
+        return False
+    if not bounds or isinstance(value, bool) or not isinstance(value, int | float):
         return True  # bounds apply to numbers only
-    return all(_BOUNDS[k](value, b) for k, b in subschema.items() if k in _BOUNDS)
+    return all(_BOUNDS[k](value, b) for k, b in bounds)
 
 
 _Validator = validators.extend(Draft202012Validator, {"properties": _properties})
