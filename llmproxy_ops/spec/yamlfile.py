@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ _Loader: Any = type(  # libyaml when present: 10x faster; tags resolved through 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _STR_TAG = "tag:yaml.org,2002:str"
+_INT_TAG = "tag:yaml.org,2002:int"
+_PLAIN_INT = re.compile(r"0|[1-9][0-9]*")
 
 
 @dataclass
@@ -128,6 +131,8 @@ class _Builder:
             return seq
         if node.tag == _STR_TAG and isinstance(node, yaml.ScalarNode):
             return node.value  # what SafeConstructor returns for a str, without its dispatch
+        if node.tag == _INT_TAG and _PLAIN_INT.fullmatch(node.value):
+            return int(node.value)  # a plain decimal: no sign, base or YAML 1.1 octal to read
         try:
             return self._constructor.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as exc:
