@@ -186,7 +186,7 @@ def check_unknown_model(ctx: CheckContext) -> Iterable[Finding]:
         if provider is None or not _mapped(provider, facts) or _custom_server(dep):
             continue
         assert isinstance(model, str)
-        if any(facts.knows_model(n) for n in candidates(provider, model)):
+        if _known(provider, model, facts):
             continue
         yield make(
             ctx,
@@ -197,6 +197,11 @@ def check_unknown_model(ctx: CheckContext) -> Iterable[Finding]:
             (*dep.path, "litellm_params", "model"),
             _model_hint(provider, rest, facts),
         )
+
+
+@functools.lru_cache(maxsize=4096)  # 5,000 deployments name a few dozen models
+def _known(provider: str, model: str, facts: LiteLLMFacts) -> bool:
+    return any(facts.knows_model(n) for n in candidates(provider, model))
 
 
 def candidates(provider: str, model: str) -> list[str]:
