@@ -98,6 +98,7 @@ lint: install-test
 
 schema: install-test
 	$(PY) -m llmproxy_ops.validate.schema_gen
+	$(PY) -m llmproxy_ops.validate.facts_gen
 
 # Benchmarks drive wrk (Debian: apt-get install -y wrk) and nginx against 127.0.0.1 only.
 bench: install-test

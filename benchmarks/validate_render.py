@@ -1,9 +1,14 @@
-"""validate + render time for layered configs of 10, 500 and 5,000 deployments (issue 2 §9).
+"""validate + render time: the command line against LiteLLM's own check, and the library path
+for layered configs of 10, 500 and 5,000 deployments (issues 2 §9 and 25).
 
-Times the library path the CLI uses (pipeline.validate_target, then render.render_build) in
-one warm process, stage by stage, and the cold start of the CLI as a subprocess.
+First, side by side and interleaved in one run, as fresh processes in this project: cold
+`llmproxy-ops validate config --env dev` (--no-cache: LiteLLM's stage starts), LiteLLM's own
+`litellm --config build/dev/config.yaml --validate_config` on the same rendered config, a
+re-run on unchanged inputs (its LiteLLM verdict cached) and `--no-litellm-load`. Then the
+library path the CLI uses (pipeline.render_target) in one warm process, stage by stage.
 
-    .venv/bin/python benchmarks/validate_render.py [--quick] [--sizes 10 500] [--profile 500]
+    .venv/bin/python benchmarks/validate_render.py [--quick] [--rounds 5] [--sizes 10 500]
+    .venv/bin/python benchmarks/validate_render.py --profile 5000
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import argparse
 import gc
 import math
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,7 +29,8 @@ import yaml
 
 from llmproxy_ops.envfile import example_names
 from llmproxy_ops.findings import ValidationResult
-from llmproxy_ops.pipeline import Target, load_target, target_environment, validate_target
+from llmproxy_ops.gcpause import collector_paused
+from llmproxy_ops.pipeline import Target, load_target, render_target, target_environment
 from llmproxy_ops.render import render_build
 from llmproxy_ops.validate.context import CheckContext
 from llmproxy_ops.validate.semantic import run_checks
@@ -68,7 +75,7 @@ stack: {{env_file: "{folder}/.env", env_example: "{folder}/.env.example"}}
 
 def write_layers(folder: Path, size: int) -> tuple[Path, ...]:
     """base + provider fragment + env overlay (patches every 10th deployment), env files."""
-    env = {"LITELLM_MASTER_KEY": "sk-bench-key", "MLFLOW_TRACKING_URI": "http://127.0.0.1:5001"}
+    env = {"LITELLM_MASTER_KEY": "sk-Zq8vN2xK7pLm4RtY9wBc3HjD6fBENCH", "MLFLOW_TRACKING_URI": "http://127.0.0.1:5001"}
     env |= {v: "bench-value" for _, key, base in MODELS for v in (key, base) if v}
     (folder / ".env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
     (folder / ".env.example").write_text("".join(f"{k}=\n" for k in env))
@@ -94,7 +101,13 @@ def write_layers(folder: Path, size: int) -> tuple[Path, ...]:
 
 
 def staged_run(target: Target, out: Path) -> tuple[dict[str, float], ValidationResult]:
-    """validate_target + render_build split at their stage boundaries (same calls, same order)."""
+    """render_target split at its stage boundaries (same calls, same order, the collector
+    paused as there)."""
+    with collector_paused():
+        return _staged_run(target, out)
+
+
+def _staged_run(target: Target, out: Path) -> tuple[dict[str, float], ValidationResult]:
     c0, t0 = time.process_time(), time.perf_counter()
     spec = load_target(target)
     env = target_environment(spec, target)
@@ -112,9 +125,9 @@ def staged_run(target: Target, out: Path) -> tuple[dict[str, float], ValidationR
 
 
 def cli_path(target: Target, out: Path) -> float:
-    """The exact calls of `llmproxy-ops render` (without the CLI layer), end to end."""
+    """The exact call of `llmproxy-ops render` (without the CLI layer), end to end."""
     t0 = time.perf_counter()
-    render_build(validate_target(target, use_env=True).spec, out)
+    render_target(target, out=out)
     return time.perf_counter() - t0
 
 
@@ -149,11 +162,60 @@ def bench_size(size: int, folder: Path, args: argparse.Namespace) -> dict[str, A
     }
 
 
-def cold_cli(folder: Path, size: int, runs: int) -> dict[str, Any]:
-    """`python -m llmproxy_ops validate config --no-env FILES` end to end (imports included)."""
-    files = [str(f) for f in write_layers(folder, size)]
-    argv = [sys.executable, "-m", "llmproxy_ops", "validate", "config", "--no-env", *files]
-    return {"deployments": size, **bench.time_command(argv, runs, bench.REPO)}
+def cli_commands() -> dict[str, list[str]]:
+    """The commands compared, as a user types them in the project folder."""
+    bin_dir = Path(sys.executable).parent
+    ops = [str(bin_dir / "llmproxy-ops"), "validate", "config", "--env", "dev"]
+    return {
+        "llmproxy-ops validate config --env dev (cold: --no-cache)": [*ops, "--no-cache"],
+        "litellm --config build/dev/config.yaml --validate_config":
+            [str(bin_dir / "litellm"), "--config", "build/dev/config.yaml", "--validate_config"],
+        "llmproxy-ops validate config --env dev (re-run, unchanged)": ops,
+        "llmproxy-ops validate config --env dev --no-litellm-load": [*ops, "--no-litellm-load"],
+    }
+
+
+BASELINE = "litellm --config build/dev/config.yaml --validate_config"
+
+
+def cli_side_by_side(rounds: int) -> dict[str, Any]:
+    """Each command once per round, the order rotated each round; median of the rounds."""
+    commands = cli_commands()
+    bin_dir = Path(sys.executable).parent
+    render = [str(bin_dir / "llmproxy-ops"), "render", "--env", "dev"]
+    subprocess.run(render, cwd=bench.REPO, capture_output=True, check=True, timeout=300)
+    cached = commands["llmproxy-ops validate config --env dev (re-run, unchanged)"]
+    subprocess.run(cached, cwd=bench.REPO, capture_output=True, timeout=300)  # fills the cache
+    names = list(commands)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    codes: dict[str, list[int]] = {n: [] for n in names}
+    loads = [os.getloadavg()[0]]
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[: r % len(names)]:
+            t0 = time.perf_counter()
+            done = subprocess.run(commands[name], cwd=bench.REPO, capture_output=True, timeout=300)
+            times[name].append(time.perf_counter() - t0)
+            codes[name].append(done.returncode)
+        loads.append(os.getloadavg()[0])
+    return {"rounds": rounds, "loadavg_1m": loads,
+            "commands": {n: {"argv": commands[n], "exit_codes": codes[n], **bench.summary(times[n])}
+                         for n in names}}
+
+
+def cli_table(cli: dict[str, Any], results: list[dict[str, Any]]) -> str:
+    base = cli["commands"][BASELINE]["median"]
+    rows = [[f"`{name}`", f"{c['median']:.2f} s (min {c['min']:.2f}, max {c['max']:.2f})",
+             f"{c['median'] / base:.2f}x", ",".join(map(str, sorted(set(c["exit_codes"]))))]
+            for name, c in cli["commands"].items()]
+    for r in results:
+        total = r["stages_s"]["cli_path"]
+        rows.append([f"library path, warm process, {r['deployments']:,} deployments "
+                     "(`render_target`: validate + render)",
+                     f"{total['median']:.3f} s (p90 {total['p90']:.3f})", "", ""])
+    loads = ", ".join(f"{x:.2f}" for x in cli["loadavg_1m"])
+    return (bench.markdown_table(["what", "time (median)", "vs LiteLLM's own", "exit"], rows)
+            + f"\n\n{cli['rounds']} interleaved rounds; load average (1 min) before and after "
+            f"each round: {loads}\n")
 
 
 def profile(size: int, folder: Path) -> None:
@@ -163,7 +225,7 @@ def profile(size: int, folder: Path) -> None:
 
 
 def report(
-    results: list[dict[str, Any]], colds: list[dict[str, Any]], info: dict[str, Any], freeze: bool
+    results: list[dict[str, Any]], cli: dict[str, Any], info: dict[str, Any], freeze: bool
 ) -> str:
     cols = (*STAGES, "cli_path")
     headers = ["deployments", "reps", "E/W", *(f"{c} ms median / p90" for c in cols)]
@@ -172,17 +234,11 @@ def report(
         + [bench.ms_cell(r["stages_s"][c]) for c in cols]
         for r in results
     ]
-    cold_note = (
-        "Cold start of the CLI (`python -m llmproxy_ops validate config --no-env`):\n"
-        + "\n".join(
-            f"- {c['deployments']} deployments, {c['n']} runs: median {c['median']:.2f} s, "
-            f"min {c['min']:.2f} s, max {c['max']:.2f} s, exit codes {c['exit_codes']}"
-            for c in colds
-        )
-    )
     table = bench.markdown_table(headers, rows)
-    title = "validate + render (warm, one process" + (", gc.freeze())" if freeze else ")")
-    return bench.markdown_doc(title, info, table, cold_note)
+    title = "validate: the command line against LiteLLM's own check; validate + render (warm" + (
+        ", gc.freeze())" if freeze else ")")
+    return bench.markdown_doc(title, info, cli_table(cli, results), "Library path, by stage:\n\n"
+                              + table)
 
 
 def main() -> None:
@@ -190,23 +246,21 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 500, 5000])
     parser.add_argument("--freeze-gc", action="store_true", help="gc.freeze() after warm-up")
     parser.add_argument("--profile", type=int, metavar="SIZE", help="cProfile one run, no table")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved command-line rounds")
     args = parser.parse_args()
     args.min_reps, args.max_reps, args.budget = (3, 10, 3.0) if args.quick else (5, 50, 15.0)
     with tempfile.TemporaryDirectory(prefix="llmproxy-bench-") as tmp:
         if args.profile:
             return profile(args.profile, Path(tmp))
-        colds = [
-            cold_cli(Path(tempfile.mkdtemp(prefix=f"cold{n}-", dir=tmp)), n, 1 if args.quick else 3)
-            for n in (10, 500)
-        ]
+        cli = cli_side_by_side(2 if args.quick else args.rounds)
         results = [
             bench_size(size, Path(tempfile.mkdtemp(prefix=f"{size}-", dir=tmp)), args)
             for size in args.sizes
         ]
     info = bench.machine_info()
-    markdown = report(results, colds, info, args.freeze_gc)
+    markdown = report(results, cli, info, args.freeze_gc)
     print(markdown)
-    data = {"machine": info, "quick": args.quick, "gc_freeze": args.freeze_gc, "cold_cli_s": colds}
+    data = {"machine": info, "quick": args.quick, "gc_freeze": args.freeze_gc, "cli_s": cli}
     name = "validate_render_gc_freeze" if args.freeze_gc else "validate_render"
     bench.write_results(name, data | {"sizes": results}, markdown, args)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 JsonPath = tuple[str | int, ...]
 
@@ -15,9 +15,11 @@ class Severity(enum.StrEnum):
     WARNING = "warning"
 
 
-@dataclass(frozen=True, order=True)
-class Location:
-    """Where a value was written: file, 1-based line and column."""
+class Location(NamedTuple):
+    """Where a value was written: file, 1-based line and column (ordered as written).
+
+    A tuple, not a dataclass: a config of 5,000 deployments has ~55,000 of them, and a tuple
+    is made three times faster than a frozen dataclass instance."""
 
     file: str
     line: int = 1
@@ -66,6 +68,8 @@ class Finding:
 @dataclass
 class ValidationResult:
     findings: list[Finding] = field(default_factory=list)
+    # how each optional stage ran, e.g. {"litellm": "cached"} (reported with --format json)
+    stages: dict[str, str] = field(default_factory=dict)
 
     def extend(self, more: Iterable[Finding]) -> None:
         self.findings.extend(more)

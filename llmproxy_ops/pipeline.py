@@ -5,17 +5,20 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from llmproxy_ops.envfile import example_names, read_env_file
-from llmproxy_ops.errors import RuntimeStateError, UsageError, ValidationFailed
-from llmproxy_ops.findings import ValidationResult
-from llmproxy_ops.ops import copilot
-from llmproxy_ops.render import RenderResult, render_build
-from llmproxy_ops.render.env_manifest import runtime_environment
-from llmproxy_ops.runtime import local_fake
-from llmproxy_ops.runtime.api import Build, Runtime, Status, runtime_of
+from llmproxy_ops.errors import LayerError, RuntimeStateError, UsageError, ValidationFailed
+from llmproxy_ops.findings import Finding, Location, Severity, ValidationResult
+from llmproxy_ops.gcpause import collector_paused
 from llmproxy_ops.spec import Spec, load_environment, load_files
-from llmproxy_ops.validate import validate_spec
+from llmproxy_ops.validate import SpecCheck, validate_specs
+
+# Rendering and the runtimes are imported where they are used: `validate` (the command a
+# pre-commit hook runs on every commit) starts without them.
+if TYPE_CHECKING:
+    from llmproxy_ops.render import RenderResult
+    from llmproxy_ops.runtime.api import Build, Runtime, Status
 
 DEFAULT_CONFIGS = Path("configs")
 
@@ -60,6 +63,8 @@ def target_environment(spec: Spec, target: Target) -> dict[str, str]:
     The local runtime's fake provider gets its port at start; its URL variables are set then
     (over the env file), so here they only need to be known as set.
     """
+    from llmproxy_ops.runtime import local_fake
+
     env = {**os.environ, **spec.stack.environment, **read_env_file(env_file_of(spec, target))}
     if spec.stack.local_fake_provider and spec.stack.runtime == "local":
         env.update(dict.fromkeys(local_fake.URL_VARS, local_fake.PLACEHOLDER))
@@ -67,22 +72,66 @@ def target_environment(spec: Spec, target: Target) -> dict[str, str]:
 
 
 def validate_target(
-    target: Target, *, use_env: bool = True, litellm_load: bool = False
+    target: Target, *, use_env: bool = True, litellm_load: bool = False, use_cache: bool = True
 ) -> Validated:
-    """Validate; with `litellm_load`, also start the pinned LiteLLM on it (unserved)."""
-    spec = load_target(target)
+    """Validate; with `litellm_load`, also start the pinned LiteLLM on it (unserved), its
+    verdict cached under the build folder unless `use_cache` is off."""
+    with collector_paused():
+        spec = load_target(target)
+        check, env = _spec_check(spec, target, use_env, litellm_load, use_cache)
+        [result] = validate_specs([check])
+        return Validated(spec, _with_copilot(result, spec, use_env), env)
+
+
+def validate_each(
+    targets: list[Target], *, use_env: bool = True, litellm_load: bool = False,
+    use_cache: bool = True,
+) -> list[tuple[Target, ValidationResult]]:
+    """Each target on its own, LiteLLM started once for all of them (a fork per target). A
+    target that cannot be loaded gets its located load-error; the others are still checked."""
+    with collector_paused():
+        loaded: list[tuple[Target, Spec | None, ValidationResult | None]] = []
+        for target in targets:
+            try:
+                loaded.append((target, load_target(target), None))
+            except LayerError as exc:
+                loaded.append((target, None, ValidationResult([load_error(exc)])))
+        checks = [(t, spec, _spec_check(spec, t, use_env, litellm_load, use_cache)[0])
+                  for t, spec, failed in loaded if spec is not None]
+        results = iter(validate_specs([check for _, _, check in checks]))
+        done = {id(t): _with_copilot(next(results), spec, use_env) for t, spec, _ in checks}
+        return [(t, failed or done[id(t)]) for t, _, failed in loaded]
+
+
+def load_error(exc: LayerError) -> Finding:
+    """The finding a file that cannot be loaded gets (the CLI's boundary says the same)."""
+    where = Location(exc.file, exc.line, exc.col)
+    return Finding(Severity.ERROR, "load-error", exc.message, where, (), exc.hint)
+
+
+def _spec_check(spec: Spec, target: Target, use_env: bool, litellm_load: bool,
+                use_cache: bool) -> tuple[SpecCheck, dict[str, str]]:
+    cache_dir = _cache_dir(spec) if litellm_load and use_cache else None
     if not use_env:
-        return Validated(spec, validate_spec(spec, litellm_load=litellm_load))
+        return SpecCheck(spec, litellm_load=litellm_load, cache_dir=cache_dir), {}
     env = target_environment(spec, target)
-    result = validate_spec(
-        spec,
-        env=env,
-        env_example=example_names(spec.stack.env_example),
-        env_file=env_file_of(spec, target),
-        litellm_load=litellm_load,
-    )
-    result.extend(f for f in [copilot.missing_login_finding(spec)] if f is not None)
-    return Validated(spec, result, env)
+    return SpecCheck(spec, env, example_names(spec.stack.env_example), env_file_of(spec, target),
+                     litellm_load, cache_dir), env
+
+
+def _with_copilot(result: ValidationResult, spec: Spec, use_env: bool) -> ValidationResult:
+    if use_env:
+        from llmproxy_ops.ops import copilot
+
+        result.extend(f for f in [copilot.missing_login_finding(spec)] if f is not None)
+    return result
+
+
+def _cache_dir(spec: Spec) -> Path | None:
+    try:
+        return spec.stack.build_dir
+    except (TypeError, ValueError, AttributeError):
+        return None  # a malformed stack section: reported by the schema stage, nothing cached
 
 
 def require_valid(validated: Validated, *, strict: bool = False) -> Validated:
@@ -104,14 +153,21 @@ def build_dir_of(spec: Spec, out: Path | None = None) -> Path:
 def render_target(target: Target, *, out: Path | None = None, use_env: bool = True,
                   strict: bool = False) -> tuple[Validated, RenderResult]:
     """Validate, then write the build folder; nothing is written when validation fails."""
-    validated = require_valid(validate_target(target, use_env=use_env), strict=strict)
-    out_dir = build_dir_of(validated.spec, out)
-    return validated, render_build(validated.spec, out_dir, env_file=target.env_file)
+    from llmproxy_ops.render import render_build
+
+    with collector_paused():
+        validated = require_valid(validate_target(target, use_env=use_env), strict=strict)
+        out_dir = build_dir_of(validated.spec, out)
+        return validated, render_build(validated.spec, out_dir, env_file=target.env_file)
 
 
 def build_of(validated: Validated, rendered: RenderResult, target: Target,
              release: str | None = None) -> Build:
     """A rendered build with what its proxy needs at start (non-secret runtime env + secrets)."""
+    from llmproxy_ops.ops import copilot
+    from llmproxy_ops.render.env_manifest import runtime_environment
+    from llmproxy_ops.runtime.api import Build
+
     spec = validated.spec
     secrets = read_env_file(env_file_of(spec, target))
     env = {**runtime_environment(spec), **copilot.local_environment(spec), **secrets}
@@ -127,6 +183,7 @@ def start_target(
     against and to roll back to; layer files without an environment start from the render.
     """
     from llmproxy_ops.releases import ReleaseStore
+    from llmproxy_ops.runtime.api import Build, runtime_of
 
     validated, rendered = render_target(target)
     spec = validated.spec
@@ -153,6 +210,8 @@ def start_target(
 
 def runtime_for(target: Target) -> tuple[Spec, Runtime]:
     """The runtime of an environment, for down/status/logs (no validation needed)."""
+    from llmproxy_ops.runtime.api import runtime_of
+
     spec = load_target(target)
     env_file = env_file_of(spec, target)
     secrets = tuple(read_env_file(env_file).values()) if env_file.is_file() else ()

@@ -2,7 +2,7 @@
 # Upgrade the pinned LiteLLM in one step (`make upgrade-litellm VERSION=x.y.z`):
 #   1. switch the pin everywhere it is written (the list below; any other mention is printed),
 #   2. refresh the hash locks (scripts/lock.sh) and reinstall the venv from them,
-#   3. regenerate the schema and print what changed, key by key,
+#   3. regenerate the schema (and the facts file) and print what changed, key by key,
 #   4. run the checks of every LiteLLM behaviour the project relies on (marker litellm_contract),
 #      the schema guard and the corpus.
 # Then review the diff, add a docs/CHANGELOG.md entry, rebuild the images
@@ -30,6 +30,9 @@ echo "[upgrade] pin $OLD -> $NEW in: ${PINNED[*]}"
 bash scripts/lock.sh
 "$PY" -m pip install --quiet --require-hashes --no-deps -r lock/test.txt
 "$PY" -m llmproxy_ops.validate.schema_gen
+"$PY" -m llmproxy_ops.validate.facts_gen
+echo "[upgrade] providers and model map (litellm_facts.json):"
+git diff --stat -- llmproxy_ops/validate/litellm_facts.json || true
 echo "[upgrade] schema:"
 "$PY" -m llmproxy_ops.validate.schema_diff "$old_schema" llmproxy_ops/validate/litellm_schema.json
 echo "[upgrade] other mentions of $OLD to review:"
@@ -37,6 +40,6 @@ git grep -n "$old_re" -- ':!benchmarks/results' ':!docs/CHANGELOG.md' || echo " 
 echo "[upgrade] LiteLLM behaviours the project relies on, the schema guard, the corpus:"
 export LITELLM_LOCAL_MODEL_COST_MAP=True
 "$PY" -m pytest -q -m litellm_contract tests/integration
-"$PY" -m pytest -q tests/unit/test_schema_gen.py tests/unit/test_corpus.py
+"$PY" -m pytest -q tests/unit/test_schema_gen.py tests/unit/test_litellm_facts.py tests/unit/test_corpus.py
 echo "[upgrade] next: review the diff, add a docs/CHANGELOG.md entry, rebuild the images"
 echo "  (scripts/build-images-offline.sh --rebuild=litellm,mlflow) and run make test"

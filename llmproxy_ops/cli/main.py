@@ -2,50 +2,71 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
 import os
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from llmproxy_ops import __version__
-from llmproxy_ops.cli import (
-    apply_cmd,
-    backup_cmd,
-    certs_cmd,
-    config_cmd,
-    copilot_cmd,
-    init_cmd,
-    keys_cmd,
-    render_cmd,
-    runtime_cmd,
-    smoke_cmd,
-    validate_cmd,
-)
 from llmproxy_ops.cli.boundary import GuardedTyper
 
-# Local-variable tracebacks would print keys held in frames: never show them.
-app = GuardedTyper(
-    help="Validated, layered configuration and operations for the stock LiteLLM proxy.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    pretty_exceptions_show_locals=False,
-    add_completion=False,
-)
-app.add_typer(validate_cmd.app, name="validate")
-app.add_typer(config_cmd.app, name="config")
-app.add_typer(certs_cmd.app, name="certs")
-app.add_typer(keys_cmd.app, name="keys")
-app.add_typer(backup_cmd.app, name="backup")
-app.add_typer(copilot_cmd.app, name="copilot")
-app.command("init")(init_cmd.init)
-app.command("render")(render_cmd.render)
-app.command("up")(runtime_cmd.up)
-app.command("apply")(apply_cmd.apply_cmd)
-app.command("down")(runtime_cmd.down)
-app.command("status")(runtime_cmd.status)
-app.command("logs")(runtime_cmd.logs)
-app.command("smoke-test")(smoke_cmd.smoke_test)
+# Every command: its name → (module in llmproxy_ops.cli, attribute: a Typer group or a
+# function). A run imports only the module of the command it names (`validate`, which a
+# pre-commit hook runs on every commit, then starts without the runtimes, Docker or Jinja).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("validate_cmd", "app"),
+    "config": ("config_cmd", "app"),
+    "certs": ("certs_cmd", "app"),
+    "keys": ("keys_cmd", "app"),
+    "backup": ("backup_cmd", "app"),
+    "copilot": ("copilot_cmd", "app"),
+    "init": ("init_cmd", "init"),
+    "render": ("render_cmd", "render"),
+    "up": ("runtime_cmd", "up"),
+    "apply": ("apply_cmd", "apply_cmd"),
+    "down": ("runtime_cmd", "down"),
+    "status": ("runtime_cmd", "status"),
+    "logs": ("runtime_cmd", "logs"),
+    "smoke-test": ("smoke_cmd", "smoke_test"),
+}
+_ROOT_OPTIONS_WITH_VALUE = ("--project", "-C")
+
+
+def build_app(names: Sequence[str] = tuple(COMMANDS)) -> GuardedTyper:
+    """The command line with the commands `names` registered (all of them by default)."""
+    # Local-variable tracebacks would print keys held in frames: never show them.
+    root = GuardedTyper(
+        help="Validated, layered configuration and operations for the stock LiteLLM proxy.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        pretty_exceptions_show_locals=False,
+        add_completion=False,
+    )
+    root.callback()(_root)
+    for name in names:
+        module, attribute = COMMANDS[name]
+        target = getattr(importlib.import_module(f"llmproxy_ops.cli.{module}"), attribute)
+        if isinstance(target, typer.Typer):
+            root.add_typer(target, name=name)
+        else:
+            root.command(name)(target)
+    return root
+
+
+def command_named(argv: Sequence[str]) -> str | None:
+    """The command an argument list names (after the root options), if it is one of ours."""
+    args = iter(argv)
+    for arg in args:
+        if arg in _ROOT_OPTIONS_WITH_VALUE:
+            next(args, None)
+        elif not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return None
 
 
 def _version(value: bool) -> None:
@@ -63,7 +84,6 @@ def _project(value: Path | None) -> Path | None:
     return value
 
 
-@app.callback()
 def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="print the version"
@@ -82,5 +102,17 @@ def _root(
     """Validated, layered configuration and operations for the stock LiteLLM proxy."""
 
 
+@functools.cache
+def _full_app() -> GuardedTyper:
+    return build_app()
+
+
+def __getattr__(name: str) -> GuardedTyper:
+    if name == "app":  # every command: for tests and documentation (`from ... import app`)
+        return _full_app()
+    raise AttributeError(name)
+
+
 def main() -> None:
-    app()
+    named = command_named(sys.argv[1:])
+    build_app([named] if named else tuple(COMMANDS))()

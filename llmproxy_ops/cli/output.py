@@ -37,15 +37,28 @@ def print_summary(result: ValidationResult, subject: str, out: Console) -> None:
         out.print(f"{_escape(subject)}: {errors} error(s), {warnings} warning(s)")
 
 
-def findings_json(result: ValidationResult, subject: str, *, ok: bool) -> str:
-    doc = {
+def findings_doc(result: ValidationResult, subject: str, *, ok: bool) -> dict[str, object]:
+    doc: dict[str, object] = {
         "subject": subject,
         "ok": ok,
         "errors": len(result.errors),
         "warnings": len(result.warnings),
         "findings": [f.as_dict() for f in result.sorted],
     }
-    return json.dumps(doc, indent=2, sort_keys=True)
+    if result.stages:
+        doc["stages"] = result.stages  # e.g. {"litellm": "cached"}
+    return doc
+
+
+def findings_json(result: ValidationResult, subject: str, *, ok: bool) -> str:
+    return json.dumps(findings_doc(result, subject, ok=ok), indent=2, sort_keys=True)
+
+
+def results_json(results: Sequence[tuple[str, ValidationResult]], *, strict: bool) -> str:
+    """Several subjects (validate touched, --each): one document, one entry per subject."""
+    docs = [findings_doc(r, s, ok=r.ok(strict=strict)) for s, r in results]
+    return json.dumps({"ok": all(d["ok"] for d in docs), "results": docs}, indent=2,
+                      sort_keys=True)
 
 
 def failure_json(subject: str, exc: OpsError | None, crash_log: Path | None) -> str:

@@ -8,8 +8,9 @@ import subprocess
 from llmproxy_ops.errors import StackError
 from llmproxy_ops.ops import copilot
 from llmproxy_ops.ops.copilot import LoginPlace
-from llmproxy_ops.pipeline import Target, load_target, render_target, runtime_of, target_environment
+from llmproxy_ops.pipeline import Target, load_target, render_target, target_environment
 from llmproxy_ops.render.compose import litellm_names
+from llmproxy_ops.runtime.api import runtime_of
 from llmproxy_ops.runtime.compose import ComposeRuntime, secret_environment
 from llmproxy_ops.spec import Spec
 

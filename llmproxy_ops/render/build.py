@@ -57,12 +57,12 @@ def render_files(
     With runtime compose, `out_dir` (default build_dir/<env>) and `env_file` (default the
     spec's) place the compose file's relative paths.
     """
+    config = deployment_config(spec)  # with the runtime's Redis when it brings one
     files = {
-        # with the runtime's Redis when it brings one (stack_redis.py)
-        CONFIG_FILE: render_yaml(spec, deployment_config(spec)),
+        CONFIG_FILE: render_yaml(spec, config),
         RUNTIME_ENV_FILE: render_runtime_env(spec),
         MANIFEST_FILE: render_manifest(spec),
-        **hook_files(litellm_config(spec)),
+        **hook_files(config),  # the Redis settings name no callback: the same hooks
     }
     if spec.stack.runtime == "compose":
         files.update(_compose_files(spec, out_dir or spec.stack.build_dir / spec.name, env_file))

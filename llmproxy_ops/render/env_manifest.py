@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from llmproxy_ops.spec.model import Spec
+from llmproxy_ops.spec.model import STACK_KEY, Spec
 
 ENV_REF_PREFIX = "os.environ/"
 
@@ -31,7 +31,9 @@ def env_references(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[str
 
 
 def required_variables(spec: Spec) -> list[str]:
-    return sorted({name for name, _ in env_references(spec.litellm_config())})
+    # the located tree itself (dict and list subclasses): no plain copy needed to walk it
+    sections = {k: v for k, v in spec.root.items() if k != STACK_KEY}
+    return sorted({name for name, _ in env_references(sections)})
 
 
 def runtime_environment(spec: Spec) -> dict[str, str]:

@@ -14,7 +14,6 @@ test's rate-limit check all ask this module, so they never disagree.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from llmproxy_ops.render.litellm_config import litellm_config
@@ -88,7 +87,7 @@ def shares_counters(spec: Spec) -> bool:
 
 def deployment_config(spec: Spec) -> dict[str, Any]:
     """Every runtime's LiteLLM config, plus the runtime's Redis when it brings one."""
-    config = copy.deepcopy(litellm_config(spec))
+    config = litellm_config(spec)  # a fresh copy each call: ours to change
     if not brings_redis(spec) or spec.stack.runtime not in RUNTIMES:
         return config  # kubernetes adds the in-cluster Redis itself
     local = spec.stack.runtime == "local"

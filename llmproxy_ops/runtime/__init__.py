@@ -1,5 +1,19 @@
 """Runtimes that start, stop and probe the stock LiteLLM proxy."""
 
-from llmproxy_ops.runtime.local import LaunchSpec, LocalRuntime, RuntimeStatus, StopResult
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llmproxy_ops.runtime.local import LaunchSpec, LocalRuntime, RuntimeStatus, StopResult
 
 __all__ = ["LaunchSpec", "LocalRuntime", "RuntimeStatus", "StopResult"]
+
+
+def __getattr__(name: str) -> Any:
+    # imported on first use: `validate` needs a constant of runtime.local_fake, not the runtime
+    if name in __all__:
+        from llmproxy_ops.runtime import local
+
+        return getattr(local, name)
+    raise AttributeError(name)

@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-import httpx
-
 from llmproxy_ops import fsutil
 from llmproxy_ops.errors import StackError
 from llmproxy_ops.runtime import identity, process, recovery
@@ -139,6 +137,8 @@ class LocalFakeProvider:
 
 
 def _healthy(url: str) -> bool:
+    import httpx  # here: `validate` reads this module's constants only
+
     try:
         return httpx.get(f"{url}/_fake/health", timeout=2.0).status_code == 200
     except httpx.HTTPError:

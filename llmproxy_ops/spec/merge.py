@@ -159,9 +159,10 @@ def strip_patches(value: Any, merger: Merger, path: JsonPath) -> Any:
                     f"'$patch: delete' of '{key}', which no earlier layer sets",
                 )
                 value.drop(key)
-            else:
+            elif isinstance(value[key], LMap | LList):  # a scalar holds no marker: no call
                 strip_patches(value[key], merger, (*path, key))
     elif isinstance(value, LList):
         for i, item in enumerate(value):
-            strip_patches(item, merger, (*path, i))
+            if isinstance(item, LMap | LList):
+                strip_patches(item, merger, (*path, i))
     return value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ import yaml
 from llmproxy_ops.errors import LayerError
 from llmproxy_ops.findings import Finding, JsonPath, Location, Severity
 from llmproxy_ops.spec.located import LList, LMap
+from llmproxy_ops.spec.yaml_resolve import CachedResolve
 
 # A LiteLLM config of 5,000 deployments is well under 1 MiB; anything this big is a mistake
 # (a log or dump passed by accident), and refusing it keeps the validator fast and safe.
@@ -23,9 +25,13 @@ MAX_LAYER_BYTES = 4 * 1024 * 1024
 # least this much): ordinary anchors and `<<: *defaults` stay far below it.
 MIN_ALIAS_BUDGET = 10_000
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
+_Loader: Any = type(  # libyaml when present: 10x faster; tags resolved through a cache
+    "_Loader", (CachedResolve, getattr(yaml, "CSafeLoader", yaml.SafeLoader)), {})
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_STR_TAG = "tag:yaml.org,2002:str"
+_INT_TAG = "tag:yaml.org,2002:int"
+_PLAIN_INT = re.compile(r"0|[1-9][0-9]*")
 
 
 @dataclass
@@ -178,6 +184,10 @@ class _Builder:
         return seq
 
     def _scalar(self, node: yaml.Node, path: JsonPath) -> Any:
+        if node.tag == _STR_TAG and isinstance(node, yaml.ScalarNode):
+            return node.value  # what SafeConstructor returns for a str, without its dispatch
+        if node.tag == _INT_TAG and _PLAIN_INT.fullmatch(node.value):
+            return int(node.value)  # a plain decimal: no sign, base or YAML 1.1 octal to read
         try:
             return self._constructor.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as exc:

@@ -1,21 +1,22 @@
 """Stage 3 of `validate`: the pinned LiteLLM itself starts on the rendered config, unserved.
 
-The rendered config goes through `litellm --config F`'s own start path in a subprocess
-(litellm_probe): config loading, includes, router construction, guardrail and callback
-initialisation, the master-key boot check. Whatever stops it becomes a located finding, so a
-config LiteLLM cannot start with is an error by construction. The subprocess gets dummy
-values for the variables the config references, no database, and a dead proxy for HTTP: it
-must not reach the network, and it is killed after `timeout` seconds.
+The rendered config goes through `litellm --config F`'s own start path in a separate, isolated
+process (probe_server, litellm_probe): config loading, router construction, guardrail and
+callback initialisation, the master-key boot check. Whatever stops it becomes a located
+finding, so a config LiteLLM cannot start with is an error by construction. The process gets
+dummy values for the variables the config references, no database, and a dead proxy for HTTP:
+it must not reach the network, and it is killed after `timeout` seconds. It never runs the
+user's code: the config's own modules are read (checks/callback_modules.py) and replaced by
+inert stand-ins (probe_stubs.py).
+
+The stage begins before the other stages run (the process imports LiteLLM meanwhile) and its
+verdict is cached by what decides it (probe_cache.py), so an unchanged config is not started
+again.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import secrets
-import subprocess
-import sys
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,110 +26,26 @@ import yaml
 
 from llmproxy_ops import LITELLM_PIN
 from llmproxy_ops.findings import Finding, Severity
-from llmproxy_ops.render.litellm_hooks import with_hooks_on_path
+from llmproxy_ops.render.litellm_hooks import HOOKS_DIR, SHIPPED
 from llmproxy_ops.spec.model import Spec
 from llmproxy_ops.validate.litellm_locate import locate_failure
+from llmproxy_ops.validate.probe_server import (
+    DEFAULT_TIMEOUT,
+    ProbeJob,
+    ProbeResult,
+    ProbeServer,
+)
+from llmproxy_ops.validate.probe_stubs import stub_sources, write_stubs
 from llmproxy_ops.validate.secrets import env_ref_name
 
 CODE = "litellm-start"
-DEFAULT_TIMEOUT = 90.0
 MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
 # read by LiteLLM's boot check straight from the environment
 PASSED_THROUGH = ("LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY",)
 # the database layer needs Prisma engines that cannot be installed here (ENVIRONMENT.md):
 # database variables stay unset, so the probe checks everything but the database connection
 DATABASE_VARS = frozenset({"DATABASE_URL", "DIRECT_URL"})
-_DEAD_PROXY = "http://127.0.0.1:9"  # the discard port: any accidental request fails at once
-
-
-@dataclass(frozen=True)
-class ProbeJob:
-    id: str
-    config: Path
-    env: dict[str, str] = field(default_factory=dict)
-    unset: tuple[str, ...] = ()
-    mode: str = "start"  # or "validate_config": LiteLLM's own `--validate_config`
-
-
-@dataclass(frozen=True)
-class ProbeResult:
-    id: str
-    started: bool
-    status: int | None = None
-    models: tuple[str, ...] = ()
-    error_type: str | None = None
-    message: str = ""
-    frames: tuple[str, ...] = ()
-    accepted: bool | None = None  # mode validate_config: did LiteLLM call the config valid
-
-    @property
-    def serves(self) -> bool:
-        return self.started and self.status == 200
-
-    @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> ProbeResult:
-        error = raw.get("error") or {}
-        return cls(
-            id=str(raw["id"]), started=bool(raw.get("started")), status=raw.get("status"),
-            models=tuple(raw.get("models") or ()), error_type=error.get("type"),
-            message=str(error.get("message", "")), frames=tuple(error.get("frames") or ()),
-            accepted=raw.get("accepted"),
-        )
-
-
-def probe_environment() -> dict[str, str]:
-    """The probe's base environment: nothing of ours leaks in (no keys, no DATABASE_URL)."""
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV")
-    env = {name: os.environ[name] for name in keep if name in os.environ}
-    env.update({
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "HTTP_PROXY": _DEAD_PROXY, "HTTPS_PROXY": _DEAD_PROXY,
-        "http_proxy": _DEAD_PROXY, "https_proxy": _DEAD_PROXY, "NO_PROXY": "", "no_proxy": "",
-    })
-    # the shipped callbacks (render/litellm_hooks), found as the local runtime finds them;
-    # the caller's own PYTHONPATH is not kept (see above)
-    return with_hooks_on_path(env)
-
-
-def run_probe(
-    jobs: list[ProbeJob], *, timeout: float = DEFAULT_TIMEOUT, parallel: int = 1
-) -> dict[str, ProbeResult]:
-    """Start LiteLLM on each job's config (one import, a fork per job); never hangs.
-
-    `timeout` bounds each job; the whole run is bounded by the import plus the jobs' share.
-    """
-    with tempfile.TemporaryDirectory(prefix="llmproxy-ops-probe-") as tmp:
-        spec_file = Path(tmp) / "jobs.json"
-        payload = {"timeout": timeout, "parallel": parallel,
-                   "jobs": [_job_json(job) for job in jobs]}
-        spec_file.write_text(json.dumps(payload), encoding="utf-8")
-        command = [sys.executable, "-m", "llmproxy_ops.validate.litellm_probe", str(spec_file)]
-        try:
-            done = subprocess.run(
-                command, env=probe_environment(), capture_output=True, text=True,
-                # the import, then the jobs' share of time (each has its own alarm)
-                timeout=120 + timeout * -(-len(jobs) // parallel),
-                check=False,
-            )
-            stdout = done.stdout
-        except subprocess.TimeoutExpired as expired:
-            out = expired.stdout
-            stdout = out.decode() if isinstance(out, bytes) else (out or "")
-    results = {}
-    for line in stdout.splitlines():
-        result = ProbeResult.from_json(json.loads(line))
-        results[result.id] = result
-    for job in jobs:  # a probe killed part-way: the rest did not finish in time
-        results.setdefault(job.id, ProbeResult(
-            job.id, False, error_type="Timeout",
-            message=f"LiteLLM did not finish starting within {timeout:g} s",
-        ))
-    return results
-
-
-def _job_json(job: ProbeJob) -> dict[str, Any]:
-    return {"id": job.id, "config": str(job.config), "env": job.env, "unset": list(job.unset),
-            "cwd": str(job.config.parent), "mode": job.mode}
+_DEAD_URL = "http://127.0.0.1:9"  # the discard port: any accidental request fails at once
 
 
 def dummy_value(name: str) -> str:
@@ -137,7 +54,7 @@ def dummy_value(name: str) -> str:
     if upper.endswith("PORT"):
         return "9"
     if upper.endswith(("URL", "URI", "BASE", "ENDPOINT")):
-        return _DEAD_PROXY
+        return _DEAD_URL
     if upper.endswith("HOST"):
         return "127.0.0.1"
     return "llmproxy-ops-dummy-" + name.lower()
@@ -160,28 +77,56 @@ def referenced_vars(config: Any) -> list[str]:
     return sorted(found)
 
 
-def probe_job(
-    job_id: str, config_path: Path, config: Any, env: Mapping[str, str] | None
-) -> ProbeJob:
+@dataclass(frozen=True)
+class JobEnv:
+    """What the probe's environment holds, and what of it decides the verdict."""
+
+    values: dict[str, str]
+    unset: tuple[str, ...]
+    # the verdict depends on names, not values (dummies), except these: the master key's
+    # weakness class (never its value) and the override flag
+    decisive: dict[str, str] = field(default_factory=dict)
+
+
+def job_env(config: Any, env: Mapping[str, str] | None) -> JobEnv:
     """Dummy values for what the config references; unset what the known environment lacks.
 
     With a known environment (`env`), a missing variable stays missing, as LiteLLM would see
     it; the master key keeps its weakness (unset, empty or publicly known) but never its value.
+    Without one (--no-env), what LiteLLM reads by itself gets a stand-in too, as a deployment
+    would give it (checks/implicit_env.py warns about each).
     """
-    referenced = set(referenced_vars(config))
+    from llmproxy_ops.validate.checks.implicit_env import implicit_names
+    from llmproxy_ops.validate.checks.master_key import boot_refusal_reason
+
+    # what LiteLLM reads by itself counts as referenced: set where the environment has it
+    # (a dummy; with no environment at all, as a deployment would give it), else unset
+    referenced = {*referenced_vars(config), *implicit_names(config)}
     values: dict[str, str] = {}
+    decisive: dict[str, str] = {}
     unset = []
     for name in sorted(referenced | {MASTER_KEY_ENV, *PASSED_THROUGH}):
         known = env is not None and name in env
         if name in DATABASE_VARS or not (known or (env is None and name in referenced)):
             unset.append(name)  # as LiteLLM would see it: not set
         elif name in PASSED_THROUGH:
-            values[name] = (env or {})[name]
+            values[name] = decisive[name] = (env or {})[name]
         elif _is_master_key(name, config):
-            values[name] = _master_key_stand_in(env.get(name) if env is not None else None)
+            real = env.get(name) if env is not None else None
+            weakness = boot_refusal_reason(real) if real is not None else None
+            values[name] = real if weakness is not None and real is not None else (
+                "sk-llmproxy-ops-probe-" + secrets.token_hex(16))
+            decisive[name] = weakness or "strong"
         else:
             values[name] = dummy_value(name)
-    return ProbeJob(job_id, config_path, values, tuple(unset))
+    return JobEnv(values, tuple(unset), decisive)
+
+
+def probe_job(job_id: str, config_path: Path, config: Any, env: Mapping[str, str] | None,
+              *, mode: str = "start", cwd: Path | None = None) -> ProbeJob:
+    """A job starting LiteLLM on `config_path` (written already) in `env`'s image."""
+    prepared = job_env(config, env)
+    return ProbeJob(job_id, config_path, prepared.values, prepared.unset, mode=mode, cwd=cwd)
 
 
 def _is_master_key(name: str, config: Any) -> bool:
@@ -190,38 +135,105 @@ def _is_master_key(name: str, config: Any) -> bool:
     return name == MASTER_KEY_ENV or env_ref_name(ref) == name
 
 
-def _master_key_stand_in(real: str | None) -> str:
-    from llmproxy_ops.validate.checks.master_key import boot_refusal_reason
+@dataclass(frozen=True)
+class ProbePlan:
+    """One start of LiteLLM on a spec: the files it gets, its environment, its cwd."""
 
-    if real is not None and boot_refusal_reason(real) is not None:
-        return real  # empty or publicly known: the boot check must see exactly that
-    return "sk-llmproxy-ops-probe-" + secrets.token_hex(16)
+    config_text: str
+    env: JobEnv
+    stubs: dict[str, str]  # relative path → stand-in module source
+    cwd: Path  # relative paths in the config resolve from here, as from the config's folder
+    module_files: dict[str, bytes]  # the callback files' content (ours and the user's)
 
 
-def render_for_probe(spec: Spec, folder: Path) -> tuple[Path, dict[str, Any]]:
-    """The rendered config in a hidden temporary file in `folder` (the caller removes it)."""
+def plan_probe(spec: Spec, env: Mapping[str, str] | None) -> ProbePlan:
     from llmproxy_ops.render.litellm_config import litellm_config
+    from llmproxy_ops.validate.checks.callback_modules import config_folder, user_refs
+    from llmproxy_ops.validate.pymodules import module_refs
 
     config = litellm_config(spec)
-    handle, name = tempfile.mkstemp(prefix=".llmproxy-ops-probe-", suffix=".yaml", dir=folder)
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        yaml.safe_dump(config, out, sort_keys=False)
-    return Path(name), config
+    folder = config_folder(spec)
+    refs = user_refs(spec)
+    beside = [r for r in refs if r.well_formed and r.file_in(folder).is_file()]
+    files = {str(r.file_in(folder)): _read(r.file_in(folder)) for r in beside}
+    shipped = {r.module for r in module_refs(config) if r.module in SHIPPED}
+    files.update({f"shipped:{m}": _read(HOOKS_DIR / f"{m}.py") for m in sorted(shipped)})
+    return ProbePlan(yaml.safe_dump(config, sort_keys=False), job_env(config, env),
+                     stub_sources(beside), folder, files)
 
 
-def check_litellm_starts(
-    spec: Spec, env: Mapping[str, str] | None, *, timeout: float = DEFAULT_TIMEOUT
-) -> list[Finding]:
-    """Findings from starting the pinned LiteLLM on the spec's rendered config."""
-    # next to the top file: LiteLLM imports custom callbacks relative to the config's folder
-    top = Path(spec.sources[-1]).resolve().parent if spec.sources else Path.cwd()
-    folder = top if os.access(top, os.W_OK) else Path(tempfile.gettempdir())
-    path, config = render_for_probe(spec, folder)
+def _read(path: Path) -> bytes:
     try:
-        result = run_probe([probe_job("spec", path, config, env)], timeout=timeout)["spec"]
-    finally:
-        path.unlink(missing_ok=True)
-    return list(findings_of(result, spec))
+        return path.read_bytes()
+    except OSError:
+        return b""
+
+
+def prepare_job(plan: ProbePlan, folder: Path, job_id: str = "spec") -> ProbeJob:
+    """Write the config and the stand-ins into the job's private folder."""
+    config = folder / "config.yaml"
+    config.write_text(plan.config_text, encoding="utf-8")
+    write_stubs(plan.stubs, folder)
+    return ProbeJob(job_id, config, plan.env.values, plan.env.unset, cwd=plan.cwd,
+                    trust=(folder,))
+
+
+class ProbeBatch:
+    """The LiteLLM stages of one or more specs on one probe process: every stage is begun
+    (its job added; the process, started at the first, imports LiteLLM meanwhile), then the
+    jobs run as one batch when the first verdict is asked for."""
+
+    def __init__(self, *, timeout: float = DEFAULT_TIMEOUT, parallel: int = 2) -> None:
+        self.timeout, self.parallel = timeout, parallel
+        self.server: ProbeServer | None = None
+        self.jobs: dict[str, ProbeJob] = {}
+        self.results: dict[str, ProbeResult] | None = None
+
+    def add(self, plan: ProbePlan) -> str:
+        if self.results is not None:
+            raise RuntimeError("a probe batch runs once: begin every stage before finishing one")
+        if self.server is None:
+            self.server = ProbeServer(parallel=self.parallel, timeout=self.timeout)
+        job_id = f"job{len(self.jobs)}"
+        self.jobs[job_id] = prepare_job(plan, self.server.job_folder(), job_id)
+        return job_id
+
+    def result(self, job_id: str) -> ProbeResult:
+        if self.results is None:
+            assert self.server is not None
+            self.results = self.server.run(self.jobs.values())
+        return self.results[job_id]
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+
+class LiteLLMStage:
+    """Begun before the other stages (LiteLLM imports meanwhile), finished after them."""
+
+    def __init__(self, spec: Spec, env: Mapping[str, str] | None, batch: ProbeBatch, *,
+                 cache_dir: Path | None = None) -> None:
+        from llmproxy_ops.validate.probe_cache import ProbeCache
+
+        self.spec = spec
+        self.plan = plan_probe(spec, env)
+        self.batch = batch
+        self.cache = ProbeCache(cache_dir) if cache_dir is not None else None
+        self.cached = self.cache.get(self.plan) if self.cache is not None else None
+        self.job_id = batch.add(self.plan) if self.cached is None else None
+        self.source = "cached" if self.cached is not None else "started"
+
+    def finish(self, secrets: Iterable[str] = (), *, keep: bool = True) -> list[Finding]:
+        """The verdict's findings; a fresh verdict is cached if `keep` and it holds none of
+        `secrets`."""
+        result = self.cached
+        if result is None:
+            assert self.job_id is not None
+            result = self.batch.result(self.job_id)
+            if self.cache is not None and keep:
+                self.cache.put(self.plan, result, secrets)
+        return list(findings_of(result, self.spec))
 
 
 def findings_of(result: ProbeResult, spec: Spec) -> Iterable[Finding]:

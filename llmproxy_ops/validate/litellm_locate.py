@@ -29,6 +29,7 @@ _HINTS = {
     ),
     "FileNotFoundError": "paths in LiteLLM's config are relative to the config file",
 }
+_IMPORT_FAILURE = re.compile(r"Could not import (\w+) from ([\w.]+)")
 _DEFAULT_HINT = "run `litellm --config FILE` on the rendered config for LiteLLM's traceback"
 
 
@@ -37,10 +38,17 @@ def locate_failure(
 ) -> tuple[JsonPath, str]:
     """The path most likely behind the failure, and a hint."""
     hint = _HINTS.get(error_type, _DEFAULT_HINT)
-    path = _from_message(spec, message)
+    path = _from_message(spec, _with_import_target(message))
     if path is None:
         path = _from_frames(spec, frames)
     return path, hint
+
+
+def _with_import_target(message: str) -> str:
+    """get_instance_fn says "Could not import ATTR from MODULE": name the config's value too,
+    so the reference is found whole, not by an attribute name several of them share."""
+    found = _IMPORT_FAILURE.search(message)
+    return f"{message} ({found[2]}.{found[1]})" if found else message
 
 
 def _from_message(spec: Spec, message: str) -> JsonPath | None:

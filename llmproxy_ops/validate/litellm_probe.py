@@ -1,31 +1,50 @@
-"""Child process: start the pinned LiteLLM on config files up to the point where it would serve.
+"""Child process: the pinned LiteLLM, imported once, starts config files up to where it would serve.
 
-Run as `python -m llmproxy_ops.validate.litellm_probe JOBS.json`; prints one JSON line per job.
+Run as `python -I litellm_probe.py [--parallel N] [--timeout S] [--path DIR]...`: imports
+LiteLLM at once, then reads one JSON job per line on stdin (until EOF) and prints one JSON
+result per line. The caller starts it before it has a job, so the import (the expensive part)
+runs while the caller loads and checks the layers.
 
 Each job runs LiteLLM's real `litellm --config F` entry point (`proxy_cli.run_server`: config
 read, secret manager, database settings, worker config) with one replacement: `uvicorn.run`
 does not bind a socket. Instead it runs the app's lifespan exactly as uvicorn would (config
 loading, router construction, guardrails, callbacks, the master-key boot check), then asks the
-app for `GET /v1/models` in memory, as a client would once the port is open.
+app for `GET /v1/models` in memory, as a client would once the port is open. Every job runs in
+a fork of the pristine process, so no job sees another's module state.
 
-LiteLLM is imported once; every job runs in a fork of that pristine process, so no job sees
-another's module state and each costs a fraction of a second instead of a full import. This
-module imports nothing from llmproxy_ops: it must stay a plain LiteLLM process.
+Validation never executes user code (DESIGN decision 10): a config from a pull request may sit
+next to a `.py` that LiteLLM would import. So the process is isolated (`-I`: no PYTHONPATH, no
+working directory on sys.path; LITELLM_MODE=PRODUCTION: LiteLLM loads no `.env`), and every
+job's child confines itself before LiteLLM reads the config: no code runs from a file outside
+the interpreter's own libraries and the trusted folders (`--path`: the shipped hooks; the
+job's own folder, holding the config and inert stand-ins for the user's modules), whatever
+sys.path says (LiteLLM itself puts `../..` and the working directory on it), and no program
+is started. This module imports nothing from llmproxy_ops: it must stay a plain LiteLLM process.
 """
 
 from __future__ import annotations
 
+import argparse
+import gc
+import importlib.abc
 import json
 import os
 import signal
 import sys
+import sysconfig
 import traceback
+from collections.abc import Sequence
 from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 # what the in-memory server saw; set in the forked child only
 _SERVED: dict[str, Any] = {}
+# audit events that start another program: refused in a job's child
+_SPAWN_EVENTS = frozenset({
+    "subprocess.Popen", "os.system", "os.posix_spawn", "os.spawn", "os.exec", "os.fork",
+    "os.forkpty", "pty.spawn",
+})
 
 
 def _serve_in_memory(**_uvicorn_args: Any) -> None:
@@ -45,7 +64,7 @@ async def _lifespan_and_models() -> None:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://probe") as client:
             response = await client.get("/v1/models", headers=headers)
-        _report(
+        _SERVED.update(
             {"started": True, "status": response.status_code, "models": _model_ids(response)}
         )
 
@@ -64,19 +83,78 @@ def _model_ids(response: Any) -> list[str]:
         return []
 
 
-def _report(payload: dict[str, Any]) -> None:
-    _SERVED.update(payload)
+# --- confinement (in a job's child, before LiteLLM sees the config)
+
+def _real(path: str) -> str:
+    return os.path.realpath(path)
 
 
-def _run_job(job: dict[str, Any]) -> dict[str, Any]:
-    """In the forked child: the real CLI entry point with the job's environment."""
+def _inside(path: str, roots: Sequence[str]) -> bool:
+    real = _real(path)
+    return any(real == root or real.startswith(root + os.sep) for root in roots)
+
+
+def library_roots() -> list[str]:
+    """The interpreter's standard library and site-packages: installed code, not the user's."""
+    paths = sysconfig.get_paths()
+    names = ("stdlib", "platstdlib", "purelib", "platlib")
+    return sorted({_real(paths[n]) for n in names if paths.get(n)})
+
+
+class _Confine(importlib.abc.MetaPathFinder):
+    """Finds modules as the other finders do, and refuses any found outside the trusted roots."""
+
+    def __init__(self, roots: Sequence[str]) -> None:
+        self.roots = roots
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            if finder is self or find is None:
+                continue
+            spec = find(name, path, target)
+            if spec is None:
+                continue
+            places = [spec.origin] if spec.has_location and spec.origin else []
+            places += list(spec.submodule_search_locations or [])
+            outside = [p for p in places if not _inside(p, self.roots)]
+            if outside:
+                raise ImportError(f"llmproxy-ops probe: module '{name}' is outside the "
+                                  f"installed libraries ({outside[0]}); validation never "
+                                  "imports it", name=name)
+            return spec
+        return None
+
+
+def confine(roots: Sequence[str]) -> None:
+    """From now on no code runs from a file outside `roots`, and no program starts."""
+    real_roots = [_real(r) for r in roots]
+
+    def audit(event: str, args: tuple[Any, ...]) -> None:
+        if event == "exec":
+            filename = getattr(args[0], "co_filename", "") or ""
+            if not filename.startswith("<") and not _inside(filename, real_roots):
+                raise PermissionError(f"llmproxy-ops probe: refusing to run {filename} "
+                                      "(validation never executes user code)")
+        elif event in _SPAWN_EVENTS:
+            raise PermissionError(f"llmproxy-ops probe: refusing to start a program ({event})")
+
+    sys.path[:] = [p for p in sys.path if p and _inside(p, real_roots)]
+    sys.meta_path.insert(0, _Confine(real_roots))
+    sys.addaudithook(audit)
+
+
+# --- one job, in its forked child
+
+def _run_job(job: dict[str, Any], trusted: Sequence[str]) -> dict[str, Any]:
     import uvicorn
     from litellm.proxy.proxy_cli import run_server
 
     os.environ.update(job.get("env", {}))
     for name in job.get("unset", []):
         os.environ.pop(name, None)
-    os.chdir(job.get("cwd") or os.getcwd())
+    os.chdir(job.get("cwd") or os.path.dirname(job["config"]))
+    confine([*library_roots(), *trusted, *job.get("trust", [])])
     uvicorn.run = _serve_in_memory  # type: ignore[assignment]  # the one replacement: no socket
     if job.get("mode") == "validate_config":  # LiteLLM's own checker, for comparison
         return _validate_config(run_server, job["config"])
@@ -114,7 +192,7 @@ def _failure(exc: BaseException, kind: str) -> dict[str, Any]:
             "error": {"type": kind, "message": message[:2000], "frames": frames[-40:]}}
 
 
-def _start_child(job: dict[str, Any], timeout: float, out: str) -> int:
+def _start_child(job: dict[str, Any], timeout: float, out: str, trusted: Sequence[str]) -> int:
     pid = os.fork()
     if pid:
         return pid
@@ -123,7 +201,7 @@ def _start_child(job: dict[str, Any], timeout: float, out: str) -> int:
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)  # LiteLLM's banners and logs are not the verdict
     try:
-        result = _run_job(job)
+        result = _run_job(job, trusted)
     except BaseException as exc:  # noqa: BLE001
         result = _failure(exc, type(exc).__name__)
     with open(out, "w", encoding="utf-8") as handle:
@@ -143,7 +221,8 @@ def _collect(out: str, status: int, timeout: float) -> dict[str, Any]:
             "error": {"type": "Crash", "message": f"wait status {status}", "frames": []}}
 
 
-def run_jobs(jobs: list[dict[str, Any]], timeout: float, parallel: int, folder: str) -> None:
+def run_jobs(jobs: list[dict[str, Any]], timeout: float, parallel: int, folder: str,
+             trusted: Sequence[str] = ()) -> None:
     """Up to `parallel` forks at a time; one JSON line per job on stdout as each ends."""
     todo = list(enumerate(jobs))
     running: dict[int, tuple[dict[str, Any], str]] = {}
@@ -151,7 +230,7 @@ def run_jobs(jobs: list[dict[str, Any]], timeout: float, parallel: int, folder: 
         while todo and len(running) < parallel:
             n, job = todo.pop(0)
             out = os.path.join(folder, f"{n}.json")
-            running[_start_child(job, timeout, out)] = (job, out)
+            running[_start_child(job, timeout, out, trusted)] = (job, out)
         pid, status = os.wait()
         if pid not in running:
             continue
@@ -161,18 +240,33 @@ def run_jobs(jobs: list[dict[str, Any]], timeout: float, parallel: int, folder: 
         sys.stdout.flush()
 
 
+def import_litellm() -> None:
+    """The expensive part, once. The collector stays off meanwhile: an import of this size
+    allocates millions of objects that all live until exit, and each full collection would
+    walk them again (about a third of the import's time); frozen after, no child walks them."""
+    gc.disable()
+    try:
+        import litellm.proxy.proxy_cli  # noqa: F401
+        import litellm.proxy.proxy_server  # noqa: F401
+    finally:
+        gc.enable()
+    gc.freeze()
+
+
 def main(argv: list[str]) -> int:
     import tempfile
 
-    with open(argv[0], encoding="utf-8") as handle:
-        spec = json.load(handle)
-    # the expensive part, once: every job forks from this state
-    import litellm.proxy.proxy_cli  # noqa: F401
-    import litellm.proxy.proxy_server  # noqa: F401
-
+    parser = argparse.ArgumentParser(prog="litellm_probe")
+    parser.add_argument("--parallel", type=int, default=1)
+    parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--trust", action="append", default=[], help="a folder code may run from")
+    parser.add_argument("--path", action="append", default=[], help="put on sys.path (trusted)")
+    args = parser.parse_args(argv)
+    sys.path.extend(args.path)  # -I left PYTHONPATH out: the shipped hooks come this way
+    import_litellm()
+    jobs = [json.loads(line) for line in sys.stdin if line.strip()]
     with tempfile.TemporaryDirectory(prefix="probe-") as folder:
-        run_jobs(spec["jobs"], float(spec.get("timeout", 60)), int(spec.get("parallel", 1)),
-                 folder)
+        run_jobs(jobs, args.timeout, args.parallel, folder, [*args.trust, *args.path])
     return 0
 
 

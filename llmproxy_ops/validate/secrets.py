@@ -24,6 +24,7 @@ The rules, in the order `classify` applies them to one string value:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -253,6 +254,7 @@ def url_password(value: str) -> str | None:
 _PLACEHOLDER_PASSWORDS = frozenset({"password", "pass", "passwd", "pwd", "secret", "changeme"})
 
 
+@functools.lru_cache(maxsize=8192)  # a big config repeats its values (names, env references)
 def classify(key: object, value: str) -> SecretHit | None:
     """A SecretHit when `value` (written under `key`) is a literal credential, else None."""
     if env_ref_name(value) is not None:

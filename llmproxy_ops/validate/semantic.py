@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from llmproxy_ops.findings import Finding
+from llmproxy_ops.validate.checks.callback_modules import check_callback_modules
 from llmproxy_ops.validate.checks.callbacks import check_callback_settings
 from llmproxy_ops.validate.checks.compose import (
     check_compose_env,
@@ -18,6 +19,7 @@ from llmproxy_ops.validate.checks.compose import (
 from llmproxy_ops.validate.checks.deployments import check_duplicate_deployment
 from llmproxy_ops.validate.checks.env import check_env_missing, check_env_undocumented
 from llmproxy_ops.validate.checks.guardrails import check_guardrail_params
+from llmproxy_ops.validate.checks.implicit_env import check_implicit_env
 from llmproxy_ops.validate.checks.kubernetes import check_kubernetes
 from llmproxy_ops.validate.checks.master_key import (
     check_master_key_boot,
@@ -50,12 +52,14 @@ CHECKS: tuple[Check, ...] = (
     check_weak_master_key,
     check_env_file_mode,
     check_master_key_boot,
+    check_implicit_env,
     check_unknown_provider,
     check_unknown_model,
     check_duplicate_deployment,
     check_rate_limit_not_enforced,
     check_rate_limit_per_worker,
     check_callback_settings,
+    check_callback_modules,
     check_unknown_model_group,
     check_guardrail_params,
     check_compose_env,

@@ -273,6 +273,35 @@ for _name in (
 ):
     CONFIRMED_SEMANTIC.setdefault(_name, set()).add(("weak-master-key", "general_settings.master_key"))
 
+# The corpus ships no Python files: every callback, handler, guardrail or auth module a file
+# names is missing here, and the pinned LiteLLM fails to import it the same way (its start-up is
+# compared in tests/integration/test_litellm_differential.py). The validator reads such modules,
+# never imports them (checks/callback_modules.py).
+_CB = "callback-module"
+UNSHIPPED_MODULES: dict[str, set[tuple[str, str]]] = {
+    "2012952877__ghcp-pool-gateway__litellm__config.yaml": {(_CB, "litellm_settings.callbacks[0]")},
+    "BerriAI__litellm__litellm__proxy___new_secret_config.yaml": {(_CB, "litellm_settings.callbacks[0]")},
+    "BerriAI__litellm__litellm__proxy__example_config_yaml__otel_test_config.yaml": {
+        (_CB, f"guardrails[{i}].litellm_params.guardrail") for i in (3, 4, 5)},
+    "BerriAI__litellm__litellm__proxy__example_config_yaml__pass_through_config.yaml": {(_CB, "general_settings.custom_auth")},
+    "CIRISAI__CIRISProxy__litellm_config.yaml": {
+        (_CB, "litellm_settings.callbacks[0]"), (_CB, "litellm_settings.success_callback[0]"),
+        (_CB, "litellm_settings.failure_callback[0]"), (_CB, "general_settings.custom_auth")},
+    "Causal-Insights__ai-gateway__litellm_config.yaml": {
+        (_CB, f"litellm_settings.custom_provider_map[{i}].custom_handler") for i in range(3)},
+    "JinY0ung-Shin__UniBridge__litellm__config.yaml": {(_CB, "litellm_settings.callbacks")},
+    "Lullow__llm-guardrails__litellm__config.yaml": {
+        (_CB, "guardrails[1].litellm_params.guardrail"), (_CB, "guardrails[2].litellm_params.guardrail")},
+    "PaplyAI__paply-gateway__config__litellm.yaml": {(_CB, "general_settings.custom_auth")},
+    "UbhiTS__claude-code-with-gemini__config__litellm_config.yaml": {(_CB, "litellm_settings.callbacks[0]")},
+    "cabinlab__litellm-claude-code__config__litellm_config.yaml": {(_CB, "litellm_settings.custom_provider_map[0].custom_handler")},
+    "chorned__frugaLLM__config__litellm_config.yaml": {(_CB, "litellm_settings.callbacks")},
+    "tauven__litellm-plugin-collection__litellm__litellm_config.yaml": {
+        (_CB, f"litellm_settings.callbacks[{i}]") for i in range(3)},
+}
+for _name, _found in UNSHIPPED_MODULES.items():
+    CONFIRMED_SEMANTIC.setdefault(_name, set()).update(_found)
+
 # Suspects the validator does not flag, with the reason (re-checked against LiteLLM 1.108.7).
 NOT_AN_ERROR_AT_THE_PIN = {
     "BerriAI__litellm__litellm__proxy__example_config_yaml__tool_permission_example.yaml",
@@ -293,7 +322,9 @@ def _all_errors(name: str) -> set[tuple[str, str]]:
 
 
 def _refused(name: str) -> set[tuple[str, str]]:
-    """LiteLLM's own boot verdict on the file in an empty environment (as --no-env assumes)."""
+    """LiteLLM's own boot verdict on what the file itself says about its master key: with
+    --no-env the environment is unknown, so a key the file leaves to it (no master_key, or an
+    os.environ/ reference) decides nothing (checks/implicit_env.py names LITELLM_MASTER_KEY)."""
     from litellm.proxy.auth.master_key_boot_check import (
         UnsafeMasterKeyRefused,
         master_key_boot_verdict,
@@ -302,7 +333,7 @@ def _refused(name: str) -> set[tuple[str, str]]:
     doc: Any = yaml.safe_load((CORPUS / name).read_text(encoding="utf-8")) or {}
     general = doc.get("general_settings") or {}
     key = general.get("master_key")
-    if isinstance(key, str) and key.startswith("os.environ/"):
+    if key is None or (isinstance(key, str) and key.startswith("os.environ/")):
         return set()  # the value is unknown without an environment
     verdict = master_key_boot_verdict(
         master_key=key, environment_master_key=None, general_settings=general,

@@ -10,7 +10,8 @@ from llmproxy_ops.errors import BackupError
 from llmproxy_ops.ops.backup.auth import KEY_FILE, BackupKey
 from llmproxy_ops.ops.pg import PgServer
 from llmproxy_ops.ops.secret_store import salt_fingerprint
-from llmproxy_ops.pipeline import Target, load_target, runtime_of, target_environment
+from llmproxy_ops.pipeline import Target, load_target, target_environment
+from llmproxy_ops.runtime.api import runtime_of
 from llmproxy_ops.spec import Spec
 
 SALT_VAR = "LITELLM_SALT_KEY"

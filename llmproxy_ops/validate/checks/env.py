@@ -61,7 +61,7 @@ def check_env_missing(ctx: CheckContext) -> Iterable[Finding]:
     if ctx.env is None:
         return
     env_file = env_file_name(ctx.spec)
-    for ref in env_refs(ctx.spec):
+    for ref in ctx.memo(env_refs):
         value = ctx.env.get(ref.name)
         if value:
             continue
@@ -80,7 +80,7 @@ def check_env_undocumented(ctx: CheckContext) -> Iterable[Finding]:
     if ctx.env_example is None:
         return
     example = env_example_name(ctx.spec)
-    for ref in env_refs(ctx.spec):
+    for ref in ctx.memo(env_refs):
         if ref.name in ctx.env_example:
             continue
         yield make(

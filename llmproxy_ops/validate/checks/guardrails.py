@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Iterator
-from typing import Any
-
-from pydantic import BaseModel, ValidationError
+from typing import TYPE_CHECKING, Any
 
 from llmproxy_ops.findings import Finding, JsonPath, Severity
 from llmproxy_ops.validate.checks._common import make
 from llmproxy_ops.validate.context import CheckContext
+
+if TYPE_CHECKING:  # pydantic and LiteLLM's types load only for a config with guardrails
+    from pydantic import BaseModel
 
 
 @functools.cache
@@ -29,6 +30,8 @@ def _models() -> tuple[type[BaseModel], type[BaseModel]]:
 def _errors(
     model: type[BaseModel], value: dict[str, Any], base: JsonPath
 ) -> Iterator[tuple[JsonPath, str]]:
+    from pydantic import ValidationError
+
     try:
         model(**value)
     except ValidationError as exc:

@@ -14,7 +14,6 @@ is a convention broken, not a start-up failure.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -31,10 +30,9 @@ _FORMAT_HINT = "by convention keys look like sk-<random> (e.g. sk- + `openssl ra
 
 
 def _boot_check() -> Any:
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    from litellm.proxy.auth import master_key_boot_check
+    from llmproxy_ops.validate.litellm_boot import boot_check
 
-    return master_key_boot_check
+    return boot_check()
 
 
 def boot_refusal_reason(key: str | None) -> str | None:
@@ -76,7 +74,9 @@ def check_master_key_boot(ctx: CheckContext) -> Iterable[Finding]:
 def _effective_key(ctx: CheckContext, value: Any) -> tuple[bool, str | None]:
     """(known, key): what LiteLLM's boot check would see as the master key."""
     if value is None:
-        return True, (ctx.env or {}).get(MASTER_KEY_ENV)
+        if ctx.env is None:
+            return False, None  # --no-env: LITELLM_MASTER_KEY is unknown (checks/implicit_env)
+        return True, ctx.env.get(MASTER_KEY_ENV)
     if not isinstance(value, str):
         return False, None  # the schema stage reports the shape
     name = env_ref_name(value)

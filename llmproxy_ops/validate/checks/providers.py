@@ -13,6 +13,7 @@ where the bundled map cannot be expected to know the name:
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -102,7 +103,11 @@ def custom_providers(ctx: CheckContext) -> set[str]:
 
 def litellm_provider(dep: Deployment) -> str | None:
     """The provider LiteLLM's own get_llm_provider() infers (prefix, model map, api_base), or
-    None when it raises: exactly what LiteLLM does with this deployment at request time."""
+    None when it raises: exactly what LiteLLM does with this deployment at request time.
+    Imports LiteLLM (seconds): asked only when the generated facts cannot say."""
+    import os
+
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
 
     litellm.suppress_debug_info = True  # it prints a provider-list banner on every failure
@@ -131,7 +136,7 @@ def check_unknown_provider(ctx: CheckContext) -> Iterable[Finding]:
         if provider in own or provider in facts.providers:
             continue  # never asks get_llm_provider: for some providers it logs in over HTTP
         explicit = isinstance(dep.params.get("custom_llm_provider"), str)
-        if not explicit and litellm_provider(dep) is not None:
+        if not explicit and (facts.places(str(model)) or litellm_provider(dep) is not None):
             continue  # LiteLLM infers it (model map, api_base host)
         group = dep.name or str(model)
         if provider is None:
@@ -181,7 +186,7 @@ def check_unknown_model(ctx: CheckContext) -> Iterable[Finding]:
         if provider is None or not _mapped(provider, facts) or _custom_server(dep):
             continue
         assert isinstance(model, str)
-        if any(facts.knows_model(n) for n in candidates(provider, model)):
+        if _known(provider, model, facts):
             continue
         yield make(
             ctx,
@@ -192,6 +197,11 @@ def check_unknown_model(ctx: CheckContext) -> Iterable[Finding]:
             (*dep.path, "litellm_params", "model"),
             _model_hint(provider, rest, facts),
         )
+
+
+@functools.lru_cache(maxsize=4096)  # 5,000 deployments name a few dozen models
+def _known(provider: str, model: str, facts: LiteLLMFacts) -> bool:
+    return any(facts.knows_model(n) for n in candidates(provider, model))
 
 
 def candidates(provider: str, model: str) -> list[str]:
@@ -226,10 +236,16 @@ def _custom_server(dep: Deployment) -> bool:
     return host not in OFFICIAL_HOSTS
 
 
-def _model_hint(provider: str, rest: str, facts: LiteLLMFacts) -> str:
+@functools.cache
+def _names_of(provider: str, facts: LiteLLMFacts) -> list[str]:
+    """The map's names a deployment of `provider` may mean (its own, and bare ones)."""
     own = (m for m in facts.models if m.startswith(f"{provider}/") or "/" not in m)
-    names = sorted({m.split("/", 1)[1] if "/" in m else m for m in own})
-    close = difflib.get_close_matches(rest, names, n=1, cutoff=0.75)
+    return sorted({m.split("/", 1)[1] if "/" in m else m for m in own})
+
+
+@functools.cache  # one model written in many deployments is looked up once, not per deployment
+def _model_hint(provider: str, rest: str, facts: LiteLLMFacts) -> str:
+    close = difflib.get_close_matches(rest, _names_of(provider, facts), n=1, cutoff=0.75)
     fix = "set model_info.base_model (or input/output_cost_per_token) so LiteLLM can price it"
     return (
         f"did you mean '{provider}/{close[0]}'? if the name is right, {fix}"

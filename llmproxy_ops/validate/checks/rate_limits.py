@@ -49,8 +49,10 @@ def enforced(ctx: CheckContext) -> bool:
 
 
 def check_rate_limit_not_enforced(ctx: CheckContext) -> Iterable[Finding]:
+    if enforced(ctx):  # first: the cheap question (limited walks every deployment)
+        return
     models = limited(ctx)
-    if not models or enforced(ctx):
+    if not models:
         return
     yield make(
         ctx,
@@ -64,8 +66,7 @@ def check_rate_limit_not_enforced(ctx: CheckContext) -> Iterable[Finding]:
 
 
 def check_rate_limit_per_worker(ctx: CheckContext) -> Iterable[Finding]:
-    models = limited(ctx)
-    if not models or not enforced(ctx):
+    if not enforced(ctx):
         return
     stack = stack_settings(ctx.spec)
     if stack is None:  # malformed stack section: the schema stage reports it
@@ -76,6 +77,9 @@ def check_rate_limit_per_worker(ctx: CheckContext) -> Iterable[Finding]:
     except (TypeError, ValueError, AttributeError):
         return
     if shared:  # one process, the user's Redis, or the one the deployment brings
+        return
+    models = limited(ctx)
+    if not models:
         return
     off = _forced_off_path(ctx, stack.runtime)
     where: JsonPath = off or (

@@ -19,23 +19,36 @@ from llmproxy_ops.validate.context import CheckContext
 SHELL_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:[:?+-][^}]*)?\}")
 
 
-def _strings(value: Any, path: JsonPath) -> Iterator[tuple[str, JsonPath]]:
+_Trail = tuple[Any, ...]  # (parent trail, key): the path is spelled out only for a hit
+
+
+def _strings(value: Any, trail: _Trail) -> Iterator[tuple[str, _Trail]]:
+    """Strings that hold `${`, with the trail to them (a big config has ~10^5 strings)."""
     if isinstance(value, dict):
         for key, child in value.items():
-            yield from _strings(child, (*path, key))
+            yield from _strings(child, (trail, key))
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            yield from _strings(item, (*path, i))
-    elif isinstance(value, str):
-        yield value, path
+            yield from _strings(item, (trail, i))
+    elif isinstance(value, str) and "${" in value:
+        yield value, trail
+
+
+def _path(trail: _Trail) -> JsonPath:
+    parts = []
+    while trail:
+        trail, key = trail
+        parts.append(key)
+    return tuple(reversed(parts))
 
 
 def check_shell_env_reference(ctx: CheckContext) -> Iterable[Finding]:
     for key, section in litellm_sections(ctx.spec):
-        for text, path in _strings(section, (key,)):
+        for text, trail in _strings(section, ((), key)):
             match = SHELL_REF.search(text)
             if match is None:
                 continue
+            path = _path(trail)
             name = match.group(1)
             whole = match.group(0) == text
             hint = (
