@@ -40,6 +40,14 @@ def test_make_up_add_a_provider_apply_smoke_down(tmp_path: Path) -> None:
         assert up.returncode == 0, up.stdout + up.stderr
         assert "up: dev on local, healthy in" in up.stdout
         assert "http://127.0.0.1:4000" in up.stdout
+        # the README's first request, as typed there, right after `make up`
+        curl = ("sed -n 's/^LITELLM_MASTER_KEY=/Authorization: Bearer /p' .env | "
+                "curl -sS http://127.0.0.1:4000/v1/chat/completions -H @- "
+                "-H 'Content-Type: application/json' "
+                """-d '{"model": "mock-gpt", "messages": [{"role": "user", "content": "Hello!"}]}'""")
+        answer = subprocess.run(["bash", "-c", curl], cwd=clone, capture_output=True, text=True,
+                                timeout=60)
+        assert json.loads(answer.stdout)["choices"][0]["message"]["content"], answer.stdout
 
         fake = json.loads((clone / ".run/dev/fake_provider.json").read_text())["url"]
         dev = clone / "configs/environments/dev.yaml"
@@ -58,15 +66,8 @@ def test_make_up_add_a_provider_apply_smoke_down(tmp_path: Path) -> None:
         assert smoke.returncode == 0, smoke.stdout + smoke.stderr
         assert re.search(r"chat: claude-sonnet-4-5\s.*PASS", smoke.stdout), smoke.stdout
         assert "passed: all" in smoke.stdout
-
-        # the README's first request, as typed there
-        curl = ("sed -n 's/^LITELLM_MASTER_KEY=/Authorization: Bearer /p' .env | "
-                "curl -sS http://127.0.0.1:4000/v1/chat/completions -H @- "
-                "-H 'Content-Type: application/json' "
-                """-d '{"model": "mock-gpt", "messages": [{"role": "user", "content": "Hello!"}]}'""")
-        answer = subprocess.run(["bash", "-c", curl], cwd=clone, capture_output=True, text=True,
-                                timeout=60)
-        assert json.loads(answer.stdout)["choices"][0]["message"]["content"], answer.stdout
+        # its rpm proof spent mock-gpt's budget for this minute, and it says so
+        assert re.search(r"mock-gpt answers 429 until \d\d:\d\d UTC", smoke.stdout), smoke.stdout
     finally:
         down = make(clone, "down")
     assert down.returncode == 0, down.stdout + down.stderr

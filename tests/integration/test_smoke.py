@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -132,7 +133,14 @@ def test_rpm_check_meets_a_429(proxy_url: str) -> None:
         proxy_url, KEY, MODELS, models_to_test=[], rpm_enforced={"mock-limited": 3}
     )
     report = run_smoke(target)
-    assert by_name(report)["rpm: mock-limited"] == (True, "HTTP 429 at request 4 of 4 (rpm 3)")
+    ok, detail = by_name(report)["rpm: mock-limited"]
+    until = re.fullmatch(
+        r"HTTP 429 at request 4 of 4 \(rpm 3\); mock-limited answers 429 until (\d\d:\d\d) UTC",
+        detail)
+    assert ok and until, detail
+    # the minute named is the one after the burst's: now or, past a boundary, the one just begun
+    minutes = {time.strftime("%H:%M", time.gmtime((time.time() // 60 + n) * 60)) for n in (0, 1)}
+    assert until[1] in minutes, (until[1], minutes)
     assert report.ok
 
 

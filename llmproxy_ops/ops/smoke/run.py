@@ -320,7 +320,10 @@ class _Probe:
             minute = _utc_minute()
             statuses = self.burst(model, rpm + 1)
             if statuses[-1] == 429:
-                return f"HTTP 429 at request {len(statuses)} of {rpm + 1} (rpm {rpm})"
+                # the proof spends the group's budget: say until when its callers get 429s
+                until = time.strftime("%H:%M", time.gmtime((_utc_minute() + 1) * 60))
+                return (f"HTTP 429 at request {len(statuses)} of {rpm + 1} (rpm {rpm}); "
+                        f"{model} answers 429 until {until} UTC")
             if _utc_minute() == minute:
                 break
         seen = ", ".join(str(code) for code in statuses)
