@@ -10,6 +10,7 @@ from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, target
 from llmproxy_ops.cli.output import console
 from llmproxy_ops.ops.apply.deploy import ApplyRequest, ApplyResult, Deployment, apply
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS
+from llmproxy_ops.runtime.nginx_upstream import reload_caveat
 
 EnvName = Annotated[
     str, typer.Option("--env", "-e", help="environment (configs/environments/NAME.yaml)")
@@ -69,3 +70,6 @@ def _print_deployment(label: str, deployment: Deployment) -> None:
     gap = deployment.rollout.gap_s
     if gap is not None:
         console.print(f"  time with nothing serving: {gap:.1f}s")
+    caveat = reload_caveat(deployment.rollout.client_reloads)
+    if caveat:  # said, not hidden: the one disruption this rollout cannot rule out
+        console.print(f"  {caveat}", highlight=False)

@@ -25,6 +25,7 @@ from llmproxy_ops.ops.keys.rotate import (
 )
 from llmproxy_ops.ops.secret_store import read_secret
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS
+from llmproxy_ops.runtime.nginx_upstream import reload_caveat
 
 app = GuardedTyper(
     help="Rotate secrets in the env file without downtime where the runtime allows.",
@@ -109,6 +110,9 @@ def print_result(result: RotationResult) -> None:
         console.print(_checks_table("verification", result.verification))
     if result.gap_s is not None:
         console.print(f"availability gap: {_gap_text(result)}")
+    caveat = reload_caveat(result.client_reloads)
+    if caveat:
+        console.print(caveat, highlight=False)
     if result.rolled_back:
         console.print(_steps_table("rollback", result.rollback_steps))
         if result.rollback_verification:

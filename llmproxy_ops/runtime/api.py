@@ -150,6 +150,9 @@ class RolloutResult:
     steps: list[Step] = field(default_factory=list)
     gap_s: float | None = None  # measured time with nothing serving (0.0: none by design)
     changed: bool = False  # the old build stopped serving somewhere (a rollback has work)
+    # reloads of a proxy in front of the clients (nginx): each closes the idle keep-alive
+    # connections of the workers it retires, which HTTP/1.1 cannot make race-free
+    client_reloads: int = 0
 
     @property
     def ok(self) -> bool:

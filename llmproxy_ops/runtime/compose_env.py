@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +123,16 @@ class ComposeEnvRuntime:
         return [*self.compose.base_command(), "exec", "-T", service, *argv]
 
     def rollout(self, build: Build, check: Check) -> RolloutResult:
-        compose, out = self._for(build), RolloutResult()
+        out = RolloutResult()
+        before = self.upstream.reloads if self.nginx else 0
+        try:
+            self._rollout(build, check, out)
+        finally:
+            out.client_reloads = self.upstream.reloads - before if self.nginx else 0
+        return out
+
+    def _rollout(self, build: Build, check: Check, out: RolloutResult) -> RolloutResult:
+        compose = self._for(build)
         st = self.compose.status()
         if not st.running:
             out.steps.append(timed("start the stack", lambda: _healthy(compose.up())))
@@ -246,8 +256,8 @@ class ComposeEnvRuntime:
         workers = self.upstream.steer([(a, True) for a in old] + [(a, False) for a in new])
         return self.upstream.drain(workers, self.drain)
 
-    @property
-    def upstream(self) -> NginxUpstream:
+    @cached_property
+    def upstream(self) -> NginxUpstream:  # one per runtime: it counts the reloads
         return NginxUpstream(lambda argv, **kw: self.exec("nginx", argv, **kw))
 
     # ---- docker ------------------------------------------------------------------------------

@@ -41,16 +41,30 @@ nginx -s reload
 _ALIVE = 'for p in "$@"; do [ -d "/proc/$p" ] && echo "$p"; done; true'
 
 
+def reload_caveat(reloads: int) -> str | None:
+    """What `reloads` nginx reloads may have cost clients, said after a rollout (None: none).
+    A reload's retired workers close their idle keep-alive client connections at once; a
+    request a client sends on one at that instant is never read. HTTP/1.1 has no way to
+    announce the close (HTTP/2 has GOAWAY), so no setting rules it out."""
+    if not reloads:
+        return None
+    return (f"nginx reloaded {reloads} time(s): a request sent on an idle keep-alive "
+            "connection at the instant of a reload gets no answer (nothing is processed) and "
+            "must be sent again, as the OpenAI and Anthropic SDKs do by default")
+
+
 class NginxUpstream:
     """The live upstream list of one nginx service, changed through `exec` in its container."""
 
     def __init__(self, exec_in_nginx: Exec):
         self._exec = exec_in_nginx
+        self.reloads = 0  # reloads so far: each closes the idle client connections it retires
 
     def steer(self, servers: list[tuple[str, bool]]) -> list[str]:
         """Write (host, down) per replica and reload; the PIDs of the workers it retires."""
         text = render_upstream(servers, LITELLM_PORT)
         out = self._exec(["/bin/sh", "-c", _STEER], input=text, timeout=60)
+        self.reloads += 1
         return [p for p in out.stdout.split() if p.isdigit()]
 
     def drain(self, workers: list[str], timeout: float) -> str:

@@ -36,12 +36,16 @@ class LoadReport:
     def longest_gap_s(self) -> float:
         return self.longest_gap()[1]
 
-    def disruptions(self, *, max_gap_s: float = 1.0) -> list[str]:
+    def disruptions(self, *, max_gap_s: float = 1.0, max_retried: int = 0) -> list[str]:
         """What a change to a running gateway must not cause, as every rollout test asserts
-        it (empty: none). A load that got no answer at all proves nothing: that counts too."""
+        it (empty: none). A load that got no answer at all proves nothing: that counts too.
+        `max_retried`: resends the change announced it may cause (nginx reloads: see
+        runtime/nginx_upstream.reload_caveat); any other resend counts."""
         found = [f"{n} {what}" for n, what in (
             (self.failed, "failed"), (self.rejected, "rejected (4xx)"),
-            (self.retried, "retried by the client"), (self.streams_cut, "streams cut"),
+            (self.retried if self.retried > max_retried else 0,
+             f"retried by the client (announced at most {max_retried})"),
+            (self.streams_cut, "streams cut"),
         ) if n]
         if self.longest_gap_s > max_gap_s:
             found.append(f"{self.longest_gap_s:.2f} s without an answer (> {max_gap_s:g} s)")

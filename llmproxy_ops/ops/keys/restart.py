@@ -27,6 +27,7 @@ class Replica:
 class RestartOutcome:
     steps: list[StepResult] = field(default_factory=list)
     gap_s: float | None = None  # time with no healthy litellm at all (None: not reached)
+    client_reloads: int = 0  # reloads of nginx in front of the clients (RolloutResult's)
 
     @property
     def ok(self) -> bool:
@@ -57,7 +58,8 @@ class Restarter:
         # Each new instance has to serve; the rotation then verifies the keys (or the groups
         # using a provider key) on every replica itself.
         deployment = roll_out(self.target, smoke=False)
-        return RestartOutcome(deployment.steps, deployment.rollout.gap_s if deployment.ok else None)
+        return RestartOutcome(deployment.steps, deployment.rollout.gap_s if deployment.ok else None,
+                              deployment.rollout.client_reloads)
 
 
 def restarter_for(target: Target, spec: Spec, secrets: tuple[str, ...]) -> Restarter:

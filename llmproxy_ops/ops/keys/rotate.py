@@ -38,6 +38,7 @@ class RotationResult:
     steps: list[StepResult] = field(default_factory=list)
     verification: list[ReplicaCheck] = field(default_factory=list)
     gap_s: float | None = None
+    client_reloads: int = 0  # nginx reloads in front of the clients during the restart
     rolled_back: bool = False
     rollback_steps: list[StepResult] = field(default_factory=list)
     rollback_verification: list[ReplicaCheck] = field(default_factory=list)
@@ -160,6 +161,7 @@ def _rotate(
     outcome = restarter.restart()
     result.steps += outcome.steps
     result.gap_s = outcome.gap_s
+    result.client_reloads = outcome.client_reloads
     if outcome.ok:
         result.verification = verify()
     if not result.ok:
