@@ -11,14 +11,13 @@ upgrade shows up as a reviewed diff.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from llmproxy_ops.fsutil import atomic_write_text
+from llmproxy_ops.validate.schema_gen import write_or_diff
 
 FACTS_PATH = Path(__file__).with_name("litellm_facts.json")
 
@@ -72,17 +71,10 @@ def render(facts: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="compare, do not write")
-    parser.add_argument("--output", type=Path, default=FACTS_PATH, help="facts file")
-    args = parser.parse_args(argv)
-    fresh = render(build_facts())
-    if not args.check:
-        atomic_write_text(args.output, fresh)
-        return 0
-    committed = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
-    if committed != fresh:
-        sys.stderr.write(f"{args.output} differs from the installed LiteLLM "
+    output, diff = write_or_diff(argv, __doc__.splitlines()[0], FACTS_PATH, "facts file",
+                                 lambda: render(build_facts()))
+    if diff:
+        sys.stderr.write(f"{output} differs from the installed LiteLLM "
                          "(regenerate with python -m llmproxy_ops.validate.facts_gen)\n")
         return 1
     return 0

@@ -412,25 +412,30 @@ def check(path: Path, fresh: str) -> list[str]:
     )
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    atomic_write_text(path, text)
+def write_or_diff(argv: list[str] | None, description: str, default: Path, what: str,
+                  fresh: Callable[[], str]) -> tuple[Path, list[str]]:
+    """The command line of a generated file (this schema, validate/facts_gen.py's facts):
+    write it fresh, or with --check only compare; (the file, diff lines: empty when equal
+    or written)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--check", action="store_true", help="compare, do not write")
+    parser.add_argument("--output", type=Path, default=default, help=what)
+    args = parser.parse_args(argv)
+    text = fresh()
+    if not args.check:
+        atomic_write_text(args.output, text)
+        return args.output, []
+    return args.output, check(args.output, text)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="compare, do not write")
-    parser.add_argument("--output", type=Path, default=SCHEMA_PATH, help="schema file")
-    args = parser.parse_args(argv)
-    fresh = render(build_schema())
-    if not args.check:
-        _write_atomic(args.output, fresh)
-        return 0
-    diff = check(args.output, fresh)
+    output, diff = write_or_diff(argv, __doc__.splitlines()[0], SCHEMA_PATH, "schema file",
+                                 lambda: render(build_schema()))
     if diff:
         added = sum(1 for line in diff if line.startswith("+") and not line.startswith("+++"))
         removed = sum(1 for line in diff if line.startswith("-") and not line.startswith("---"))
         sys.stderr.write(
-            f"{args.output} differs from LiteLLM {_version('litellm')}: +{added} -{removed} lines"
+            f"{output} differs from LiteLLM {_version('litellm')}: +{added} -{removed} lines"
             " (regenerate with python -m llmproxy_ops.validate.schema_gen and review the diff)\n"
         )
         sys.stderr.write("\n".join(diff[:200]) + "\n")
