@@ -123,12 +123,11 @@ class ComposeEnvRuntime:
         return [*self.compose.base_command(), "exec", "-T", service, *argv]
 
     def rollout(self, build: Build, check: Check) -> RolloutResult:
-        out = RolloutResult()
-        before = self.upstream.reloads if self.nginx else 0
+        out, before = RolloutResult(), self.upstream.reloads  # 0 when nothing steers nginx
         try:
             self._rollout(build, check, out)
         finally:
-            out.client_reloads = self.upstream.reloads - before if self.nginx else 0
+            out.client_reloads = self.upstream.reloads - before
         return out
 
     def _rollout(self, build: Build, check: Check, out: RolloutResult) -> RolloutResult:

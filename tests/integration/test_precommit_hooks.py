@@ -71,11 +71,17 @@ def try_repo(repo: Path, hook: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=600, check=False)
 
 
+def commit_try(repo: Path, path: str, old: str, new: str, hook: str,
+               ) -> subprocess.CompletedProcess[str]:
+    """Edit `path` (old -> new), stage it and run `hook` on the staged change."""
+    file = repo / path
+    file.write_text(file.read_text().replace(old, new))
+    git(repo, "add", path)
+    return try_repo(repo, hook)
+
+
 def test_the_environment_hook_refuses_a_bad_change_and_passes_a_good_one(scratch: Path):
-    base = scratch / "configs" / "base.yaml"
-    base.write_text(base.read_text().replace("rpm: 5", "rmp: 5"))
-    git(scratch, "add", "configs/base.yaml")
-    refused = try_repo(scratch, "llmproxy-ops-validate")
+    refused = commit_try(scratch, "configs/base.yaml", "rpm: 5", "rmp: 5", "llmproxy-ops-validate")
     assert refused.returncode == 1, refused.stdout
     assert ("configs/base.yaml:5:84: error[unknown-key] model_list[0].litellm_params.rmp: "
             "unknown key 'rmp' in model_list[0].litellm_params (hint: did you mean 'rpm'?)"
@@ -83,26 +89,20 @@ def test_the_environment_hook_refuses_a_bad_change_and_passes_a_good_one(scratch
     # the one environment reading base.yaml was checked; the other one was not touched
     assert "environment 'dev': 1 error(s)" in refused.stdout
     assert "environment 'other'" not in refused.stdout
-    base.write_text(base.read_text().replace("rmp: 5", "rpm: 6"))
-    git(scratch, "add", "configs/base.yaml")
-    passed = try_repo(scratch, "llmproxy-ops-validate")
+    passed = commit_try(scratch, "configs/base.yaml", "rmp: 5", "rpm: 6", "llmproxy-ops-validate")
     assert passed.returncode == 0, passed.stdout
     assert "llmproxy-ops validate (the environments the commit touches)....." in passed.stdout
     assert passed.stdout.rstrip().endswith("Passed")
 
 
 def test_the_file_hook_checks_each_litellm_config_alone(scratch: Path):
-    config = scratch / "deploy" / "litellm_config.yaml"
-    config.write_text(config.read_text().replace("model: openai/", "model: openia/"))
-    git(scratch, "add", "deploy/litellm_config.yaml")
-    refused = try_repo(scratch, "llmproxy-ops-validate-litellm-config")
+    config, hook = "deploy/litellm_config.yaml", "llmproxy-ops-validate-litellm-config"
+    refused = commit_try(scratch, config, "model: openai/", "model: openia/", hook)
     assert refused.returncode == 1, refused.stdout
     assert ("deploy/litellm_config.yaml:3:22: error[unknown-provider] "
             "model_list[0].litellm_params.model: 'm': unknown provider 'openia'") in refused.stdout
     # alone, the master key LiteLLM reads from its environment is named, not missing
     assert "warning[env-implicit] $: LiteLLM reads LITELLM_MASTER_KEY" in refused.stdout
-    config.write_text(config.read_text().replace("openia/gpt-4o-mini", "openai/gpt-4.1-mini"))
-    git(scratch, "add", "deploy/litellm_config.yaml")
-    passed = try_repo(scratch, "llmproxy-ops-validate-litellm-config")
+    passed = commit_try(scratch, config, "openia/gpt-4o-mini", "openai/gpt-4.1-mini", hook)
     assert passed.returncode == 0, passed.stdout
     assert passed.stdout.rstrip().endswith("Passed")
