@@ -19,7 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from llmproxy_ops.errors import CommandFailed, RuntimeStateError, StackError
-from llmproxy_ops.render.swarm import SECRET_NAME_VAR, STACK_FILE, all_secret_vars
+from llmproxy_ops.render.swarm import (
+    SECRET_NAME_VAR,
+    STACK_FILE,
+    STOP_DELAY_S,
+    all_secret_vars,
+)
 from llmproxy_ops.runtime.api import (
     Build,
     Check,
@@ -132,6 +137,9 @@ class SwarmRuntime:
             out.steps.append(timed("wait until Swarm reports every update completed",
                                    lambda: self._wait_converged(started)))
         if not out.failed:
+            out.steps.append(timed("wait until the replaced tasks drained and exited",
+                                   self._wait_replaced_gone))
+        if not out.failed:
             out.steps.append(timed("remove configs and secrets no service uses",
                                    self._remove_unused))
         out.gap_s = 0.0  # start-first: a replica stops only after its successor is healthy
@@ -221,6 +229,24 @@ class SwarmRuntime:
                     hint=f"docker stack ps {self.stack} --no-trunc shows why tasks fail",
                     details=self._task_errors())
             time.sleep(_POLL_S)
+
+    def _wait_replaced_gone(self) -> str:
+        """Swarm reports an update completed once it told the last old task to stop; that task
+        keeps serving through its stop delay and drain (stop_grace_period). Until it exits, a
+        client may still meet the old build (an old master key, say): wait it out."""
+        deadline = time.monotonic() + STOP_DELAY_S + self.spec.stack.drain_timeout + 60
+        started = time.monotonic()
+        while True:
+            out = self._docker(["stack", "ps", self.stack, "--filter", "desired-state=shutdown",
+                                "--format", "{{.Name}} {{.CurrentState}}"]).stdout
+            draining = [line.split()[0] for line in out.splitlines()
+                        if line.split()[1:2] == ["Running"]]
+            if not draining:
+                return f"none left after {time.monotonic() - started:.1f} s"
+            if time.monotonic() > deadline:
+                raise StackError(f"replaced tasks still running: {', '.join(draining)}",
+                                 hint=f"docker stack ps {self.stack} shows them")
+            time.sleep(1.0)
 
     def _unschedulable(self) -> str | None:
         out = self._docker(["stack", "ps", self.stack, "--no-trunc", "--filter",

@@ -12,6 +12,7 @@ from llmproxy_ops.ops.keys.plan import (
     SALT_KEY_REFUSAL,
     SINGLE_REPLICA_GAP,
     SURGE_GAP,
+    SWARM_GAP,
     groups_using,
     plan_rotation,
 )
@@ -119,6 +120,21 @@ def test_compose_replicas_without_nginx_have_a_per_port_gap(write, in_tmp) -> No
     plan = plan_rotation(spec, kind="master", variable="LITELLM_MASTER_KEY", env_file=Path(".env"))
     assert plan.gap_expected and "no nginx" in plan.gap_note
     assert not any("nginx" in s and "reload" in s for s in plan.steps)
+
+
+def test_swarm_plan_is_swarms_rolling_update_not_the_local_rollout(write, in_tmp) -> None:  # noqa: ANN001
+    stack = compose_stack(2).replace("runtime: compose", "runtime: swarm")
+    spec = load_environment(env_with(write, stack), "x")
+    plan = plan_rotation(spec, kind="master", variable="LITELLM_MASTER_KEY", env_file=Path(".env"))
+    assert (plan.runtime, plan.replicas) == ("swarm", ("litellm.1", "litellm.2"))
+    assert not plan.gap_expected and plan.gap_note == SWARM_GAP
+    assert plan.steps[2:4] == (
+        "validate and render a new build; docker stack deploy with new versions of the changed "
+        "secrets: Swarm replaces the 2 litellm task(s) one at a time, start-first, each gated "
+        "by its health check, rolling back by itself on failure",
+        "wait until the replaced tasks drained and exited (up to their stop_grace_period)",
+    )
+    assert not any("127.0.0.1:4123" in step for step in plan.steps)  # no local process
 
 
 def test_provider_plan_names_exactly_the_groups_using_the_variable(write, in_tmp) -> None:  # noqa: ANN001

@@ -30,6 +30,11 @@ SINGLE_REPLICA_GAP = (
     "so clients have no answer while it is recreated (about one start-up; measured); enable "
     "nginx or set stack.compose.litellm.replicas: 2 for clients that pick a port"
 )
+SWARM_GAP = (
+    "no gap expected: Swarm replaces the litellm tasks one at a time, each new one started and "
+    "healthy before an old one stops; a stopping task keeps serving while nginx may still "
+    "route to it, then drains"
+)
 NO_NGINX_GAP = (
     "each replica is unavailable on its own published port while it is recreated (no nginx in "
     "front to route around it); replicas are replaced one at a time"
@@ -42,7 +47,7 @@ class RotationPlan:
     kind: str  # "master" or "provider"
     variable: str
     env_file: Path
-    runtime: str  # "local" or "compose"
+    runtime: str  # the runtime's kind: local, compose, swarm
     replicas: tuple[str, ...]  # litellm processes/services restarted, in order
     nginx: bool
     steps: tuple[str, ...]
@@ -96,6 +101,10 @@ def plan_rotation(spec: Spec, *, kind: str, variable: str, env_file: Path) -> Ro
     if runtime == "compose":
         cs = spec.stack.compose(spec.name)
         replicas, nginx = tuple(litellm_names(cs)), cs.nginx.enabled
+    elif runtime == "swarm":  # one service of N tasks, named as Swarm names them
+        cs = spec.stack.compose(spec.name)
+        replicas = tuple(f"litellm.{i}" for i in range(1, cs.replicas + 1))
+        nginx = cs.nginx.enabled
     else:
         replicas, nginx = ("litellm",), False
     groups = groups_using(spec, variable) if kind == "provider" else ()
@@ -113,6 +122,8 @@ def plan_rotation(spec: Spec, *, kind: str, variable: str, env_file: Path) -> Ro
 
 
 def _gap(runtime: str, replicas: int, nginx: bool) -> tuple[bool, str]:
+    if runtime == "swarm":
+        return False, SWARM_GAP
     if runtime != "compose":
         return False, LOCAL_GAP
     if replicas == 1:
@@ -132,6 +143,14 @@ def _write_step(kind: str, variable: str, env_file: Path) -> str:
 
 
 def _restart_steps(spec: Spec, runtime: str, replicas: tuple[str, ...], nginx: bool) -> list[str]:
+    if runtime == "swarm":
+        tasks = spec.stack.compose(spec.name).replicas
+        return [
+            "validate and render a new build; docker stack deploy with new versions of the "
+            f"changed secrets: Swarm replaces the {tasks} litellm task(s) one at a time, "
+            "start-first, each gated by its health check, rolling back by itself on failure",
+            "wait until the replaced tasks drained and exited (up to their stop_grace_period)",
+        ]
     if runtime != "compose":
         where = f"{spec.stack.host}:{spec.stack.port}"
         return [

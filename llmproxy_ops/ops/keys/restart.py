@@ -21,6 +21,8 @@ from llmproxy_ops.spec.model import Spec
 class Replica:
     name: str
     url: str  # reachable from this machine
+    verify_tls: bool | str = True
+    probes: int = 1  # requests per check: several when one address balances over replicas
 
 
 @dataclass
@@ -51,8 +53,17 @@ class Restarter:
             )
 
     def replicas(self) -> list[Replica]:
+        """Each replica at its own address; where none has one reachable from here (Swarm's
+        tasks live on an overlay network), the endpoint, asked twice per replica: nginx
+        balances round robin, and the rollout returned only once replaced tasks exited."""
         units = self.runtime.status().units
-        return [Replica(u.name, u.url) for u in units if u.url]
+        direct = [Replica(u.name, u.url) for u in units if u.url]
+        if direct:
+            return direct
+        endpoint = self.runtime.endpoint()
+        count = self.spec.stack.compose(self.spec.name).replicas
+        return [Replica(f"litellm x{count} (through {endpoint.url})", endpoint.url,
+                        endpoint.verify_tls, probes=2 * count)]
 
     def restart(self) -> RestartOutcome:
         # Each new instance has to serve; the rotation then verifies the keys (or the groups

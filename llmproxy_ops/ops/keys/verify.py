@@ -20,16 +20,21 @@ class ReplicaCheck:
     detail: str
 
 
-def key_status(url: str, key: str) -> int | str:
+def key_status(url: str, key: str, verify_tls: bool | str = True) -> int | str:
     """HTTP status of an authenticated GET /v1/models, or the connection error's name."""
     last: int | str = "no attempt"
     for _ in range(_ATTEMPTS):
         try:
             headers = {"Authorization": f"Bearer {key}"}
-            return httpx.get(f"{url}/v1/models", headers=headers, timeout=_TIMEOUT_S).status_code
+            return httpx.get(f"{url}/v1/models", headers=headers, timeout=_TIMEOUT_S,
+                             verify=verify_tls).status_code
         except httpx.HTTPError as exc:
             last = type(exc).__name__
     return last
+
+
+def _statuses(replica: Replica, key: str) -> list[int | str]:
+    return [key_status(replica.url, key, replica.verify_tls) for _ in range(replica.probes)]
 
 
 def verify_keys(replicas: list[Replica], accepted: str, rejected: str | None) -> list[ReplicaCheck]:
@@ -38,15 +43,24 @@ def verify_keys(replicas: list[Replica], accepted: str, rejected: str | None) ->
 
 
 def _verify_one(replica: Replica, accepted: str, rejected: str | None) -> ReplicaCheck:
-    new = key_status(replica.url, accepted)
+    # every probe must agree; the detail names the first that did not (or the common answer)
+    news = _statuses(replica, accepted)
+    new = next((s for s in news if s != 200), 200)
     ok = new == 200
     detail = f"new key: {_describe(new)}"
     if rejected is not None:
-        old = key_status(replica.url, rejected)
-        old_ok = isinstance(old, int) and not 200 <= old < 300
+        olds = _statuses(replica, rejected)
+        old = next((s for s in olds if not _rejection(s)), olds[0])
+        old_ok = _rejection(old)
         ok = ok and old_ok
         detail += f"; old key: {_describe(old, rejection=True)}"
+    if replica.probes > 1:
+        detail += f" ({replica.probes} requests each)"
     return ReplicaCheck(replica.name, ok, detail)
+
+
+def _rejection(status: int | str) -> bool:
+    return isinstance(status, int) and not 200 <= status < 300
 
 
 def _describe(status: int | str, *, rejection: bool = False) -> str:
@@ -65,7 +79,8 @@ def smoke_replicas(
     """The smoke test of `groups` only (no rate-limit checks) against each replica."""
     checks = []
     for replica in replicas:
-        target = SmokeTarget(replica.url, key, expected, models_to_test=groups, timeout=30.0)
+        target = SmokeTarget(replica.url, key, expected, models_to_test=groups, timeout=30.0,
+                             verify_tls=replica.verify_tls)
         report = run_smoke(target)
         failed = "; ".join(f"{c.name}: {c.detail}" for c in report.failed)
         passed = f"{len(report.checks)} checks passed ({', '.join(groups) or 'no model group'})"
