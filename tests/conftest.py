@@ -85,7 +85,8 @@ _SWARM_FIXTURES = {"swarm", "two_nodes"}
 _DOCKER_FIXTURES = {"docker_engine", "ci_stack", "pod"}
 # modules of unit/cli that drive something the test deps install (redis-server, kubectl, checkov)
 _PROCESS_MODULES = {"test_local_redis.py", "test_kubernetes_offline.py"}
-_ENGINE_TIERS = {"process": "process", "docker": "docker", "swarm": "swarm", "render": "quick"}
+# a rendered-only target's checks run kubectl, a tool the test deps install
+_ENGINE_TIERS = {"process": "process", "docker": "docker", "swarm": "swarm", "render": "process"}
 
 
 def tier_of(item: pytest.Item) -> str:

@@ -9,24 +9,32 @@ reason, which the CI skip guard (tests/conftest.py) accepts.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import nullcontext
 
 import pytest
 
 from tests.conformance.deployment import Deployment
-from tests.conformance.targets import DOCKER, SWARM, TargetConfig, targets
+from tests.conformance.targets import DOCKER, LIVE, SWARM, TargetConfig, targets
 from tests.conftest import free_port
+from tests.swarm_node import one_node_swarm
 
 PORTS = {
     "local-2": {"port": free_port()},
     **{f"compose-{n}": {"https": free_port(), "http": free_port(), "mlflow": free_port()}
        for n in (1, 2)},
+    "swarm-2": {"https": free_port(), "http": free_port()},
 }
 TARGETS = targets(PORTS)
 
 
 def allowed_skip_reasons() -> dict[str, str]:
     """Reason -> where it is declared: the skips the CI guard lets through."""
-    return {reason: f"{t.name}: {scenario}" for t in TARGETS for scenario, reason in t.cannot.items()}
+    where: dict[str, list[str]] = {}
+    for t in TARGETS:
+        for scenario, reason in t.cannot.items():
+            named = "every live scenario" if scenario == LIVE else scenario
+            where.setdefault(reason, []).append(f"{t.name}: {named}")
+    return {reason: ", ".join(places) for reason, places in where.items()}
 
 
 @pytest.fixture(scope="module", params=TARGETS, ids=lambda t: t.name)
@@ -36,11 +44,19 @@ def deployment(request: pytest.FixtureRequest,
     if target.engine in (DOCKER, SWARM):
         request.getfixturevalue("docker_engine")
     d = Deployment.create(target, tmp_path_factory.mktemp(target.name))
-    try:
-        yield d
-    finally:
-        volumes = ["--volumes", "--yes"] if target.engine in (DOCKER, SWARM) else []
+    volumes = ["--volumes", "--yes"] if target.engine in (DOCKER, SWARM) else []
+
+    def down() -> None:
         d.env_cli("down", *volumes, check=False)
+
+    with one_node_swarm(remove_leftovers=down) if target.engine == SWARM else nullcontext():
+        if target.engine == SWARM:  # said in the run: this machine gives swarm one node
+            print(f"\n[{target.name}] on one swarm node (two nodes: tests/stack/"
+                  "test_swarm_two_nodes.py)")
+        try:
+            yield d
+        finally:
+            down()
 
 
 def skip_unless_runs(d: Deployment, scenario: str) -> None:

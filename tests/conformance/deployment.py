@@ -3,6 +3,7 @@ drives it: `llmproxy-ops init`, `up`, `status`, `apply`, `smoke-test`, `keys`, `
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -17,6 +18,8 @@ import httpx
 import yaml
 
 from llmproxy_ops.envfile import read_env_file
+from llmproxy_ops.ops.backup.settings import BackupContext, context_for
+from llmproxy_ops.pipeline import Target
 from tests.conformance.targets import TargetConfig
 from tests.conftest import REPO
 
@@ -83,6 +86,12 @@ class Deployment:
     @property
     def verify_args(self) -> list[str]:
         return ["--ca-bundle", str(self.root / "certs" / "cert.pem")] if self.target.tls else []
+
+    def backup_context(self) -> BackupContext:
+        """What `backup` resolves for this environment: its database server, for the test's
+        own reads and writes (a canary table)."""
+        with contextlib.chdir(self.root):
+            return context_for(Target(env=self.target.env))
 
     def key(self) -> str:
         return read_env_file(self.root / ".env")["LITELLM_MASTER_KEY"]

@@ -16,6 +16,17 @@ import yaml
 # Engines, cheapest first: the pytest tier a target's tests belong to (tests/conftest.py).
 PROCESS, DOCKER, SWARM, RENDER = "process", "docker", "swarm", "render"
 
+# A target that is only rendered declares every live scenario at once with this key; the
+# render scenario runs everywhere.
+LIVE, RENDER_SCENARIOS = "*", ("render",)
+NOT_STARTED = ("rendered and checked offline, never started: no Kubernetes cluster runs here "
+               "(ENVIRONMENT.md); `up`, `status` and `down` say so and name the folder")
+ONE_PROCESS = "one LiteLLM process: it has no counter to share, nothing to compare"
+# The Redis control costs an apply and a clock minute: run where no other test shows it
+LOCAL_CONTROL = ("the workers' control without Redis: tests/integration/test_local_redis_limits"
+                 ".py::test_without_redis_each_worker_admits_its_own_rpm")
+COMPOSE_CONTROL = ("the rendered redis service is compose's and swarm's alike (render/"
+                   "stack_redis.py): its control without Redis runs on swarm-2")
 NO_DATABASE = ("the local runtime runs LiteLLM without a database (Prisma's engines cannot be "
                "downloaded here, ENVIRONMENT.md); nothing to back up")
 
@@ -38,9 +49,15 @@ class TargetConfig:
     secrets: tuple[str, ...] = ()  # .env needs these beyond `init`'s master key
     tls: bool = False  # clients reach it through nginx, with the project's self-signed cert
     cannot: dict[str, str] = field(default_factory=dict)  # scenario -> why not here
+    render_args: tuple[str, ...] = ()  # `render --env E` as a user of the target types it
 
     def why_not(self, scenario: str) -> str | None:
-        return self.cannot.get(scenario)
+        """The declared reason this target cannot run `scenario` (a test name's prefix)."""
+        for name, reason in self.cannot.items():
+            if scenario.startswith(name) or (name == LIVE and
+                                             not scenario.startswith(RENDER_SCENARIOS)):
+                return reason
+        return None
 
     def group(self, name: str, model: str = "gpt-4o-mini") -> dict[str, Any]:
         """A model_list entry served by the fake provider (model name triggers its faults)."""
@@ -79,20 +96,55 @@ stack:
 """
 
 
+SWARM_STACK = "llmproxy-conformance-swarm"
+
+
+def swarm_layer(replicas: int, ports: dict[str, int]) -> str:
+    """The ci environment on Swarm: its images, Redis for the replicas' shared counters,
+    MLflow and Postgres (on the labelled node, tests/swarm_node.py), nginx publishing TLS."""
+    return f"""\
+layers: [ci.yaml]
+litellm_settings: {{success_callback: [], failure_callback: []}}  # as compose_layer says
+stack:
+  runtime: swarm
+  drain_timeout: 60
+  startup_timeout: 480
+  # no IPsec ESP in these machines' kernels: an encrypted overlay carries nothing between
+  # nodes (stack.swarm.encrypted, spec/swarm_settings.py)
+  swarm: {{stack: {SWARM_STACK}, monitor_s: 5, encrypted: false}}
+  compose:
+    project: {SWARM_STACK}
+    # start-first runs one more LiteLLM task during an update: its reservation must fit on a
+    # 2-CPU node beside the others (the default 0.5 CPU each did not: "no suitable node")
+    litellm: {{replicas: {replicas}, cpus_reserved: 0.2, memory_reserved: 512m}}
+    nginx: {{https_port: {ports["https"]}, http_port: {ports["http"]}, rate: 100000r/m, burst: 1000}}
+"""
+
+
 def targets(ports: dict[str, dict[str, int]]) -> list[TargetConfig]:
     """Every target configuration; `ports`: free host ports per target that publishes any."""
+    control = "rpm_without_shared_counters"
     local1 = TargetConfig("local-1", "dev", PROCESS, 1, LOCAL_UPSTREAM,
-                          cannot={"backup": NO_DATABASE})
+                          cannot={"backup": NO_DATABASE, control: ONE_PROCESS})
     local2 = TargetConfig("local-2", "dev2", PROCESS, 2, LOCAL_UPSTREAM,
-                          cannot={"backup": NO_DATABASE})
+                          cannot={"backup": NO_DATABASE, control: LOCAL_CONTROL})
     compose = [TargetConfig(f"compose-{n}", f"conf{n}", DOCKER, n, COMPOSE_UPSTREAM,
-                            secrets=COMPOSE_SECRETS, tls=True) for n in (1, 2)]
+                            secrets=COMPOSE_SECRETS, tls=True,
+                            cannot={control: ONE_PROCESS if n == 1 else COMPOSE_CONTROL})
+               for n in (1, 2)]
+    swarm = TargetConfig("swarm-2", "confswarm", SWARM, 2, COMPOSE_UPSTREAM,
+                         secrets=COMPOSE_SECRETS, tls=True)
     layered = [
         # dev with a second worker: the deployment brings a Redis for exact rate limits
         (local2, f"layers: [dev.yaml]\nstack: {{workers: 2, port: {ports['local-2']['port']}}}\n"),
         *((c, compose_layer(c.processes, ports[c.name])) for c in compose),
+        (swarm, swarm_layer(swarm.processes, ports[swarm.name])),
     ]
-    return [local1, *(_replace_layer(t, _with_load_groups(text, t)) for t, text in layered)]
+    # the shipped k8s environment, as a user renders it (values live in the cluster)
+    kubernetes = TargetConfig("kubernetes", "k8s", RENDER, 2, {}, render_args=("--no-env",),
+                              cannot={LIVE: NOT_STARTED})
+    return [local1, *(_replace_layer(t, _with_load_groups(text, t)) for t, text in layered),
+            kubernetes]
 
 
 def _replace_layer(target: TargetConfig, layer: str) -> TargetConfig:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -20,10 +21,20 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
+from llmproxy_ops.envfile import read_env_file
 from llmproxy_ops.testing.load import Load, LoadReport, stream_chunks
 from tests.conformance.deployment import Deployment
-from tests.conformance.targets import DOCKER, LONG_CHUNK_MS, LONG_CHUNKS, PROCESS
+from tests.conformance.targets import (
+    DOCKER,
+    LONG_CHUNK_MS,
+    LONG_CHUNKS,
+    PROCESS,
+    SWARM,
+    SWARM_STACK,
+)
+from tests.k8s_tools import kubectl_path
 
 # Every runtime's `status --format json` has exactly these keys, and its units these.
 STATUS_KEYS = {"env", "runtime", "running", "healthy", "url", "build", "drift", "note",
@@ -175,23 +186,46 @@ def test_master_key_rotation_under_load(deployment: Deployment) -> None:
 
 
 def test_backup_round_trip(deployment: Deployment) -> None:
-    """create -> verify -> restore of the target's databases, then it serves as before."""
+    """create -> verify -> restore of the target's databases: rows deleted after the backup
+    are back, no scratch database is left, and it serves as before."""
     d = deployment
+    pg = d.backup_context().pg
+    pg.execute("mlflow", "CREATE TABLE canary (id bigint PRIMARY KEY);"
+                         "INSERT INTO canary SELECT generate_series(1, 500);")
     created = d.env_cli("backup create")
     assert "created" in created.stdout, created.stdout
     verified = d.env_cli("backup verify")  # the newest backup
     assert "verified" in verified.stdout, verified.stdout
     folder = created.stdout.split("created: ", 1)[1].split(" (", 1)[0].strip()
+    pg.execute("mlflow", "DELETE FROM canary WHERE id > 10")
     restored = d.env_cli("backup restore", folder, "--yes")
     assert restored.returncode == 0, restored.stdout
+    assert pg.table_stats("mlflow")["public.canary"].rows == 500
+    leftovers = [db for db in pg.databases() if "__" in db or db.startswith("llmproxy_scratch_")]
+    assert leftovers == []
     st = d.status()
     assert st["running"] and st["healthy"], st
     assert d.smoke()["ok"]
 
 
+def test_rpm_without_shared_counters_over_admits(deployment: Deployment) -> None:
+    """The control of the exact-rpm scenario: the deployment's Redis switched off by an
+    `apply`, every process counts alone and together they admit more than rpm, so the
+    exactness above is the shared counters' work (a burst of 2 x rpm + 4: nginx spreads it)."""
+    d = deployment
+    d.edit(lambda doc: doc["stack"]["compose"].update(redis={"enabled": False}))
+    d.env_cli("apply")
+    _next_minute()
+    statuses = _burst(d, "limited", d.target.processes * LIMITED_RPM + 4)
+    admitted = statuses.count(200)
+    print(f"\n{d.target.name} rpm {LIMITED_RPM} without Redis: {admitted} admitted: {statuses}")
+    assert LIMITED_RPM < admitted <= d.target.processes * LIMITED_RPM, statuses
+    assert set(statuses) == {200, 429}, statuses
+
+
 def test_down_leaves_nothing_behind(deployment: Deployment) -> None:
     d = deployment
-    d.env_cli("down", *(["--volumes", "--yes"] if d.target.engine == DOCKER else []))
+    d.env_cli("down", *(["--volumes", "--yes"] if d.target.engine in (DOCKER, SWARM) else []))
     assert not d.status()["running"]
     assert _left_behind(d) == [], _left_behind(d)
     if d.target.engine == PROCESS:  # again, with the fake provider's state file corrupted
@@ -199,6 +233,26 @@ def test_down_leaves_nothing_behind(deployment: Deployment) -> None:
         (d.root / ".run" / d.target.env / "fake_provider.json").write_text("{not json")
         d.env_cli("down")
         assert _left_behind(d) == [], _left_behind(d)
+
+
+def test_render(deployment: Deployment) -> None:
+    """What every target has, started or not: its deployment rendered from the layered
+    configs, with no value of the env file in any rendered file; a kustomize folder builds."""
+    d = deployment
+    done = d.env_cli("render", *d.target.render_args)
+    build = d.root / "build" / d.target.env
+    assert f"rendered {d.target.env} → build/{d.target.env}/" in done.stdout, done.stdout
+    assert (build / "config.yaml").is_file()
+    values = [v for v in read_env_file(d.root / ".env").values() if len(v) >= 8]
+    leaked = [str(p.relative_to(build)) for p in build.rglob("*") if p.is_file()
+              and any(v in p.read_text(encoding="utf-8", errors="replace") for v in values)]
+    assert leaked == [], leaked
+    if (build / "kustomization.yaml").is_file():
+        built = subprocess.run([kubectl_path(), "kustomize", str(build)], capture_output=True,
+                               text=True, timeout=120, check=False)
+        assert built.returncode == 0, built.stderr
+        kinds = {doc["kind"] for doc in yaml.safe_load_all(built.stdout) if doc}
+        assert {"Deployment", "Service", "NetworkPolicy"} <= kinds, kinds
 
 
 # ---- helpers -------------------------------------------------------------------------------
@@ -275,18 +329,24 @@ def _left_behind(d: Deployment) -> list[str]:
     project, listeners on the ports it published."""
     if d.target.engine == DOCKER:
         project = f"com.docker.compose.project=llmproxy-conformance-{d.target.processes}"
-        left = []
-        for kind in ("ps -a", "network ls", "volume ls"):
-            out = _docker(*kind.split(), "--filter", f"label={project}", "--format", "{{.Names}}"
-                          if kind == "ps -a" else "{{.Name}}")
-            left += [f"{kind.split()[0]}: {name}" for name in out.split()]
-        return left
+        return _labelled(project, ("ps -a", "network ls", "volume ls"))
+    if d.target.engine == SWARM:  # a stack's objects carry its namespace; secrets ours
+        return (_labelled(f"com.docker.stack.namespace={SWARM_STACK}",
+                          ("service ls", "ps -a", "network ls", "volume ls", "config ls"))
+                + _labelled(f"llmproxy-ops.stack={SWARM_STACK}", ("secret ls",)))
     return [f"pid {pid}: {cmd}" for pid, cmd in _processes_of(d.root)]
 
 
-def _docker(*args: str) -> str:
-    import subprocess
+def _labelled(label: str, listings: tuple[str, ...]) -> list[str]:
+    left = []
+    for kind in listings:
+        out = _docker(*kind.split(), "--filter", f"label={label}", "--format",
+                      "{{.Names}}" if kind == "ps -a" else "{{.Name}}")
+        left += [f"{kind.split()[0]}: {name}" for name in out.split()]
+    return left
 
+
+def _docker(*args: str) -> str:
     return subprocess.run(["docker", *args], capture_output=True, text=True, check=True,
                           timeout=60).stdout
 
@@ -312,7 +372,6 @@ def _declared_reasons(request: pytest.FixtureRequest) -> None:
     if "deployment" not in request.fixturenames:
         return
     scenario = request.node.originalname.removeprefix("test_")
-    target = request.getfixturevalue("deployment").target
-    for name, reason in target.cannot.items():
-        if scenario.startswith(name):
-            pytest.skip(reason)
+    reason = request.getfixturevalue("deployment").target.why_not(scenario)
+    if reason is not None:
+        pytest.skip(reason)

@@ -3,6 +3,10 @@
 The swarm is created by the fixture when the engine is not in one, and left at the end (the
 engine is shared with compose stacks that assume no swarm). The stack: 2 LiteLLM replicas ×
 2 workers with LiteLLM's MLflow callback, Redis, Postgres, MLflow, the fake provider and nginx.
+What every target must do (smoke, exact rpm and its control without Redis, changes, a failing
+change, key rotation, backups, `down`) the conformance suite proves on swarm too (target
+swarm-2, tests/conformance/); this module keeps what only Swarm has: its secrets, the MLflow
+callback across the overlay, a replica killed under load.
 """
 
 from __future__ import annotations
@@ -19,20 +23,18 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar, Self
 
 import httpx
 import pytest
 
-from llmproxy_ops.envfile import read_env_file
-from llmproxy_ops.ops.apply.deploy import ApplyRequest, apply, smoke_check
 from llmproxy_ops.ops.certs import CERT_FILE, create_self_signed
 from llmproxy_ops.pipeline import Target, runtime_for, start_target
-from llmproxy_ops.render.swarm import STOP_DELAY_S
 from llmproxy_ops.runtime.swarm_env import SwarmRuntime
 from tests.conftest import REPO, free_port
+from tests.swarm_node import docker as _docker
+from tests.swarm_node import one_node_swarm
 
 pytestmark = pytest.mark.stack
 
@@ -42,7 +44,6 @@ RPM = 8
 LOAD_CONCURRENCY = 4
 PACE_S = 0.1
 MAX_REQUESTS = 8000  # a bound on the load, above what an apply takes
-LABEL = "llmproxy-ops.data"
 
 LAYER = """\
 layers: [{ci}]
@@ -123,67 +124,30 @@ class Swarm:
         return rt
 
 
-def _docker(*args: str, check: bool = True) -> str:
-    proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120,
-                          check=False)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)}: {proc.stderr}")
-    return proc.stdout
-
-
 @pytest.fixture(scope="module")
 def swarm(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Swarm]:
     sw = Swarm.prepare(tmp_path_factory.mktemp("swarm"))
     sw.layer(retries=0)
-    created = _docker("info", "--format", "{{.Swarm.LocalNodeState}}").strip() != "active"
-    if created and _docker("swarm", "init", check=False) == "":  # several addresses: pick one
-        _docker("swarm", "init", "--advertise-addr", "127.0.0.1")
-    node = _docker("info", "--format", "{{.Swarm.NodeID}}").strip()
-    _docker("node", "update", "--label-add", f"{LABEL}=true", node)
-    if not created:  # a run killed before its teardown (e.g. by `timeout`) left its stack
-        sw.runtime().stop(volumes=True)
-    try:
-        started = time.monotonic()
-        with contextlib.chdir(sw.root):
-            start_target(Target(env=ENV))
-        sw.startup_s = round(time.monotonic() - started, 1)
-        print(f"\n[swarm] stack healthy {sw.startup_s} s after up", file=sys.stderr)
-        yield sw
-    finally:
+
+    def stop() -> None:
         with contextlib.chdir(sw.root):
             sw.runtime().stop(volumes=True)
-        if created:
-            _docker("swarm", "leave", "--force", check=False)
-        else:
-            _docker("node", "update", "--label-rm", LABEL, node, check=False)
+
+    with one_node_swarm(remove_leftovers=stop):
+        try:
+            started = time.monotonic()
+            with contextlib.chdir(sw.root):
+                start_target(Target(env=ENV))
+            sw.startup_s = round(time.monotonic() - started, 1)
+            print(f"\n[swarm] stack healthy {sw.startup_s} s after up", file=sys.stderr)
+            yield sw
+        finally:
+            stop()
 
 
 def _client(sw: Swarm) -> httpx.Client:
     return httpx.Client(base_url=sw.url, verify=str(sw.ca), timeout=30,
                         headers={"Authorization": f"Bearer {sw.key}"})
-
-
-def test_smoke_through_nginx(swarm: Swarm) -> None:
-    with contextlib.chdir(swarm.root):
-        spec, _ = runtime_for(Target(env=ENV))
-    detail = smoke_check(spec, swarm.secrets)(swarm.url, str(swarm.ca))
-    assert detail.startswith("smoke test passed")
-
-
-def test_rpm_is_exact_across_replicas_and_workers(swarm: Swarm) -> None:
-    """rpm 8 with 2 replicas × 2 workers sharing Redis: exactly 8 admitted in one minute."""
-    # LiteLLM counts per wall-clock minute, and the smoke test used some of this minute's
-    # quota: start the burst in a fresh minute.
-    time.sleep(61 - datetime.now(UTC).second)
-    statuses = []
-    with _client(swarm) as client:
-        for _ in range(RPM + 4):
-            r = client.post("/v1/chat/completions",
-                            json={"model": "limited", "messages": [{"role": "user",
-                                                                    "content": "hi"}]})
-            statuses.append(r.status_code)
-    print(f"\n[swarm] rpm {RPM} burst statuses: {statuses}", file=sys.stderr)
-    assert statuses == [200] * RPM + [429] * 4
 
 
 def test_secrets_absent_from_inspect_outputs_and_process_args(swarm: Swarm) -> None:
@@ -300,28 +264,3 @@ def test_killed_replica_is_replaced_under_load(swarm: Swarm) -> None:
     assert len(_litellm_tasks()) == 2 and before[0] not in _litellm_tasks()
     # Only requests in flight on the killed container at that moment can fail.
     assert load.counts["ok"] > 50 and load.failed <= LOAD_CONCURRENCY, load.counts
-
-
-def test_apply_rolls_a_config_change_under_load_with_no_failed_request(swarm: Swarm) -> None:
-    # Only config.yaml changes (a new Docker config: LiteLLM's rolling update); nginx.conf
-    # stays, so nginx (stop-first: it holds the host ports) is not restarted.
-    swarm.layer(retries=1)
-    old = set(_litellm_tasks())
-    with Load(swarm) as load, contextlib.chdir(swarm.root):
-        started = time.monotonic()
-        result = apply(ApplyRequest(Target(env=ENV)))
-        took = round(time.monotonic() - started, 1)
-        time.sleep(2)
-    print(f"\n[swarm] apply took {took} s; requests {dict(load.counts)}", file=sys.stderr)
-    assert result.deployment is not None and result.deployment.ok, result.deployment
-    # Swarm calls the update done once the last old task is told to stop; that task then
-    # keeps serving for the stop delay (render/swarm.py STOP_DELAY_S) and drains.
-    deadline = time.monotonic() + STOP_DELAY_S + 60
-    while not old.isdisjoint(_litellm_tasks()) and time.monotonic() < deadline:
-        time.sleep(1)
-    assert old.isdisjoint(_litellm_tasks()) and len(_litellm_tasks()) == 2
-    # None fails: a stopping task keeps serving while nginx may still use its address
-    # (render/swarm.py STOP_DELAY_S; without it 1-2 x 502 per apply were measured).
-    assert load.counts["ok"] > 50 and load.failed == 0, load.counts
-    config = read_env_file(swarm.root / ".env")  # unchanged secrets: no new secret versions
-    assert config["LITELLM_MASTER_KEY"] == swarm.key

@@ -26,7 +26,6 @@ from llmproxy_ops.pipeline import Target, start_target
 from tests.conftest import REPO
 from tests.stack.test_swarm import (
     ENV,
-    LABEL,
     LOAD_CONCURRENCY,
     WITHOUT_MLFLOW,
     Load,
@@ -34,6 +33,7 @@ from tests.stack.test_swarm import (
     _client,
     _docker,
 )
+from tests.swarm_node import LABEL
 
 pytestmark = pytest.mark.stack
 
