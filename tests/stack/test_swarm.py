@@ -29,6 +29,7 @@ from typing import ClassVar, Self
 import httpx
 import pytest
 
+from llmproxy_ops.ops.apply.deploy import ApplyRequest, apply
 from llmproxy_ops.ops.certs import CERT_FILE, create_self_signed
 from llmproxy_ops.pipeline import Target, runtime_for, start_target
 from llmproxy_ops.runtime.swarm_env import SwarmRuntime
@@ -67,7 +68,7 @@ stack:
     project: {stack}
     # start-first runs a third LiteLLM task during an update: its reservation must fit on
     # the one 2-CPU node beside the others (the default 0.5 CPU each did not: "no suitable node").
-    litellm: {{replicas: 2, cpus_reserved: 0.2, memory_reserved: 512m}}
+    litellm: {{replicas: 2, cpus_reserved: {cpus}, memory_reserved: 512m}}
     redis: {{image: llmproxy-ops/redis:7.0}}{mlflow}
     nginx: {{https_port: {https}, http_port: {http}, rate: 6000r/m, burst: 2000}}
 """
@@ -107,10 +108,10 @@ class Swarm:
         return cls(root, f"https://127.0.0.1:{https}", values["LITELLM_MASTER_KEY"],
                    root / "certs" / CERT_FILE, values, https, http, 0.0)
 
-    def layer(self, retries: int) -> None:
+    def layer(self, retries: int, cpus_reserved: float = 0.2) -> None:
         # the repo's configs, copied: layers stay inside the configs folder
         shutil.copytree(REPO / "configs", self.root / "configs", dirs_exist_ok=True)
-        text = LAYER.format(ci="ci.yaml", rpm=RPM,
+        text = LAYER.format(ci="ci.yaml", rpm=RPM, cpus=cpus_reserved,
                             retries=retries, stack=self.stack, https=self.https,
                             http=self.http, **self.observability)
         path = self.root / "configs" / "environments" / f"{ENV}.yaml"
@@ -264,3 +265,26 @@ def test_killed_replica_is_replaced_under_load(swarm: Swarm) -> None:
     assert len(_litellm_tasks()) == 2 and before[0] not in _litellm_tasks()
     # Only requests in flight on the killed container at that moment can fail.
     assert load.counts["ok"] > 50 and load.failed <= LOAD_CONCURRENCY, load.counts
+
+
+def test_apply_refuses_at_once_what_no_node_can_place(swarm: Swarm) -> None:
+    """A start-first update runs one LiteLLM task more than replicas; when no node has the CPU
+    it reserves, Swarm would keep it pending for ever: `apply` says so at once, rolls back,
+    and the running build serves throughout."""
+    cpus = int(_docker("info", "--format", "{{.NCPU}}"))  # the one node's
+    swarm.layer(retries=0, cpus_reserved=cpus + 1)
+    try:
+        with Load(swarm) as load, contextlib.chdir(swarm.root):
+            started = time.monotonic()
+            result = apply(ApplyRequest(Target(env=ENV)))
+            took = round(time.monotonic() - started, 1)
+    finally:
+        swarm.layer(retries=0)
+    assert result.deployment is not None and not result.deployment.ok
+    failed = result.deployment.failed_check or ""
+    print(f"\n[swarm] unplaceable update refused in {took} s: {failed[:200]}; requests "
+          f"{dict(load.counts)}", file=sys.stderr)
+    assert "no node has the CPU or memory it reserves" in failed, failed
+    assert result.rollback is not None and result.rollback.ok, result.rollback
+    assert load.counts["ok"] > 20 and load.failed == 0, load.counts
+    assert len(_litellm_tasks()) == 2
