@@ -46,7 +46,7 @@ def names_own_redis(config: Any) -> bool:
 def serving_processes(spec: Spec) -> int:
     """LiteLLM processes that serve the environment at once, each counting on its own."""
     stack = spec.stack
-    if stack.runtime in ("compose", "swarm"):
+    if stack.runs_compose_services:
         return stack.workers * stack.compose(spec.name).replicas
     if stack.runtime == "kubernetes":
         return stack.workers * stack.kubernetes(spec.name).max_replicas

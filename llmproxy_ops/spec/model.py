@@ -44,6 +44,9 @@ STACK_DEFAULTS: dict[str, Any] = {
 }
 
 
+COMPOSE_SERVICE_RUNTIMES = ("compose", "swarm")
+
+
 @dataclass(frozen=True)
 class StackSettings:
     runtime: str
@@ -67,6 +70,13 @@ class StackSettings:
     # The local runtime also starts the fake provider (runtime/local_fake.py); dev does.
     local_fake_provider: bool = False
     production: bool | None = None  # as written; Spec.production applies the default
+
+    @property
+    def runs_compose_services(self) -> bool:
+        """Compose and Swarm both run the services stack.compose describes (litellm, db,
+        mlflow, redis, nginx) from one rendered file: one answer for every check, backup
+        and key rotation that asks "is the database, Redis or nginx a service here?"."""
+        return self.runtime in COMPOSE_SERVICE_RUNTIMES
 
     def compose(self, env_name: str) -> ComposeSettings:
         return compose_settings(self.compose_raw, env_name)

@@ -203,18 +203,19 @@ def test_shipped_compose_envs_render_no_secret_value(configs, env, tmp_path, mon
         assert value not in rendered
 
 
-def _ctx(write, compose: str, env: dict[str, str] | None) -> CheckContext:
-    spec = load_files([write("x.yaml", BASE + "    " + compose + "\n")])
-    return CheckContext(spec, env=env, env_example=frozenset())
+def _ctx(write, compose: str, env: dict[str, str] | None, runtime: str = "compose") -> CheckContext:
+    text = BASE.replace("runtime: compose", f"runtime: {runtime}") + "    " + compose + "\n"
+    return CheckContext(load_files([write("x.yaml", text)]), env=env, env_example=frozenset())
 
 
+@pytest.mark.parametrize("runtime", ["compose", "swarm"])  # the same db service on both
 @pytest.mark.parametrize(("env", "message"), [
     ({}, "the db service needs POSTGRES_PASSWORD, which is not set"),
     ({"POSTGRES_PASSWORD": "p@ss:word"},
      "POSTGRES_PASSWORD has characters that break the postgresql:// URLs built from it"),
 ])
-def test_check_compose_env_requires_a_url_safe_password(write, in_tmp, env, message):
-    findings = list(check_compose_env(_ctx(write, "{}", env)))
+def test_check_compose_env_requires_a_url_safe_password(write, in_tmp, env, message, runtime):
+    findings = list(check_compose_env(_ctx(write, "{}", env, runtime)))
     assert [(f.code, f.message) for f in findings] == [("compose-db-password", message)]
 
 
@@ -222,6 +223,7 @@ def test_check_compose_env_quiet_when_fine_or_not_applicable(write, in_tmp):
     assert list(check_compose_env(_ctx(write, "{}", {"POSTGRES_PASSWORD": "Ab-1_x.y~z"}))) == []
     assert list(check_compose_env(_ctx(write, "{db: {enabled: false}, mlflow: {enabled: false}}", {}))) == []
     assert list(check_compose_env(_ctx(write, "{}", None))) == []
+    assert list(check_compose_env(_ctx(write, "{}", {}, "local"))) == []  # no db service
 
 
 def test_smoke_target_goes_through_nginx_for_compose(write, in_tmp, monkeypatch):

@@ -205,8 +205,9 @@ def salt_findings(write, stack: str, env: dict[str, str] | None) -> list[tuple[s
     return [(f.severity.value, f.code) for f in check_salt_key(CheckContext(spec, env=env))]
 
 
-def test_salt_key_required_when_litellm_uses_the_db(write, in_tmp) -> None:  # noqa: ANN001
-    stack = compose_stack(1, use_db=True)
+@pytest.mark.parametrize("runtime", ["compose", "swarm"])  # the same use_db on both
+def test_salt_key_required_when_litellm_uses_the_db(write, in_tmp, runtime) -> None:  # noqa: ANN001
+    stack = compose_stack(1, use_db=True).replace("runtime: compose", f"runtime: {runtime}")
     assert salt_findings(write, stack, {}) == [("error", "salt-key-missing")]
     assert salt_findings(write, stack, {"LITELLM_SALT_KEY": GOOD_SALT}) == []
     assert salt_findings(write, stack, None) == []  # env checks off

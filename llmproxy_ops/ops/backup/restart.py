@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from llmproxy_ops.errors import OpsError
-from llmproxy_ops.ops.backup.settings import IN_STACK_DB, BackupContext
+from llmproxy_ops.ops.backup.settings import BackupContext
 
 
 class ProxyControl(Protocol):
@@ -53,7 +53,7 @@ class EnvProxy:
     def _services(self) -> list[str]:
         """Clients of the databases that stop around the swap (the gateway keeps serving)."""
         assert self.ctx.spec is not None
-        if self.ctx.runtime not in IN_STACK_DB:
+        if not self.ctx.spec.stack.runs_compose_services:
             return []
         return ["mlflow"] if self.ctx.spec.stack.compose(self.ctx.env).mlflow.enabled else []
 

@@ -43,12 +43,8 @@ def fingerprint_of(env: dict[str, str]) -> str | None:
     return salt_fingerprint(value) if value else None
 
 
-# Runtimes whose PostgreSQL is a `db` service of the stack (compose settings describe it)
-IN_STACK_DB = ("compose", "swarm")
-
-
 def default_databases(spec: Spec) -> tuple[str, ...]:
-    use_db = spec.stack.runtime in IN_STACK_DB and spec.stack.compose(spec.name).use_db
+    use_db = spec.stack.runs_compose_services and spec.stack.compose(spec.name).use_db
     return ("mlflow", "litellm") if use_db else ("mlflow",)
 
 
@@ -76,7 +72,7 @@ def context_for(target: Target) -> BackupContext:
 
 
 def _server(spec: Spec, raw: dict, env: dict[str, str]) -> PgServer:
-    if spec.stack.runtime in IN_STACK_DB:
+    if spec.stack.runs_compose_services:  # PostgreSQL is the stack's db service
         # The postgres image trusts its local socket: no password on the command line.
         prefix = runtime_of(spec).exec_command("db", [])
         return PgServer.in_container(prefix, spec.stack.compose(spec.name).db_user)

@@ -63,7 +63,7 @@ def _uses_db(ctx: CheckContext) -> tuple[bool, JsonPath]:
     stack = stack_settings(ctx.spec)
     if stack is None:
         return False, ()
-    if stack.runtime == "compose":
+    if stack.runs_compose_services:
         try:
             return stack.compose(ctx.spec.name).use_db, USE_DB_PATH
         except (TypeError, ValueError, AttributeError):
@@ -74,7 +74,7 @@ def _uses_db(ctx: CheckContext) -> tuple[bool, JsonPath]:
 
 def _db_service(ctx: CheckContext) -> Iterable[Finding]:
     stack = stack_settings(ctx.spec)
-    if stack is None or stack.runtime != "compose":
+    if stack is None or not stack.runs_compose_services:
         return
     cs = stack.compose(ctx.spec.name)
     if not cs.db.enabled:
