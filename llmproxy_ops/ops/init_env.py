@@ -1,13 +1,17 @@
 """`init`: give the project an env file with a master key, never a second key behind a
-running proxy's back."""
+running proxy's back; for an environment (`--env`), also every other secret its deployment
+generates for itself (the stack's database and Redis passwords, LiteLLM's salt key)."""
 
 from __future__ import annotations
 
 import enum
+import secrets
+from dataclasses import dataclass
 from pathlib import Path
 
 from llmproxy_ops.envfile import (
     MASTER_KEY_VAR,
+    SALT_KEY_VAR,
     ensure_env_file,
     format_assignment,
     generate_master_key,
@@ -16,7 +20,9 @@ from llmproxy_ops.envfile import (
 )
 from llmproxy_ops.errors import RuntimeStateError
 from llmproxy_ops.fsutil import locked
+from llmproxy_ops.render import stack_redis
 from llmproxy_ops.runtime.local import LocalRuntime
+from llmproxy_ops.spec.model import Spec
 
 DEFAULT_RUN_ROOT = Path(".run")
 
@@ -63,3 +69,51 @@ def _refuse_while_running(path: Path, run_root: Path) -> None:
                 hint=f"restore {path} from a backup, or stop the proxy first "
                 f"(llmproxy-ops down --env {run_dir.name}), then run init again",
             )
+
+
+# ---- the other secrets of an environment ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StackSecret:
+    variable: str
+    why: str  # what reads it, for the line init prints
+
+
+def stack_secrets(spec: Spec) -> list[StackSecret]:
+    """Secrets the environment's own services need and nobody else issues: the ones the
+    validation checks compose-db-password, compose-redis-password and salt-key-missing ask
+    for, decided by the same settings. Provider keys come from the providers; values of a
+    Kubernetes environment live in the cluster (build/<env>/secrets.env.example)."""
+    stack = spec.stack
+    if not stack.runs_compose_services:
+        return []
+    cs = stack.compose(spec.name)
+    found = []
+    if cs.db.enabled:
+        found.append(StackSecret("POSTGRES_PASSWORD", "the db service's password"))
+    if stack_redis.brings_redis(spec):
+        found.append(StackSecret(stack_redis.PASSWORD_VAR, "the redis service's password"))
+    if cs.db.enabled:  # set before the first start: it must never change once LiteLLM stores
+        found.append(StackSecret(SALT_KEY_VAR, "LiteLLM's encryption key for stored credentials"))
+    return found
+
+
+def add_stack_secrets(path: Path, spec: Spec) -> list[StackSecret]:
+    """Generate each of `stack_secrets(spec)` that `path` lacks (or has empty); a value that
+    is set is never replaced. Returns the ones added."""
+    wanted = stack_secrets(spec)
+    with locked(path):
+        current = read_env_file(path)
+        added = [s for s in wanted if not current.get(s.variable)]
+        if not added:
+            return []
+        names = {s.variable for s in added}
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        kept = [ln for ln in lines if ln.strip().split("=", 1)[0] not in names]  # empty ones
+        if kept and not kept[-1].endswith("\n"):
+            kept[-1] += "\n"
+        # token_urlsafe: letters, digits, - and _: safe in postgresql:// URLs and redis.conf
+        body = "".join(format_assignment(s.variable, secrets.token_urlsafe(32)) for s in added)
+        write_env_text(path, "".join(kept) + body)
+    return added

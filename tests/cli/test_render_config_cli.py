@@ -1,3 +1,4 @@
+import re
 import shutil
 import stat
 
@@ -86,3 +87,33 @@ def test_init_adds_the_master_key_an_existing_env_file_lacks(cli, in_tmp):
     assert lines[:2] == ["ANTHROPIC_API_KEY=sk-ant-x", "OTHER='a b'"]
     assert lines[2].startswith("LITELLM_MASTER_KEY=sk-") and len(lines) == 3
     assert env.stat().st_mode & 0o777 == 0o600
+
+
+def test_init_env_writes_every_secret_the_stack_generates_and_never_replaces_one(cli, in_tmp):
+    """A new user of the compose `prod` environment gets the master key and the stack's own
+    secrets in one step (what validation would otherwise ask for one error at a time); a
+    set value stays, an empty one is filled, no value is printed."""
+    shutil.copytree(REPO / "configs", in_tmp / "configs")
+    env = in_tmp / ".env"
+    env.write_text("REDIS_PASSWORD=mine-and-kept\nPOSTGRES_PASSWORD=\n")
+    done = cli("init", "--env", "prod")
+    assert done.exit_code == 0, done.output
+    assert done.output.splitlines() == [
+        "added a new LITELLM_MASTER_KEY to .env (it had none); other lines kept",
+        "added a new POSTGRES_PASSWORD (the db service's password)",
+        "added a new LITELLM_SALT_KEY (LiteLLM's encryption key for stored credentials)",
+        "REDIS_PASSWORD: already set in .env; left unchanged",
+    ]
+    values = dict(line.split("=", 1) for line in env.read_text().splitlines())
+    assert values["REDIS_PASSWORD"] == "mine-and-kept"
+    for name in ("LITELLM_MASTER_KEY", "POSTGRES_PASSWORD", "LITELLM_SALT_KEY"):
+        assert len(values[name]) >= 40 and values[name] not in done.output
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", values["POSTGRES_PASSWORD"])  # URL-safe
+    assert env.stat().st_mode & 0o777 == 0o600
+    again = cli("init", "--env", "prod")
+    assert env.read_text() == "".join(f"{k}={v}\n" for k, v in values.items())
+    assert again.output.splitlines()[-1] == (
+        "POSTGRES_PASSWORD, REDIS_PASSWORD, LITELLM_SALT_KEY: already set in .env; left unchanged")
+    # the local dev environment's services generate their own (its Redis: under .run/)
+    assert cli("init", "--env", "dev").output.splitlines() == [
+        ".env exists with a LITELLM_MASTER_KEY; left unchanged"]

@@ -34,13 +34,16 @@ class Deployment:
 
     @classmethod
     def create(cls, target: TargetConfig, root: Path) -> Deployment:
-        """A fresh project: the shipped configs, `init`'s .env plus the target's secrets."""
+        """A fresh project: the shipped configs, `init --env`'s .env plus the target's
+        secrets from elsewhere (a provider's key)."""
         shutil.copytree(REPO / "configs", root / "configs")
         shutil.copy(REPO / ".env.example", root / ".env.example")
         deployment = cls(target, root)
-        deployment.cli("init")
         if target.layer is not None:
             deployment.env_path.write_text(target.layer, encoding="utf-8")
+        # the master key and whatever the stack's own services need (database and Redis
+        # passwords, the salt key): `init --env`, as a user of the environment runs it
+        deployment.cli("init", "--env", target.env)
         extra = "".join(f"{name}={secrets.token_urlsafe(18)}\n" for name in target.secrets)
         with (root / ".env").open("a", encoding="utf-8") as env:
             env.write(extra)

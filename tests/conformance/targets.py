@@ -46,7 +46,7 @@ class TargetConfig:
     upstream: dict[str, str]  # litellm_params reaching the fake provider from the proxy
     # the environment file's text; None: the shipped file of that name, exactly as it is
     layer: str | None = None
-    secrets: tuple[str, ...] = ()  # .env needs these beyond `init`'s master key
+    secrets: tuple[str, ...] = ()  # .env needs these beyond what `init --env` writes
     tls: bool = False  # clients reach it through nginx, with the project's self-signed cert
     cannot: dict[str, str] = field(default_factory=dict)  # scenario -> why not here
     render_args: tuple[str, ...] = ()  # `render --env E` as a user of the target types it
@@ -70,7 +70,7 @@ class TargetConfig:
 LOCAL_UPSTREAM = {"api_base": "os.environ/FAKE_PROVIDER_OPENAI_BASE", "api_key": "dummy"}
 COMPOSE_UPSTREAM = {"api_base": "http://fake-provider:9000/v1",
                     "api_key": "os.environ/FAKE_PROVIDER_KEY"}
-COMPOSE_SECRETS = ("POSTGRES_PASSWORD", "FAKE_PROVIDER_KEY", "REDIS_PASSWORD")
+COMPOSE_SECRETS = ("FAKE_PROVIDER_KEY",)  # the fake provider's; `init --env` makes the rest
 
 
 def _with_load_groups(text: str, target: TargetConfig) -> str:
