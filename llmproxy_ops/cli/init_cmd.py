@@ -29,7 +29,7 @@ def init(
 
     Refuses while a proxy started with the old key is running (the new key would not match).
 
-    Examples: llmproxy-ops init · llmproxy-ops init --env prod
+    Example: llmproxy-ops init --env prod
     """
     spec = load_target(target(env, configs)) if env else None
     path = env_file or (env_file_of(spec, target(env, configs)) if spec else Path(".env"))
