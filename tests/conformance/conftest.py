@@ -16,7 +16,7 @@ import pytest
 from tests.conformance.deployment import Deployment
 from tests.conformance.targets import DOCKER, LIVE, SWARM, TargetConfig, targets
 from tests.conftest import free_port
-from tests.swarm_node import one_node_swarm
+from tests.swarm_node import swarm_where_possible_of_two
 
 PORTS = {
     "local-2": {"port": free_port()},
@@ -49,10 +49,11 @@ def deployment(request: pytest.FixtureRequest,
     def down() -> None:
         d.env_cli("down", *volumes, check=False)
 
-    with one_node_swarm(remove_leftovers=down) if target.engine == SWARM else nullcontext():
-        if target.engine == SWARM:  # said in the run: this machine gives swarm one node
-            print(f"\n[{target.name}] on one swarm node (two nodes: tests/stack/"
-                  "test_swarm_two_nodes.py)")
+    engine = (swarm_where_possible_of_two(remove_leftovers=down) if target.engine == SWARM
+              else nullcontext(None))
+    with engine as nodes:
+        if nodes is not None:  # said in the run: how many nodes this machine gave swarm
+            print(f"\n[{target.name}] swarm on {nodes}")
         try:
             yield d
         finally:

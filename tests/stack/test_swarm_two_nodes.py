@@ -23,7 +23,6 @@ from typing import ClassVar
 import pytest
 
 from llmproxy_ops.pipeline import Target, start_target
-from tests.conftest import REPO
 from tests.stack.test_swarm import (
     ENV,
     LOAD_CONCURRENCY,
@@ -33,18 +32,14 @@ from tests.stack.test_swarm import (
     _client,
     _docker,
 )
-from tests.swarm_node import LABEL
+from tests.swarm_node import CANNOT, LABEL, second_node
 
 pytestmark = pytest.mark.stack
 
 STACK = "llmproxy-swarm2n"
-SCRIPT = REPO / "scripts" / "swarm-second-node.sh"
 NODE2 = "llmproxy-node2"  # the script's hostname for the node
 NODE2_HOST = ["-H", "unix:///var/run/docker-node2.sock"]
 HOST_IF = "ln2-host"  # the host end of the node's link
-CANNOT = 3  # the script's exit code when this kernel cannot run a second node
-# The node runs LiteLLM replicas; the fake provider (no placement) may land there too.
-IMAGES = "llmproxy-ops/litellm:1.108.7 llmproxy-ops/fake-provider:latest"
 HEARTBEAT = "2s"  # the manager marks a silent node down after a few heartbeats (default 5 s)
 
 
@@ -57,11 +52,6 @@ class TwoNodes(Swarm):
     observability: ClassVar[dict[str, str]] = WITHOUT_MLFLOW  # test_swarm.py proves MLflow
 
 
-def _script(action: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", str(SCRIPT), action], capture_output=True, text=True,
-                          timeout=900, check=False, env={**os.environ, "NODE2_IMAGES": IMAGES})
-
-
 @pytest.fixture(scope="module")
 def two_nodes(docker_engine: None, tmp_path_factory: pytest.TempPathFactory,
               ) -> Iterator[TwoNodes]:
@@ -69,12 +59,12 @@ def two_nodes(docker_engine: None, tmp_path_factory: pytest.TempPathFactory,
         pytest.fail("the second node needs root (network namespace, veth, dockerd)",
                     pytrace=False)
     started = time.monotonic()
-    up = _script("up")
+    up = second_node("up")
     if up.returncode == CANNOT:  # the kernel lacks a feature: say which, do not pretend
-        _script("down")
+        second_node("down")
         pytest.skip(f"no second Docker node on this kernel: {up.stderr.strip()}")
     if up.returncode != 0:
-        _script("down")
+        second_node("down")
         pytest.fail(f"scripts/swarm-second-node.sh up failed:\n{up.stderr}", pytrace=False)
     sw = TwoNodes.prepare(tmp_path_factory.mktemp("swarm2n"))
     sw.node_up_s = round(time.monotonic() - started, 1)
@@ -97,7 +87,7 @@ def two_nodes(docker_engine: None, tmp_path_factory: pytest.TempPathFactory,
     finally:
         with contextlib.chdir(sw.root):
             sw.runtime().stop(volumes=True)
-        down = _script("down")  # leaves the swarm too when `up` created it
+        down = second_node("down")  # leaves the swarm too when `up` created it
         if _docker("info", "--format", "{{.Swarm.LocalNodeState}}").strip() == "active":
             _docker("swarm", "update", "--dispatcher-heartbeat", heartbeat, check=False)
             _docker("node", "update", "--label-rm", LABEL, sw.main_node, check=False)
