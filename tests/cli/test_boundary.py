@@ -66,11 +66,14 @@ def test_ctrl_c_anywhere_in_a_command_exits_130(tmp_path):
         [str(OPS), "backup", "create", "--env", "dev", "--include-secrets"],
         cwd=REPO, env=env, text=True,
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        # Ctrl-C at a terminal reaches a process whose SIGINT is at its default. A run started
+        # in the background of a non-interactive shell (`cmd &`) inherits SIGINT ignored, and
+        # Python then installs no KeyboardInterrupt handler: the command would read on.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 60
-        # blocked in read(0, ...): the syscall and its fd, not merely "some pipe" (a child's
-        # pipe read during start-up once took the signal before the prompt was reached)
+        # blocked in read(0, ...): the prompt itself (the syscall and its fd), not any pipe
         while not Path(f"/proc/{proc.pid}/syscall").read_text().startswith("0 0x0 "):
             assert proc.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
