@@ -42,9 +42,10 @@ def init(
         console.print(f"{path} exists with a {MASTER_KEY_VAR}; left unchanged")
     if spec is None:
         return
-    added = add_stack_secrets(path, spec)
+    wanted = stack_secrets(spec)
+    added = add_stack_secrets(path, wanted)
     for secret in added:
         console.print(f"added a new {secret.variable} ({secret.why})")
-    kept = [s.variable for s in stack_secrets(spec) if s not in added]
+    kept = [s.variable for s in wanted if s not in added]
     if kept:
         console.print(f"{', '.join(kept)}: already set in {path}; left unchanged")

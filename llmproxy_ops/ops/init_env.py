@@ -20,6 +20,7 @@ from llmproxy_ops.envfile import (
 )
 from llmproxy_ops.errors import RuntimeStateError
 from llmproxy_ops.fsutil import locked
+from llmproxy_ops.ops.secret_store import replace_assignment
 from llmproxy_ops.render import stack_redis
 from llmproxy_ops.runtime.local import LocalRuntime
 from llmproxy_ops.spec.model import Spec
@@ -99,21 +100,16 @@ def stack_secrets(spec: Spec) -> list[StackSecret]:
     return found
 
 
-def add_stack_secrets(path: Path, spec: Spec) -> list[StackSecret]:
-    """Generate each of `stack_secrets(spec)` that `path` lacks (or has empty); a value that
-    is set is never replaced. Returns the ones added."""
-    wanted = stack_secrets(spec)
+def add_stack_secrets(path: Path, wanted: list[StackSecret]) -> list[StackSecret]:
+    """Generate each of `wanted` that `path` lacks (or has empty); a value that is set is
+    never replaced. Returns the ones added."""
     with locked(path):
         current = read_env_file(path)
         added = [s for s in wanted if not current.get(s.variable)]
-        if not added:
-            return []
-        names = {s.variable for s in added}
-        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-        kept = [ln for ln in lines if ln.strip().split("=", 1)[0] not in names]  # empty ones
-        if kept and not kept[-1].endswith("\n"):
-            kept[-1] += "\n"
-        # token_urlsafe: letters, digits, - and _: safe in postgresql:// URLs and redis.conf
-        body = "".join(format_assignment(s.variable, secrets.token_urlsafe(32)) for s in added)
-        write_env_text(path, "".join(kept) + body)
+        text = path.read_text(encoding="utf-8")
+        for secret in added:  # an empty assignment is filled where it stands
+            # token_urlsafe: letters, digits, - and _: safe in postgresql:// URLs and redis.conf
+            text = replace_assignment(text, secret.variable, secrets.token_urlsafe(32))
+        if added:
+            write_env_text(path, text)
     return added

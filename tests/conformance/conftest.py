@@ -58,9 +58,3 @@ def deployment(request: pytest.FixtureRequest,
             yield d
         finally:
             down()
-
-
-def skip_unless_runs(d: Deployment, scenario: str) -> None:
-    reason = d.target.why_not(scenario)
-    if reason is not None:
-        pytest.skip(reason)
