@@ -124,26 +124,31 @@ class Swarm:
         assert isinstance(rt, SwarmRuntime)
         return rt
 
+    def stop(self) -> None:
+        with contextlib.chdir(self.root):
+            self.runtime().stop(volumes=True)
+
+    @contextlib.contextmanager
+    def deployed(self, tag: str) -> Iterator[None]:
+        """`up` of the layer (its time to healthy kept and printed); stopped, volumes and
+        all, however the module ends."""
+        try:
+            started = time.monotonic()
+            with contextlib.chdir(self.root):
+                start_target(Target(env=ENV))
+            self.startup_s = round(time.monotonic() - started, 1)
+            print(f"\n[{tag}] stack healthy {self.startup_s} s after up", file=sys.stderr)
+            yield
+        finally:
+            self.stop()
+
 
 @pytest.fixture(scope="module")
 def swarm(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Swarm]:
     sw = Swarm.prepare(tmp_path_factory.mktemp("swarm"))
     sw.layer(retries=0)
-
-    def stop() -> None:
-        with contextlib.chdir(sw.root):
-            sw.runtime().stop(volumes=True)
-
-    with one_node_swarm(remove_leftovers=stop):
-        try:
-            started = time.monotonic()
-            with contextlib.chdir(sw.root):
-                start_target(Target(env=ENV))
-            sw.startup_s = round(time.monotonic() - started, 1)
-            print(f"\n[swarm] stack healthy {sw.startup_s} s after up", file=sys.stderr)
-            yield sw
-        finally:
-            stop()
+    with one_node_swarm(remove_leftovers=sw.stop), sw.deployed("swarm"):
+        yield sw
 
 
 def _client(sw: Swarm) -> httpx.Client:

@@ -10,7 +10,6 @@ node's replica becomes unreachable at once, as when a machine dies.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
@@ -22,9 +21,7 @@ from typing import ClassVar
 
 import pytest
 
-from llmproxy_ops.pipeline import Target, start_target
 from tests.stack.test_swarm import (
-    ENV,
     LOAD_CONCURRENCY,
     WITHOUT_MLFLOW,
     Load,
@@ -78,15 +75,9 @@ def two_nodes(docker_engine: None, tmp_path_factory: pytest.TempPathFactory,
     _docker("swarm", "update", "--dispatcher-heartbeat", HEARTBEAT)
     _docker("node", "update", "--label-add", f"{LABEL}=true", sw.main_node)
     try:
-        started = time.monotonic()
-        with contextlib.chdir(sw.root):
-            start_target(Target(env=ENV))
-        sw.startup_s = round(time.monotonic() - started, 1)
-        print(f"\n[swarm2n] stack healthy {sw.startup_s} s after up", file=sys.stderr)
-        yield sw
+        with sw.deployed("swarm2n"):
+            yield sw
     finally:
-        with contextlib.chdir(sw.root):
-            sw.runtime().stop(volumes=True)
         down = second_node("down")  # leaves the swarm too when `up` created it
         if _docker("info", "--format", "{{.Swarm.LocalNodeState}}").strip() == "active":
             _docker("swarm", "update", "--dispatcher-heartbeat", heartbeat, check=False)
