@@ -81,7 +81,8 @@ render: install
 smoke: install
 	$(OPS) smoke-test --env $(ENV)
 
-# What the tests drive for real (nginx, PostgreSQL, Docker + Compose v2, offline images).
+# What the tests drive for real (nginx, PostgreSQL, Docker + Compose v2, kubectl; the
+# offline images are built by scripts/test-tiers.sh).
 test-deps:
 	bash scripts/install-test-deps.sh
 

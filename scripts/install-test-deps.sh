@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What the test suite drives for real, on a Debian machine (root): nginx, PostgreSQL and
 # iproute2's `ss` from Debian, the Claude Code CLI (npm), a Docker engine with Compose v2,
-# and the offline images of the compose stack.
+# kubectl and checkov. The offline images of the compose stack are built by
+# scripts/test-tiers.sh, in the background while the quick tier runs.
 # Idempotent and quick when everything is there; `make test` runs it first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,10 +44,6 @@ t=$(date +%s)
 bash scripts/provision-docker.sh
 docker info >/dev/null || { echo "[test-deps] Docker engine not reachable" >&2; exit 1; }
 took "Docker engine + Compose v2" "$t"
-
-t=$(date +%s)
-bash scripts/build-images-offline.sh
-took "offline images" "$t"
 
 # Kubernetes offline proof (tests/cli/test_kubernetes_offline.py). kubectl (with kustomize)
 # comes with these machines; Debian bookworm has no kubectl package, so elsewhere the official

@@ -1,31 +1,117 @@
 #!/usr/bin/env bash
-# The whole suite in tiers, cheapest first (tests/conftest.py assigns them): quick (nothing but
-# the venv), process (litellm, nginx, PostgreSQL, Redis), docker (compose stacks), swarm.
-# Stops at the first tier that fails; prints each tier's wall time and the 25 slowest tests.
-# Usage: scripts/test-tiers.sh [TIER ...]   (default: all four)
+# The whole suite in tiers (tests/conftest.py assigns them): quick (nothing but the venv),
+# process (litellm, nginx, PostgreSQL, Redis), docker (compose stacks), swarm.
+#
+# quick runs first, on both cores, while the offline images build in the background; it gates
+# everything: nothing else starts when it fails. Then process, docker and swarm run side by
+# side, one pytest each: most of their time is spent waiting (stacks starting, drains, rollouts,
+# health checks: each tier alone keeps the 2 cores about half busy), and they share nothing
+# but the machine (their stacks have their own names, and each tier publishes host ports from
+# its own range: TEST_PORT_RANGE, tests/conftest.py:free_port). The first tier that fails
+# stops the others (SIGINT: pytest tears their stacks down) and the run fails. Each tier's
+# output is printed whole when it ends (and kept in build/test-logs/TIER.log), with its 25
+# slowest tests and its wall time.
+# Usage: scripts/test-tiers.sh [TIER ...]   (default: all four; the order given is irrelevant)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PY:-.venv/bin/python}"
-tiers=("$@")
-[ "${#tiers[@]}" -gt 0 ] || tiers=(quick process docker swarm)
-started=$(date +%s)
-times=()
-for tier in "${tiers[@]}"; do
-  case "$tier" in
-    # CPU-bound and independent: both cores. The others share stacks and load the machine
-    # on purpose (rollouts under load): one test at a time.
-    quick) parallel=(-n 2) ;;
-    process|docker|swarm) parallel=() ;;
-    *) echo "unknown tier: $tier (quick, process, docker, swarm)" >&2; exit 2 ;;
-  esac
-  t=$(date +%s)
-  echo "== tier $tier"
-  if [ "$tier" = docker ] || [ "$tier" = swarm ]; then
-    # an image built from another commit must never pass for this one
-    bash scripts/build-images-offline.sh --check
-  fi
-  "$PY" -m pytest -m "$tier" --durations=25 "${parallel[@]}"
-  times+=("$tier $(( $(date +%s) - t ))s")
-  echo "== tier $tier took $(( $(date +%s) - t ))s"
+LOGS=build/test-logs
+# host ports each engine tier publishes: outside the kernel's ephemeral range (32768-60999),
+# so no port picked by bind(0) or used by an outgoing connection elsewhere can take them
+declare -A PORTS=([docker]=20000-24999 [swarm]=25000-29999)
+
+want=("$@")
+[ "${#want[@]}" -gt 0 ] || want=(quick process docker swarm)
+for tier in "${want[@]}"; do
+  case "$tier" in quick|process|docker|swarm) ;;
+    *) echo "unknown tier: $tier (quick, process, docker, swarm)" >&2; exit 2 ;; esac
 done
-echo "== tiers: ${times[*]}; all $(( $(date +%s) - started ))s"
+wants() { [[ " ${want[*]} " == *" $1 "* ]]; }
+
+# Job control: each tier in its own process group, with SIGINT at its default (a
+# non-interactive shell's background jobs ignore it otherwise, and pytest would never see it).
+set -m
+mkdir -p "$LOGS"
+started=$(date +%s)
+declare -A pid_of=() began=() took=()
+failed=""
+
+# pytest for one tier, in the background, output to its log
+launch() {
+  local tier=$1 parallel=() ports=""
+  [ "$tier" != quick ] || parallel=(-n 2)  # CPU-bound and independent: both cores
+  [ -z "${PORTS[$tier]:-}" ] || ports=${PORTS[$tier]}
+  echo "== tier $tier started ($(( $(date +%s) - started ))s in)"
+  began[$tier]=$(date +%s)
+  TEST_PORT_RANGE="$ports" "$PY" -m pytest -m "$tier" --durations=25 "${parallel[@]}" \
+    > "$LOGS/$tier.log" 2>&1 &
+  pid_of[$tier]=$!
+}
+
+# A tier ended with exit code $2: print its log whole; the first failure stops the others
+finish() {
+  local tier=$1 rc=$2
+  unset "pid_of[$tier]"
+  took[$tier]=$(( $(date +%s) - began[$tier] ))
+  echo "== tier $tier (${took[$tier]}s, exit $rc)"
+  cat "$LOGS/$tier.log"
+  echo "== tier $tier took ${took[$tier]}s"
+  if [ "$rc" != 0 ] && [ -z "$failed" ]; then failed=$tier; stop_others "tier $tier failed"; fi
+}
+
+stop_others() {
+  local tier
+  for tier in "${!pid_of[@]}"; do
+    echo "== stopping tier $tier: $1 (SIGINT: it tears its stacks down)"
+    kill -INT "${pid_of[$tier]}" 2>/dev/null || true
+  done
+  [ -z "$images_pid" ] || kill -INT -- "-$images_pid" 2>/dev/null || true
+}
+images_pid=""
+trap 'stop_others "interrupted"; failed=${failed:-interrupted}' INT TERM
+
+if wants docker || wants swarm; then
+  # built from this checkout (idempotent: an image whose inputs label matches is kept), then
+  # checked: an image built from another commit never passes for this one
+  echo "== offline images: building in the background (log: $LOGS/images.log)"
+  { bash scripts/build-images-offline.sh && bash scripts/build-images-offline.sh --check; } \
+    > "$LOGS/images.log" 2>&1 &
+  images_pid=$!
+fi
+
+if wants quick; then
+  launch quick
+  rc=0; wait "${pid_of[quick]}" || rc=$?
+  finish quick "$rc"
+fi
+if [ -z "$failed" ] && wants process; then launch process; fi
+if [ -n "$images_pid" ]; then
+  t=$(date +%s) rc=0
+  wait "$images_pid" || rc=$?
+  grep -E "built|matches|error" "$LOGS/images.log" || true
+  echo "== offline images: exit $rc, waited $(( $(date +%s) - t ))s for them"
+  images_pid=""
+  if [ "$rc" != 0 ] && [ -z "$failed" ]; then
+    cat "$LOGS/images.log"
+    failed=images; stop_others "the images did not build"
+  fi
+fi
+if [ -z "$failed" ]; then
+  for tier in docker swarm; do wants "$tier" && launch "$tier"; done
+fi
+
+# each tier as it ends: the first failure stops the rest
+while [ "${#pid_of[@]}" -gt 0 ]; do
+  rc=0 done_pid=""
+  wait -n -p done_pid "${pid_of[@]}" || rc=$?
+  for tier in "${!pid_of[@]}"; do  # none matches when a signal ended the wait: wait again
+    [ "${pid_of[$tier]}" != "$done_pid" ] || finish "$tier" "$rc"
+  done
+done
+
+summary=""
+for tier in quick process docker swarm; do
+  [ -z "${took[$tier]:-}" ] || summary+="$tier ${took[$tier]}s "
+done
+echo "== tiers: ${summary}all $(( $(date +%s) - started ))s (process, docker and swarm side by side)"
+if [ -n "$failed" ]; then echo "== FAILED: $failed" >&2; exit 1; fi

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import textwrap
@@ -50,11 +51,33 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (tests bind their servers to it)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port free right now (tests bind their servers, or publish a stack, on it).
+
+    With TEST_PORT_RANGE=LOW-HIGH (scripts/test-tiers.sh gives each tier that runs beside
+    another its own range, outside the kernel's ephemeral range): a free port of that range,
+    so tiers running side by side never pick the same one, nor one the kernel hands out to
+    bind(0) or to an outgoing connection meanwhile. Otherwise: the kernel's pick."""
+    span = os.environ.get("TEST_PORT_RANGE", "")
+    if not span:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+    low, high = (int(n) for n in span.split("-"))
+    for port in random.sample(range(low, high + 1), min(200, high - low + 1)):
+        if port in _HANDED_OUT:  # not bound yet by whoever got it
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("0.0.0.0", port))  # what a published port binds
+            except OSError:
+                continue
+            _HANDED_OUT.add(port)
+            return port
+    raise RuntimeError(f"no free port in TEST_PORT_RANGE={span}")
 
 
 ENGINE_HINT = "run `make docker` (scripts/provision-docker.sh) — CI provides the engine"
