@@ -8,7 +8,9 @@
 # health checks: each tier alone keeps the 2 cores about half busy), and they share nothing
 # but the machine (their stacks have their own names, and each tier publishes host ports from
 # its own range: TEST_PORT_RANGE, tests/conftest.py:free_port). The first tier that fails
-# stops the others (SIGINT: pytest tears their stacks down) and the run fails. Each tier's
+# stops the others (SIGINT: pytest tears their stacks down) and the run fails. A test marked
+# `measured` (what a user sees under load during a change) has the machine to itself: it waits
+# for the tests running in the other tiers, and none starts until it ends (tests/machine_share.py). Each tier's
 # output is printed whole when it ends (and kept in build/test-logs/TIER.log), with its 25
 # slowest tests and its wall time.
 # Usage: scripts/test-tiers.sh [TIER ...]   (default: all four; the order given is irrelevant)
@@ -43,8 +45,8 @@ launch() {
   [ -z "${PORTS[$tier]:-}" ] || ports=${PORTS[$tier]}
   echo "== tier $tier started ($(( $(date +%s) - started ))s in)"
   began[$tier]=$(date +%s)
-  TEST_PORT_RANGE="$ports" "$PY" -m pytest -m "$tier" --durations=25 "${parallel[@]}" \
-    > "$LOGS/$tier.log" 2>&1 &
+  TEST_PORT_RANGE="$ports" TEST_MACHINE_LOCK="$PWD/$LOGS/machine.lock" \
+    "$PY" -m pytest -m "$tier" --durations=25 "${parallel[@]}" > "$LOGS/$tier.log" 2>&1 &
   pid_of[$tier]=$!
 }
 

@@ -127,6 +127,12 @@ def tier_of(item: pytest.Item) -> str:
     return "quick"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    from tests import machine_share
+
+    machine_share.register(config)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         item.add_marker(getattr(pytest.mark, tier_of(item)))

@@ -108,6 +108,7 @@ def test_rate_limit_admits_exactly_rpm(deployment: Deployment) -> None:
     assert statuses == [200] * LIMITED_RPM + [429] * 4, (d.target.processes, statuses)
 
 
+@pytest.mark.measured
 def test_change_under_load_drops_nothing(deployment: Deployment) -> None:
     """An rpm edit, a new model group and a LiteLLM environment change, applied while plain
     and SSE clients keep sending and a 20 s stream that began before it is in flight."""
@@ -143,6 +144,7 @@ def test_change_under_load_drops_nothing(deployment: Deployment) -> None:
     assert d.status()["build"] == after["build"]
 
 
+@pytest.mark.measured
 def test_failing_change_rolls_back_and_the_old_build_serves(deployment: Deployment) -> None:
     d = deployment
     before, groups = d.status()["build"], d.models()
@@ -159,6 +161,7 @@ def test_failing_change_rolls_back_and_the_old_build_serves(deployment: Deployme
     print(f"\n{d.target.name} failing change: {report.summary()}")
 
 
+@pytest.mark.measured
 def test_master_key_rotation_under_load(deployment: Deployment) -> None:
     """Clients hold the old key until `keys rotate master` returns, then take the new one (as
     an operator hands it out): a request holding one key may meet a process holding the

@@ -250,6 +250,7 @@ def _litellm_tasks() -> list[str]:
                    "--filter", "health=healthy").split()
 
 
+@pytest.mark.measured
 def test_killed_replica_is_replaced_under_load(swarm: Swarm) -> None:
     before = _litellm_tasks()
     assert len(before) == 2

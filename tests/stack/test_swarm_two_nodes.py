@@ -129,6 +129,7 @@ def test_replicas_on_both_nodes_serve_through_nginx(two_nodes: TwoNodes) -> None
     assert any(addr == f"{remote_ip}:4000" for addr in served), served
 
 
+@pytest.mark.measured
 def test_loss_of_a_node_is_survived_under_load(two_nodes: TwoNodes) -> None:
     assert len(_healthy_on(NODE2_HOST)) == 1
     with Load(two_nodes) as load:
