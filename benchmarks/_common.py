@@ -30,6 +30,8 @@ if str(REPO) not in sys.path:
 # Benchmarks import litellm (directly or through llmproxy_ops): never wait on GitHub for it.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+from llmproxy_ops.netutil import free_port  # noqa: E402,F401 - the benchmarks' port picker
+
 
 def percentile(values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100): with few samples it is an observed value."""
@@ -145,13 +147,6 @@ def _bench_venv(folder: Path, interpreter: str, stamp_text: str,
         subprocess.run([*pip, *args], check=True)
     stamp.write_text(stamp_text + "\n")
     return binary
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nobody listens on right now (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

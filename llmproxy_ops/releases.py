@@ -23,7 +23,6 @@ from llmproxy_ops.render.build import is_build_dir
 from llmproxy_ops.spec.model import Spec
 
 KEEP = 5
-META_FILE = "release.json"
 RUNNING_FILE = "running"
 SALT_FILE = ".salt"
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from llmproxy_ops import netutil
+
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,9 +65,7 @@ def free_port() -> int:
     bind(0) or to an outgoing connection meanwhile. Otherwise: the kernel's pick."""
     span = os.environ.get("TEST_PORT_RANGE", "")
     if not span:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            return int(sock.getsockname()[1])
+        return netutil.free_port()
     low, high = (int(n) for n in span.split("-"))
     for port in random.sample(range(low, high + 1), min(200, high - low + 1)):
         if port in _HANDED_OUT:  # not bound yet by whoever got it

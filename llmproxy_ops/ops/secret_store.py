@@ -22,7 +22,6 @@ from llmproxy_ops.errors import EnvFileError, UsageError
 from llmproxy_ops.fsutil import locked
 
 MASTER_PREFIX = "sk-"
-MIN_MASTER_RANDOM_BYTES = 32
 BACKUP_INFIX = ".bak-"
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 _ASSIGNMENT = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")

@@ -17,10 +17,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from llmproxy_ops import netutil
 from llmproxy_ops.errors import RuntimeStateError, StackError, UsageError
 from llmproxy_ops.render import stack_redis
 from llmproxy_ops.render.build import CONFIG_FILE
-from llmproxy_ops.runtime import process
 from llmproxy_ops.runtime.api import (
     Build,
     Check,
@@ -149,7 +149,7 @@ class LocalEnvRuntime:
         steer_file = nxt.run_dir / STEER_FILE
         steer_file.unlink(missing_ok=True)
         launch = self._launch(
-            build, private_port=process.free_port(), steer_behind=old.workers or 1,
+            build, private_port=netutil.free_port(), steer_behind=old.workers or 1,
             steer_file=steer_file,
         )
         out = RolloutResult()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from llmproxy_ops import fsutil
+from llmproxy_ops import fsutil, netutil
 from llmproxy_ops.errors import StackError
 from llmproxy_ops.runtime import identity, process, recovery
 
@@ -66,7 +66,7 @@ class LocalFakeProvider:
         if current.running:
             return current
         fsutil.ensure_private_dir(self.run_dir)
-        port = process.free_port(host)
+        port = netutil.free_port(host)
         argv = [str(self.python), "-m", MODULE, "--host", host, "--port", str(port)]
         offset = self.log_path.stat().st_size if self.log_path.is_file() else 0
         # The child needs only this venv: no secrets of ours in its environment.

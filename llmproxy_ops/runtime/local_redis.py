@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from llmproxy_ops import fsutil
+from llmproxy_ops import fsutil, netutil
 from llmproxy_ops.errors import RuntimeStateError, StackError
 from llmproxy_ops.render.stack_redis import LOCAL_HOST, PASSWORD_VAR, PORT_VAR
 from llmproxy_ops.runtime import identity, process, recovery
@@ -78,7 +78,7 @@ class LocalRedis:
                                     "already in use by another process",
                                     hint="stop whatever listens there or choose another port")
         fsutil.ensure_private_dir(self.run_dir)
-        port = port or process.free_port(LOCAL_HOST)
+        port = port or netutil.free_port(LOCAL_HOST)
         password = password or self._password() or secrets.token_urlsafe(24)
         fsutil.atomic_write_text(self.password_path, password + "\n", mode=0o600)
         fsutil.atomic_write_text(self.conf_path, _conf(port, password, self.run_dir), mode=0o600)

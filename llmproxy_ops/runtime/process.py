@@ -170,13 +170,6 @@ def stop_group(pgid: int, grace: float = 5.0) -> None:
         wait_group_gone(pgid, 5.0)
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nobody listens on right now (the kernel picks it)."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
 def _only_zombies(pgid: int) -> bool:
     # The leader may be a zombie of some other parent that has not reaped it yet; its
     # workers are what matter, and they are listed in /proc with the same pgid.

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections import Counter
@@ -26,6 +25,7 @@ import yaml
 
 from llmproxy_ops import LITELLM_PIN
 from llmproxy_ops.findings import ValidationResult, format_path
+from llmproxy_ops.netutil import free_port
 from llmproxy_ops.spec import load_files
 from llmproxy_ops.validate import unreported_load_findings, validate_spec
 from llmproxy_ops.validate.litellm_load import (
@@ -135,19 +135,13 @@ class RealLiteLLM:
         return {r["id"]: r for r in map(json.loads, out.splitlines())}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _litellm_jobs(path: Path, config: Any, env: dict[str, str],
                   with_validate_config: bool) -> list[dict[str, Any]]:
     # the database layer needs Prisma engines that cannot be installed here (ENVIRONMENT.md):
     # LiteLLM runs without its database, as the validator's stage does
     env = {k: v for k, v in env.items() if k not in DATABASE_VARS}
     jobs = [{"id": f"serve:{path.name}", "mode": "serve", "config": str(path), "env": env,
-             "port": _free_port(), "key": effective_master_key(config, env)}]
+             "port": free_port(), "key": effective_master_key(config, env)}]
     if with_validate_config:
         jobs.append({"id": f"vc:{path.name}", "mode": "validate_config", "config": str(path),
                      "env": env})

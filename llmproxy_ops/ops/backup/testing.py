@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from llmproxy_ops.netutil import free_port
 from llmproxy_ops.ops.pg import PgServer, find_pg_bin
 
 APT_PACKAGES = "postgresql postgresql-client"
@@ -49,12 +49,6 @@ INSERT INTO trace_tags SELECT 'mlflow.traceName', 'litellm-completion', 'tr-' ||
 INSERT INTO trace_request_metadata SELECT 'mlflow.trace_schema.version', '3',
   'tr-' || md5(g::text) FROM generate_series({first}, {last}) g;
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _missing_hint(tool: str) -> str:
