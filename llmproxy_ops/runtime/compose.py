@@ -6,17 +6,17 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from llmproxy_ops.commands import run_command, scrub
 from llmproxy_ops.errors import CommandFailed, StackError
 
 LOG_TAIL_LINES = 40
-_MIN_SECRET_LEN = 8
 # `up --wait` has its own timeout; this one only catches a hung docker client.
 _CLIENT_SLACK_S = 120.0
 
@@ -205,26 +205,6 @@ class ComposeRuntime:
             return [f"(logs unavailable: {exc.message})"]
 
 
-def run_command(cmd: list[str], *, timeout: float, secrets: Iterable[str] = (),
-                input: str | None = None,
-                env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run cmd; a failure raises CommandFailed with the command, exit code and output."""
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False,
-                              input=input, env=env)
-    except FileNotFoundError:
-        hint = "install Docker with Compose v2 (scripts/provision-docker.sh)"
-        raise StackError(f"{cmd[0]} not found on PATH", hint=hint) from None
-    except subprocess.TimeoutExpired as exc:
-        raise CommandFailed(cmd, -1, _text(exc.stdout), f"timed out after {timeout:g} s") from None
-    if proc.returncode != 0:
-        stderr = scrub(proc.stderr, secrets)
-        failed = CommandFailed(cmd, proc.returncode, scrub(proc.stdout, secrets), stderr)
-        failed.details = stderr.strip()[-4000:] or None
-        raise failed
-    return proc
-
-
 def secret_environment(compose_file: Path, values: Mapping[str, str]) -> dict[str, str]:
     """The variables a rendered compose file's top-level `secrets:` read from the `docker
     compose` process's environment, with their values from `values` (the env file)."""
@@ -246,14 +226,6 @@ def parse_ps(out: str) -> list[dict[str, Any]]:
         rows = json.loads(text)
         return [r for r in rows if isinstance(r, dict)]
     return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """Replace known secret values (from the env file) in text that is shown to people."""
-    for value in sorted({str(v) for v in secrets}, key=len, reverse=True):
-        if len(value) >= _MIN_SECRET_LEN:
-            text = text.replace(value, "***")
-    return text
 
 
 def _service_state(row: dict[str, Any],
@@ -283,7 +255,3 @@ def _describe(s: ServiceState) -> str:
     return s.health or s.state
 
 
-def _text(value: bytes | str | None) -> str:
-    if isinstance(value, bytes):
-        return value.decode(errors="replace")
-    return value or ""

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import yaml
 
+from llmproxy_ops.commands import run_command
 from llmproxy_ops.errors import RuntimeStateError
 from llmproxy_ops.render.compose import (
     COMPOSE_FILE,
@@ -52,7 +53,6 @@ from llmproxy_ops.runtime.compose import (
     ComposeRuntime,
     ComposeStatus,
     ServiceState,
-    run_command,
     secret_environment,
 )
 from llmproxy_ops.runtime.local import base_url

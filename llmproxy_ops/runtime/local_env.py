@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from llmproxy_ops import netutil
+from llmproxy_ops.commands import run_command
 from llmproxy_ops.errors import RuntimeStateError, StackError, UsageError
 from llmproxy_ops.render import stack_redis
 from llmproxy_ops.render.build import CONFIG_FILE
@@ -32,7 +33,6 @@ from llmproxy_ops.runtime.api import (
     register,
     timed,
 )
-from llmproxy_ops.runtime.compose import run_command
 from llmproxy_ops.runtime.local import (
     ROLLOUT_DIR,
     LaunchSpec,

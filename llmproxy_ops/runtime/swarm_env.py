@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from llmproxy_ops.commands import run_command, scrub
 from llmproxy_ops.errors import CommandFailed, RuntimeStateError, StackError
 from llmproxy_ops.render.swarm import (
     SECRET_NAME_VAR,
@@ -36,7 +37,6 @@ from llmproxy_ops.runtime.api import (
     register,
     timed,
 )
-from llmproxy_ops.runtime.compose import run_command, scrub
 from llmproxy_ops.runtime.compose_env import ComposeEnvRuntime
 
 NAMESPACE_LABEL = "com.docker.stack.namespace"

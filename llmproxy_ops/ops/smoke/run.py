@@ -17,6 +17,8 @@ from typing import Any
 
 import httpx
 
+from llmproxy_ops.commands import scrub
+
 PROMPT = [{"role": "user", "content": "Reply with one short word."}]
 WRONG_KEY = "sk-llmproxy-ops-smoke-wrong-key"
 AUTH_REJECTIONS = (401, 403)
@@ -165,9 +167,7 @@ class _Probe:
             self.saw_server_error = False
 
     def scrub(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
+        return scrub(text, self.secrets, min_len=1)  # each is a credential, however short
 
     def auth(self, key: str | None = None) -> dict[str, str]:
         key = self.target.key if key is None else key
