@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from llmproxy_ops.runtime.local import LaunchSpec, LocalRuntime, RuntimeStatus, StopResult
+    from llmproxy_ops.runtime.api import StopResult
+    from llmproxy_ops.runtime.local import LaunchSpec, LocalRuntime, RuntimeStatus
 
 __all__ = ["LaunchSpec", "LocalRuntime", "RuntimeStatus", "StopResult"]
 

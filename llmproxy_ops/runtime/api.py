@@ -131,10 +131,14 @@ class Status:
 
 @dataclass(frozen=True)
 class StopResult:
+    """What `down` (of a whole environment, one process or one compose project) did."""
+
     was_running: bool
     message: str
-    forced: bool = False
+    forced: bool = False  # a process had to be killed after its grace
     duration_s: float = 0.0
+    pid: int | None = None  # the process stopped, where one process was
+    volumes_removed: bool = False  # named volumes (the database) went too
 
 
 @dataclass(frozen=True)

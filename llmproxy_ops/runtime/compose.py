@@ -15,6 +15,7 @@ import yaml
 
 from llmproxy_ops.commands import run_command, scrub
 from llmproxy_ops.errors import CommandFailed, StackError
+from llmproxy_ops.runtime.api import StopResult
 
 LOG_TAIL_LINES = 40
 # `up --wait` has its own timeout; this one only catches a hung docker client.
@@ -58,14 +59,6 @@ class ComposeStatus:
         return [s for s in self.services if not s.ok]
 
 
-@dataclass(frozen=True)
-class ComposeStopResult:
-    was_running: bool
-    message: str
-    volumes_removed: bool = False
-    duration_s: float = 0.0
-
-
 @dataclass
 class ComposeRuntime:
     """One compose project (e.g. llmproxy-prod) from one rendered compose file."""
@@ -97,7 +90,7 @@ class ComposeRuntime:
         status = self.status()
         return ComposeStatus(status.project, status.compose_file, status.services, took)
 
-    def down(self, *, volumes: bool = False) -> ComposeStopResult:
+    def down(self, *, volumes: bool = False) -> StopResult:
         """Stop and remove the containers; named volumes (the database) stay unless `volumes`."""
         was_running = self.status().running
         started = time.monotonic()
@@ -107,7 +100,7 @@ class ComposeRuntime:
         kept = "volumes removed" if volumes else "volumes kept"
         what = "stopped" if was_running else "nothing was running"
         message = f"{what}: compose project {self.project} ({kept}) in {took:g} s"
-        return ComposeStopResult(was_running, message, volumes, took)
+        return StopResult(was_running, message, duration_s=took, volumes_removed=volumes)
 
     def status(self) -> ComposeStatus:
         out = self._compose(["ps", "--all", "--format", "json"], timeout=60).stdout

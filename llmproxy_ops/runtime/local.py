@@ -19,6 +19,7 @@ from llmproxy_ops import fsutil
 from llmproxy_ops.errors import RuntimeStateError, StackError, UsageError
 from llmproxy_ops.render.litellm_hooks import with_hooks_on_path
 from llmproxy_ops.runtime import identity, ownership, process, recovery
+from llmproxy_ops.runtime.api import StopResult
 
 PID_FILE = "litellm.pid"
 # A rollout's new proxy starts from this subfolder of the environment's run dir, then the
@@ -117,15 +118,6 @@ class RuntimeStatus:
     @property
     def url(self) -> str | None:
         return None if self.host is None or self.port is None else base_url(self.host, self.port)
-
-
-@dataclass(frozen=True)
-class StopResult:
-    was_running: bool
-    pid: int | None
-    message: str
-    forced: bool = False
-    duration_s: float = 0.0
 
 
 def base_url(host: str, port: int) -> str:
