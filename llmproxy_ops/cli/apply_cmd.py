@@ -6,15 +6,11 @@ from typing import Annotated
 
 import typer
 
-from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, target
+from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, EnvName, target
 from llmproxy_ops.cli.output import console
 from llmproxy_ops.ops.apply.deploy import ApplyRequest, ApplyResult, Deployment, apply
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS
 from llmproxy_ops.runtime.nginx_upstream import reload_caveat
-
-EnvName = Annotated[
-    str, typer.Option("--env", "-e", help="environment (configs/environments/NAME.yaml)")
-]
 
 
 def apply_cmd(

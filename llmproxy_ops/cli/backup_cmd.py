@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from llmproxy_ops.cli.boundary import GuardedTyper
-from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, target
+from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, EnvName, target
 from llmproxy_ops.cli.output import console, err_console
 from llmproxy_ops.errors import UsageError
 from llmproxy_ops.ops.backup.create import create_backup, list_backups
@@ -26,9 +26,6 @@ app = GuardedTyper(
     no_args_is_help=True,
 )
 
-EnvName = Annotated[
-    str, typer.Option("--env", "-e", help="environment (configs/environments/NAME.yaml)")
-]
 BackupArg = Annotated[Path | None, typer.Argument(help="backup folder (default: the newest)")]
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from llmproxy_ops.cli.boundary import GuardedTyper
-from llmproxy_ops.cli.options import ConfigsOpt, target
+from llmproxy_ops.cli.options import ConfigsOpt, EnvName, target
 from llmproxy_ops.cli.output import console
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS, load_target
 from llmproxy_ops.spec.show import annotated_yaml, diff_specs, plain_yaml
@@ -17,7 +17,7 @@ app = GuardedTyper(help="Inspect the merged configuration.", no_args_is_help=Tru
 
 @app.command("show")
 def show(
-    env: Annotated[str, typer.Option("--env", "-e", help="environment to merge")],
+    env: EnvName,
     configs: ConfigsOpt = DEFAULT_CONFIGS,
     annotate: Annotated[
         bool, typer.Option("--annotate", "-a", help="mark each key with file:line")

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from llmproxy_ops.cli.boundary import GuardedTyper
-from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, Format, FormatOpt, target
+from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, EnvName, Format, FormatOpt, target
 from llmproxy_ops.cli.output import console
 from llmproxy_ops.errors import StackError
 from llmproxy_ops.ops import copilot
@@ -22,9 +22,6 @@ app = GuardedTyper(
     help="GitHub Copilot's device login, stored where the runtime reads it.", no_args_is_help=True
 )
 
-EnvName = Annotated[
-    str, typer.Option("--env", "-e", help="environment (configs/environments/NAME.yaml)")
-]
 
 
 @app.command("login")

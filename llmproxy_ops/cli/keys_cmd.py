@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from llmproxy_ops.cli.boundary import GuardedTyper
-from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, target
+from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, EnvName, target
 from llmproxy_ops.cli.output import console
 from llmproxy_ops.ops.keys.plan import RotationPlan
 from llmproxy_ops.ops.keys.rotate import (
@@ -34,9 +34,6 @@ app = GuardedTyper(
 rotate = GuardedTyper(help="Rotate the master key or a provider key.", no_args_is_help=True)
 app.add_typer(rotate, name="rotate")
 
-EnvName = Annotated[
-    str, typer.Option("--env", "-e", help="environment (configs/environments/NAME.yaml)")
-]
 DryRun = Annotated[
     bool, typer.Option("--dry-run", help="print the plan (steps, expected gap); change nothing")
 ]

@@ -14,6 +14,10 @@ EnvOpt = Annotated[
     str | None,
     typer.Option("--env", "-e", help="environment name: configs/environments/NAME.yaml"),
 ]
+# the environment a command acts on: a default ("dev") where the command has one, else required
+EnvName = Annotated[
+    str, typer.Option("--env", "-e", help="environment (configs/environments/NAME.yaml)")
+]
 ConfigsOpt = Annotated[
     Path,
     typer.Option(

@@ -7,13 +7,13 @@ from typing import Annotated
 
 import typer
 
-from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, target
+from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, EnvName, target
 from llmproxy_ops.cli.output import console, print_findings
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS, render_target
 
 
 def render(
-    env: Annotated[str, typer.Option("--env", "-e", help="environment to render")],
+    env: EnvName,
     out: Annotated[
         Path | None, typer.Option("--out", help="output folder (default build/ENV)")
     ] = None,

@@ -9,17 +9,13 @@ from typing import Annotated
 import typer
 
 from llmproxy_ops.cli import copilot_cmd
-from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, Format, FormatOpt, target
+from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, EnvName, Format, FormatOpt, target
 from llmproxy_ops.cli.output import console, print_findings
 from llmproxy_ops.errors import UsageError
 from llmproxy_ops.ops.apply.deploy import with_build
 from llmproxy_ops.ops.smoke.plan import master_key_variable
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS, env_file_of, runtime_for, start_target
 from llmproxy_ops.spec.model import COMPOSE_SERVICE_RUNTIMES
-
-EnvName = Annotated[
-    str, typer.Option("--env", "-e", help="environment (configs/environments/NAME.yaml)")
-]
 
 
 def up(
