@@ -3,16 +3,18 @@
 # process (litellm, nginx, PostgreSQL, Redis), docker (compose stacks), swarm.
 #
 # quick runs first, on both cores, while the offline images build in the background; it gates
-# everything: nothing else starts when it fails. Then process, docker and swarm run side by
-# side, one pytest each: most of their time is spent waiting (stacks starting, drains, rollouts,
-# health checks: each tier alone keeps the 2 cores about half busy), and they share nothing
-# but the machine (their stacks have their own names, and each tier publishes host ports from
-# its own range: TEST_PORT_RANGE, tests/conftest.py:free_port). The first tier that fails
-# stops the others (SIGINT: pytest tears their stacks down) and the run fails. A test marked
-# `measured` (what a user sees under load during a change) has the machine to itself: it waits
-# for the tests running in the other tiers, and none starts until it ends (tests/machine_share.py). Each tier's
-# output is printed whole when it ends (and kept in build/test-logs/TIER.log), with its 25
-# slowest tests and its wall time.
+# everything: nothing else starts when it fails. Then two lanes run side by side: the process
+# tier, and the docker tier followed by the swarm tier (one pytest each). Each tier alone keeps
+# the 2 cores about half busy (stacks starting, drains, rollouts, health checks), and the two
+# lanes share nothing but the machine: their stacks have their own names, and the engine tiers
+# publish host ports from their own ranges (TEST_PORT_RANGE, tests/conftest.py:free_port).
+# docker and swarm never run at once: `docker swarm leave` on an engine breaks the name
+# resolution of the compose containers already running on it (moby/moby#45144).
+# A test marked `measured` (what a user sees under load during a change) has the machine to
+# itself: it waits for the test running in the other lane, and none starts there until it
+# ends (tests/machine_share.py). The first tier that fails stops the other lane (SIGINT: pytest
+# tears its stacks down) and fails the run. Each tier's output is printed whole when it ends
+# (and kept in build/test-logs/TIER.log), with its 25 slowest tests and its wall time.
 # Usage: scripts/test-tiers.sh [TIER ...]   (default: all four; the order given is irrelevant)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -99,7 +101,7 @@ if [ -n "$images_pid" ]; then
   fi
 fi
 if [ -z "$failed" ]; then
-  for tier in docker swarm; do wants "$tier" && launch "$tier"; done
+  if wants docker; then launch docker; elif wants swarm; then launch swarm; fi
 fi
 
 # each tier as it ends: the first failure stops the rest
@@ -108,6 +110,10 @@ while [ "${#pid_of[@]}" -gt 0 ]; do
   wait -n -p done_pid "${pid_of[@]}" || rc=$?
   for tier in "${!pid_of[@]}"; do  # none matches when a signal ended the wait: wait again
     [ "${pid_of[$tier]}" != "$done_pid" ] || finish "$tier" "$rc"
+    # the engine lane: swarm after docker, never beside it
+    if [ "$tier" = docker ] && [ -z "${pid_of[docker]:-}" ] && [ -z "$failed" ] && wants swarm; then
+      launch swarm
+    fi
   done
 done
 
@@ -115,5 +121,5 @@ summary=""
 for tier in quick process docker swarm; do
   [ -z "${took[$tier]:-}" ] || summary+="$tier ${took[$tier]}s "
 done
-echo "== tiers: ${summary}all $(( $(date +%s) - started ))s (process, docker and swarm side by side)"
+echo "== tiers: ${summary}all $(( $(date +%s) - started ))s (process beside docker, then swarm)"
 if [ -n "$failed" ]; then echo "== FAILED: $failed" >&2; exit 1; fi

@@ -1,7 +1,7 @@
 """Tiers side by side, measurements alone: a machine-wide lock the test runs share.
 
-scripts/test-tiers.sh runs the process, docker and swarm tiers at once (each alone keeps the
-two cores about half busy). A test marked `measured` asserts what a user would see under load
+scripts/test-tiers.sh runs the process tier beside the docker and swarm tiers (each alone
+keeps the two cores about half busy). A test marked `measured` asserts what a user sees under load
 (0 failed, no second without an answer) during a change to a running gateway: what it
 measures is the gateway, so it runs with the machine to itself, never beside another tier's
 stacks starting or another load. Every other test shares the machine.
