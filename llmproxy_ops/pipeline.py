@@ -121,9 +121,9 @@ def _spec_check(spec: Spec, target: Target, use_env: bool, litellm_load: bool,
 
 def _with_copilot(result: ValidationResult, spec: Spec, use_env: bool) -> ValidationResult:
     if use_env:
-        from llmproxy_ops.ops import copilot
+        from llmproxy_ops.runtime import copilot_token
 
-        result.extend(f for f in [copilot.missing_login_finding(spec)] if f is not None)
+        result.extend(f for f in [copilot_token.missing_login_finding(spec)] if f is not None)
     return result
 
 
@@ -164,13 +164,13 @@ def render_target(target: Target, *, out: Path | None = None, use_env: bool = Tr
 def build_of(validated: Validated, rendered: RenderResult, target: Target,
              release: str | None = None) -> Build:
     """A rendered build with what its proxy needs at start (non-secret runtime env + secrets)."""
-    from llmproxy_ops.ops import copilot
     from llmproxy_ops.render.env_manifest import runtime_environment
     from llmproxy_ops.runtime.api import Build
+    from llmproxy_ops.runtime.copilot_token import local_environment
 
     spec = validated.spec
     secrets = read_env_file(env_file_of(spec, target))
-    env = {**runtime_environment(spec), **copilot.local_environment(spec), **secrets}
+    env = {**runtime_environment(spec), **local_environment(spec), **secrets}
     return Build(spec, rendered.out_dir, env, release)
 
 

@@ -17,6 +17,7 @@ from llmproxy_ops.ops.copilot import CopilotLogin, DevicePrompt
 from llmproxy_ops.ops.copilot_target import login_place
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS, load_target
 from llmproxy_ops.spec import Spec
+from llmproxy_ops.spec.copilot import uses_copilot
 
 app = GuardedTyper(
     help="GitHub Copilot's device login, stored where the runtime reads it.", no_args_is_help=True
@@ -125,7 +126,7 @@ def login_dict(result: CopilotLogin) -> dict[str, object]:
 def status_login(spec: Spec) -> CopilotLogin | dict[str, object] | None:
     """The environment's Copilot login for `status`: its folder (local) or its volume (compose,
     read through Docker); when Docker cannot say, a dict naming why it is unknown."""
-    if not copilot.uses_copilot(spec):
+    if not uses_copilot(spec):
         return None
     try:
         return copilot.current_login(spec)

@@ -23,27 +23,37 @@ import re
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from llmproxy_ops.errors import CopilotLoginError, StackError, UsageError
-from llmproxy_ops.findings import Finding, Severity
+from llmproxy_ops.runtime.copilot_token import (
+    PROBE_SCRIPT,
+    RESULT_MARK,
+    CopilotLogin,
+    current_login,
+    private_dir,
+    read_local,
+)
+from llmproxy_ops.spec.copilot import (
+    ACCESS_TOKEN_FILE,
+    API_KEY_FILE,
+    TOKEN_DIR_VAR,
+    copilot_token_dir,
+    uses_copilot,
+    volume_name,
+)
 from llmproxy_ops.spec.model import Spec
 
-PROVIDER_PREFIX: Final = "github_copilot/"
-TOKEN_DIR_VAR: Final = "GITHUB_COPILOT_TOKEN_DIR"
-LOCAL_SUBDIR: Final = "github_copilot"
-VOLUME: Final = "github-copilot-auth"
-CONTAINER_DIR: Final = "/app/github_copilot"
-ACCESS_TOKEN_FILE: Final = "access-token"
-API_KEY_FILE: Final = "api-key.json"
+# the callers' one name for the login and its place (cli/copilot_cmd.py, ops/copilot_target.py)
+__all__ = ["CopilotLogin", "DevicePrompt", "LoginPlace", "compose_place", "current_login",
+           "local_place", "login", "logout", "require_copilot", "status"]
+
 DEFAULT_TIMEOUT_S: Final = 300.0
 _DETAIL_LINES: Final = 20
 REACH_TIMEOUT_S: Final = 30.0
-_RESULT_MARK: Final = "LLMPROXY_OPS_COPILOT "
 # LiteLLM's own prompt (authenticator.py `_login`): we show it our way, not as a log line.
 _PROMPT: Final = re.compile(r"Please visit (\S+) and enter code (\S+) to authenticate\.")
 
@@ -78,26 +88,15 @@ if not had:
             break
         except (OSError, ValueError) as exc:
             if time.monotonic() > deadline:
-                print({_RESULT_MARK!r} + json.dumps({{"unreachable": url, "error": str(exc),
+                print({RESULT_MARK!r} + json.dumps({{"unreachable": url, "error": str(exc),
                       "waited_s": float(sys.argv[1])}}), flush=True)
                 sys.exit(3)
             time.sleep(1)
 auth.get_access_token()
 auth.get_api_key()
 info = json.load(open(auth.api_key_file))
-print({_RESULT_MARK!r} + json.dumps({{"reused": had, "expires_at": info.get("expires_at"),
+print({RESULT_MARK!r} + json.dumps({{"reused": had, "expires_at": info.get("expires_at"),
       "api": (info.get("endpoints") or {{}}).get("api")}}), flush=True)
-"""
-_PROBE_SCRIPT: Final = f"""
-import json, os
-d = os.environ[{TOKEN_DIR_VAR!r}]
-tok = os.path.join(d, {ACCESS_TOKEN_FILE!r})
-out = {{"access_token": os.path.isfile(tok) and os.path.getsize(tok) > 0, "expires_at": None}}
-try:
-    out["expires_at"] = json.load(open(os.path.join(d, {API_KEY_FILE!r}))).get("expires_at")
-except (OSError, ValueError):
-    pass
-print({_RESULT_MARK!r} + json.dumps(out), flush=True)
 """
 _LOGOUT_SCRIPT: Final = f"""
 import json, os
@@ -105,7 +104,7 @@ d = os.environ[{TOKEN_DIR_VAR!r}]
 for name in ({ACCESS_TOKEN_FILE!r}, {API_KEY_FILE!r}):
     if os.path.exists(os.path.join(d, name)):
         os.remove(os.path.join(d, name))
-print({_RESULT_MARK!r} + json.dumps({{"removed": True}}), flush=True)
+print({RESULT_MARK!r} + json.dumps({{"removed": True}}), flush=True)
 """
 
 
@@ -115,51 +114,6 @@ class DevicePrompt:
     code: str
 
 
-@dataclass(frozen=True)
-class CopilotLogin:
-    """Where an environment's Copilot login lives and what is there (never the token)."""
-
-    env: str
-    runtime: str
-    location: str  # a folder (local) or a docker volume name (compose)
-    logged_in: bool
-    expires_at: float | None = None
-    reused: bool = False  # login found a token already there and ran no device flow
-
-    @property
-    def key_expired(self) -> bool:
-        return self.expires_at is not None and self.expires_at <= time.time()
-
-
-def uses_copilot(spec: Spec) -> bool:
-    return any(
-        isinstance(e, dict)
-        and isinstance(e.get("litellm_params"), dict)
-        and str(e["litellm_params"].get("model", "")).startswith(PROVIDER_PREFIX)
-        for e in spec.model_list
-    )
-
-
-def copilot_token_dir(spec: Spec, env: str | None = None) -> Path:
-    """The local runtime's token folder: under the run directory, never the repo or build/."""
-    return (spec.stack.run_dir / (env or spec.name) / LOCAL_SUBDIR).absolute()
-
-
-def local_environment(spec: Spec) -> dict[str, str]:
-    """What the local runtime adds to litellm's environment ({} without Copilot models)."""
-    if not uses_copilot(spec):
-        return {}
-    return {TOKEN_DIR_VAR: str(_private_dir(copilot_token_dir(spec)))}
-
-
-def _private_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    path.chmod(0o700)  # mkdir's mode is masked by the umask; this is not
-    return path
-
-
-def volume_name(project: str) -> str:
-    return f"{project}_{VOLUME}"
 
 
 # ---- where the login runs -------------------------------------------------------------------
@@ -176,7 +130,7 @@ class LoginPlace:
 
 
 def local_place(spec: Spec, environment: dict[str, str]) -> LoginPlace:
-    token_dir = _private_dir(copilot_token_dir(spec))
+    token_dir = private_dir(copilot_token_dir(spec))
     env = {
         **os.environ,
         **environment,
@@ -237,7 +191,7 @@ def login(
 def status(place: LoginPlace, env_name: str, timeout: float = 120.0) -> CopilotLogin:
     if place.runtime == "local":
         return read_local(Path(place.location), env_name)
-    argv = [*place.argv, "-c", _PROBE_SCRIPT]
+    argv = [*place.argv, "-c", PROBE_SCRIPT]
     result, _ = _run(argv, place.env, timeout, lambda _: None)
     return CopilotLogin(
         env_name,
@@ -254,105 +208,6 @@ def logout(place: LoginPlace, env_name: str, timeout: float = 120.0) -> CopilotL
     _run(argv, place.env, timeout, lambda _: None)
     return CopilotLogin(env_name, place.runtime, place.location, False)
 
-
-def read_local(token_dir: Path, env_name: str) -> CopilotLogin:
-    token = token_dir / ACCESS_TOKEN_FILE
-    logged_in = token.is_file() and token.stat().st_size > 0
-    try:
-        expires = json.loads((token_dir / API_KEY_FILE).read_text()).get("expires_at")
-    except (OSError, ValueError, AttributeError):
-        expires = None
-    return CopilotLogin(env_name, "local", str(token_dir), logged_in, expires)
-
-
-def read_volume(docker: str, image: str, volume: str, env_name: str) -> CopilotLogin:
-    """The compose runtime's login: the named volume, read by a throw-away container of the
-    litellm image (the volume is the image user's, mode 0700). StackError: Docker could not
-    say (no client, no engine, no image) - the state is unknown, not absent."""
-    inspect = _docker([docker, "volume", "inspect", volume], timeout=30)
-    if inspect.returncode != 0:
-        if "no such volume" in (inspect.stderr + inspect.stdout).lower():
-            return CopilotLogin(env_name, "compose", volume, False)
-        raise StackError(f"`docker volume inspect` failed: {_last_line(inspect)}")
-    probe = _docker(
-        [docker, "run", "--rm", "--network", "none", "-v", f"{volume}:{CONTAINER_DIR}:ro",
-         "-e", f"{TOKEN_DIR_VAR}={CONTAINER_DIR}", "--entrypoint", "python", image,
-         "-c", _PROBE_SCRIPT],
-        timeout=120,
-    )
-    marked = [ln for ln in probe.stdout.splitlines() if ln.startswith(_RESULT_MARK)]
-    if probe.returncode != 0 or not marked:
-        raise StackError(f"could not read volume {volume} with {image}: {_last_line(probe)}")
-    found = json.loads(marked[-1][len(_RESULT_MARK):])
-    return CopilotLogin(env_name, "compose", volume, bool(found.get("access_token")),
-                        found.get("expires_at"))
-
-
-def _docker(argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                              check=False, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise StackError(f"`{argv[0]} {argv[1]}` could not run: {exc}") from None
-
-
-def _last_line(proc: subprocess.CompletedProcess[str]) -> str:
-    text = (proc.stderr or proc.stdout).strip()
-    return text.splitlines()[-1][-300:] if text else f"exit {proc.returncode}"
-
-
-def current_login(spec: Spec, docker: str = "docker") -> CopilotLogin | None:
-    """Where the environment's runtime keeps the login (None: a runtime without one here).
-
-    Raises StackError when the compose volume cannot be read (Docker not running...)."""
-    if spec.stack.runtime == "local":
-        return read_local(copilot_token_dir(spec), spec.name)
-    if spec.stack.runtime == "compose":
-        # imported here: render.compose imports this module
-        from llmproxy_ops.render.compose import project_name
-
-        cs = spec.stack.compose(spec.name)
-        return read_volume(docker, cs.litellm.image, volume_name(project_name(cs)), spec.name)
-    return None
-
-
-def missing_login_finding(spec: Spec, docker: str = "docker") -> Finding | None:
-    """A warning when an environment has Copilot models and no login yet, or when its login
-    cannot be checked (compose with no Docker engine): validation never fails on it."""
-    if not uses_copilot(spec):
-        return None
-    try:
-        login = current_login(spec, docker)
-    except StackError as exc:
-        from llmproxy_ops.render.compose import project_name
-
-        where = volume_name(project_name(spec.stack.compose(spec.name)))
-        return _login_finding(
-            spec, "copilot-login-unknown",
-            f"github_copilot/ models; the Copilot login in volume {where} is unknown "
-            f"({exc.message})",
-            f"once Docker runs: llmproxy-ops copilot status --env {spec.name}",
-        )
-    if login is None or login.logged_in:
-        return None
-    where = "volume" if login.runtime == "compose" else ""
-    return _login_finding(
-        spec, "copilot-not-logged-in",
-        f"github_copilot/ models but no Copilot login in {where + ' ' if where else ''}"
-        f"{login.location}: LiteLLM drops those deployments when it starts",
-        f"run: llmproxy-ops copilot login --env {spec.name}",
-    )
-
-
-def _login_finding(spec: Spec, code: str, message: str, hint: str) -> Finding:
-    index = next(
-        i
-        for i, e in enumerate(spec.model_list)
-        if isinstance(e, dict)
-        and str((e.get("litellm_params") or {}).get("model", "")).startswith(PROVIDER_PREFIX)
-    )
-    path = ("model_list", index, "litellm_params", "model")
-    return Finding(Severity.WARNING, code, message, spec.locate(path), path, hint=hint)
 
 
 # ---- the child process ----------------------------------------------------------------------
@@ -417,8 +272,8 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 
 def _result(code: int | None, lines: list[str]) -> dict:
     for line in reversed(lines):
-        if line.startswith(_RESULT_MARK):
-            found = dict(json.loads(line[len(_RESULT_MARK) :]))
+        if line.startswith(RESULT_MARK):
+            found = dict(json.loads(line[len(RESULT_MARK) :]))
             if "unreachable" in found:
                 raise CopilotLoginError(
                     f"Copilot login: cannot reach the device-code address {found['unreachable']} "

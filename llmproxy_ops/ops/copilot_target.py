@@ -13,6 +13,7 @@ from llmproxy_ops.render.compose import litellm_names
 from llmproxy_ops.runtime.api import runtime_of
 from llmproxy_ops.runtime.compose import ComposeRuntime, secret_environment
 from llmproxy_ops.spec import Spec
+from llmproxy_ops.spec.copilot import CONTAINER_DIR
 
 _ROOT_USERS = frozenset({"", "0", "root", "0:0", "root:root"})
 
@@ -79,7 +80,7 @@ def _own_volume(base: list[str], service: str, user: str,
             script,
             "sh",
             user.split(":")[0],
-            copilot.CONTAINER_DIR,
+            CONTAINER_DIR,
         ],
         env,
     )

@@ -22,7 +22,6 @@ from typing import Any
 
 import yaml
 
-from llmproxy_ops.ops import copilot
 from llmproxy_ops.render.initdb import INITDB_FILE
 from llmproxy_ops.render.launcher import (
     CONTAINER_DIR,
@@ -33,6 +32,7 @@ from llmproxy_ops.render.launcher import (
 from llmproxy_ops.render.litellm_hooks import SHIPPED as SHIPPED_HOOKS
 from llmproxy_ops.render.service_secrets import EXPORT_SECRETS, REDIS_PASSWORD_VAR, secret_vars
 from llmproxy_ops.render.stack_redis import brings_redis, deployment_config
+from llmproxy_ops.spec import copilot
 from llmproxy_ops.spec.compose_settings import ComposeSettings, Service
 from llmproxy_ops.spec.model import Spec, StackSettings
 

@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 
 from llmproxy_ops.cli.main import app
 from llmproxy_ops.errors import StackError
-from llmproxy_ops.ops import copilot
 from llmproxy_ops.ops.copilot_target import login_place
 from llmproxy_ops.pipeline import Target
 from llmproxy_ops.render.build import render_files
+from llmproxy_ops.runtime import copilot_token
 from llmproxy_ops.spec import load_files
 
 COPILOT = """
@@ -59,29 +59,29 @@ def test_no_volume_without_copilot_models(write, in_tmp):
 
 def test_local_folder_is_private_and_under_the_run_dir(write, in_tmp):
     spec = _spec(write, runtime="local")
-    env = copilot.local_environment(spec)
+    env = copilot_token.local_environment(spec)
     folder = in_tmp / ".run" / spec.name / "github_copilot"
     assert env == {"GITHUB_COPILOT_TOKEN_DIR": str(folder)}
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
-    assert copilot.local_environment(_spec(write, runtime="local", copilot_model=False)) == {}
+    assert copilot_token.local_environment(_spec(write, runtime="local", copilot_model=False)) == {}
 
 
 def test_warning_until_the_local_login_exists(write, in_tmp):
     spec = _spec(write, runtime="local")
-    finding = copilot.missing_login_finding(spec)
+    finding = copilot_token.missing_login_finding(spec)
     assert finding is not None and finding.code == "copilot-not-logged-in"
     assert str(finding.location) == "x.yaml:5:22"  # the github_copilot/ model
     assert finding.hint == f"run: llmproxy-ops copilot login --env {spec.name}"
-    folder = Path(copilot.local_environment(spec)["GITHUB_COPILOT_TOKEN_DIR"])
+    folder = Path(copilot_token.local_environment(spec)["GITHUB_COPILOT_TOKEN_DIR"])
     (folder / "access-token").write_text("gho_x")
-    assert copilot.missing_login_finding(spec) is None
-    assert copilot.read_local(folder, "x").logged_in
+    assert copilot_token.missing_login_finding(spec) is None
+    assert copilot_token.read_local(folder, "x").logged_in
 
 
 def test_compose_login_state_is_unknown_without_docker(write, in_tmp):
     """Validation never needs Docker: it says it cannot tell (tests/stack reads the volume)."""
     spec = _spec(write)
-    finding = copilot.missing_login_finding(spec, docker="/nonexistent/docker")
+    finding = copilot_token.missing_login_finding(spec, docker="/nonexistent/docker")
     assert finding is not None and finding.code == "copilot-login-unknown"
     assert finding.message == (
         "github_copilot/ models; the Copilot login in volume llmproxy-x-yaml_github-copilot-auth "
@@ -90,7 +90,7 @@ def test_compose_login_state_is_unknown_without_docker(write, in_tmp):
     )
     assert str(finding.location) == "x.yaml:5:22"
     assert finding.hint == f"once Docker runs: llmproxy-ops copilot status --env {spec.name}"
-    assert copilot.missing_login_finding(_spec(write, copilot_model=False), "/nonexistent") is None
+    assert copilot_token.missing_login_finding(_spec(write, copilot_model=False), "/nonexistent") is None
 
 
 def test_a_compose_environment_logs_in_through_compose_not_on_this_host(write, in_tmp):
