@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from llmproxy_ops.errors import StackError
+from llmproxy_ops.errors import StackError, UsageError
 from llmproxy_ops.ops import copilot
 from llmproxy_ops.ops.copilot import LoginPlace
 from llmproxy_ops.pipeline import Target, load_target, render_target, target_environment
@@ -13,7 +13,7 @@ from llmproxy_ops.render.compose import litellm_names
 from llmproxy_ops.runtime.api import runtime_of
 from llmproxy_ops.runtime.compose import ComposeRuntime, secret_environment
 from llmproxy_ops.spec import Spec
-from llmproxy_ops.spec.copilot import CONTAINER_DIR
+from llmproxy_ops.spec.copilot import CONTAINER_DIR, keeps_login
 
 _ROOT_USERS = frozenset({"", "0", "root", "0:0", "root:root"})
 
@@ -22,6 +22,12 @@ def login_place(target: Target, *, for_login: bool) -> tuple[Spec, LoginPlace]:
     """The place for `target`; for a login, compose renders first so the volume is mounted."""
     spec = load_target(target)
     copilot.require_copilot(spec)
+    if not keeps_login(spec):
+        raise UsageError(
+            f"environment '{spec.name}' runs on {spec.stack.runtime}, which keeps no Copilot "
+            "login: one written here would be read by no replica",
+            hint="serve Copilot models from a local or compose environment "
+            "(`llmproxy-ops validate config` reports copilot-runtime-unsupported)")
     # The runtime protocol's compose runtime wraps a ComposeRuntime (`.compose`): asking for
     # ComposeRuntime itself ran every compose login on the host, where the compose network's
     # names (fake-provider) do not resolve and the token missed the volume.

@@ -20,9 +20,9 @@ from llmproxy_ops.spec.copilot import (
     ACCESS_TOKEN_FILE,
     API_KEY_FILE,
     CONTAINER_DIR,
-    PROVIDER_PREFIX,
     TOKEN_DIR_VAR,
     copilot_token_dir,
+    first_copilot_model,
     uses_copilot,
     volume_name,
 )
@@ -157,12 +157,6 @@ def missing_login_finding(spec: Spec, docker: str = "docker") -> Finding | None:
 
 
 def _login_finding(spec: Spec, code: str, message: str, hint: str) -> Finding:
-    index = next(
-        i
-        for i, e in enumerate(spec.model_list)
-        if isinstance(e, dict)
-        and str((e.get("litellm_params") or {}).get("model", "")).startswith(PROVIDER_PREFIX)
-    )
-    path = ("model_list", index, "litellm_params", "model")
+    path = ("model_list", first_copilot_model(spec) or 0, "litellm_params", "model")
     return Finding(Severity.WARNING, code, message, spec.locate(path), path, hint=hint)
 

@@ -22,15 +22,28 @@ VOLUME: Final = "github-copilot-auth"
 CONTAINER_DIR: Final = "/app/github_copilot"
 ACCESS_TOKEN_FILE: Final = "access-token"
 API_KEY_FILE: Final = "api-key.json"
+# Runtimes that keep one Copilot login every replica reads, and where. Not swarm: a volume
+# there is node-local, so a login on one node would miss the replicas on the others (and a
+# node-local copy would need its own login); not Kubernetes: this tool writes no Secret for it.
+LOGIN_KEPT_IN: Final = {"local": "a folder under the run directory",
+                        "compose": "the project's named volume"}
 
 
 def uses_copilot(spec: Spec) -> bool:
-    return any(
-        isinstance(e, dict)
-        and isinstance(e.get("litellm_params"), dict)
-        and str(e["litellm_params"].get("model", "")).startswith(PROVIDER_PREFIX)
-        for e in spec.model_list
-    )
+    return first_copilot_model(spec) is not None
+
+
+def first_copilot_model(spec: Spec) -> int | None:
+    """The index in model_list of the first github_copilot/ deployment (None: there is none)."""
+    return next((i for i, e in enumerate(spec.model_list)
+                 if isinstance(e, dict) and isinstance(e.get("litellm_params"), dict)
+                 and str(e["litellm_params"].get("model", "")).startswith(PROVIDER_PREFIX)),
+                None)
+
+
+def keeps_login(spec: Spec) -> bool:
+    """Whether the environment's runtime keeps a Copilot login (LOGIN_KEPT_IN)."""
+    return spec.stack.runtime in LOGIN_KEPT_IN
 
 
 def copilot_token_dir(spec: Spec, env: str | None = None) -> Path:

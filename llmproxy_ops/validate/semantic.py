@@ -16,6 +16,7 @@ from llmproxy_ops.validate.checks.compose import (
     check_mlflow_published,
     check_stack_redis_env,
 )
+from llmproxy_ops.validate.checks.copilot import check_copilot_runtime
 from llmproxy_ops.validate.checks.deployments import check_duplicate_deployment
 from llmproxy_ops.validate.checks.env import check_env_missing, check_env_undocumented
 from llmproxy_ops.validate.checks.guardrails import check_guardrail_params
@@ -66,6 +67,7 @@ CHECKS: tuple[Check, ...] = (
     check_mlflow_published,
     check_stack_redis_env,
     check_salt_key,
+    check_copilot_runtime,
     check_kubernetes,
     check_server_crash_unprotected,
 )

@@ -117,3 +117,30 @@ def test_login_refuses_an_environment_without_copilot(in_tmp):
     )
     assert result.exit_code == 2
     assert "error: environment 'dev' has no github_copilot/ models" in result.output
+
+
+@pytest.mark.parametrize("runtime", ["swarm", "kubernetes"])
+def test_a_runtime_that_keeps_no_login_is_refused_where_the_model_is_written(
+        runtime, write, in_tmp):
+    """On swarm a login would land on one node's volume (or this host's folder) and no
+    replica would read it: validation says so at the model, and `copilot login` refuses."""
+    write("configs/environments/x.yaml", COPILOT.replace("RUNTIME", runtime).replace(
+        "REPLICAS", "2"))
+    result = CliRunner().invoke(app, ["validate", "config", "--env", "x", "--no-env",
+                                      "--configs", "configs"])
+    assert result.exit_code == 1, result.output
+    assert (f"error[copilot-runtime-unsupported] model_list[1].litellm_params.model: "
+            f"github_copilot/ models on the {runtime} runtime") in result.output
+    assert "configs/environments/x.yaml:5:22: " in result.output  # the model value
+    login = CliRunner().invoke(app, ["copilot", "login", "--env", "x", "--configs", "configs"])
+    assert login.exit_code == 2, login.output
+    assert f"runs on {runtime}, which keeps no Copilot login" in login.output
+    assert not Path(".run").exists()  # nothing written on this host
+
+
+@pytest.mark.parametrize("runtime", ["local", "compose"])
+def test_runtimes_that_keep_the_login_are_not_refused(runtime, write, in_tmp):
+    from llmproxy_ops.validate import validate_spec
+
+    found = validate_spec(_spec(write, runtime=runtime), env=None)
+    assert "copilot-runtime-unsupported" not in {f.code for f in found.findings}
