@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import _common as bench
+import seeds_way
 import yaml
 from perf_load import Target
 from perf_nginx import PLAIN_PATH, SSE_PATH, Nginx, front_conf, upstream_conf
@@ -166,28 +167,24 @@ def start_upstream(work: Path) -> Running:
 
 
 def start_seeds(work: Path, upstream_url: str) -> Running:
+    """The seeds' way exactly: their venv's `litellm --config` (benchmarks/seeds_way.py)."""
     config = work / "seeds" / "config.yaml"
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(seeds_config(upstream_url))
-    # The seeds' way has no offline setting: litellm tries GitHub for the cost map at start.
-    env = {"LITELLM_MASTER_KEY": MASTER_KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "False"}
-    launch = LaunchSpec(
-        config_path=config,
-        env=env,
-        port=bench.free_port(),
-        workers=1,
-        server="uvicorn",
-        startup_timeout=300,
-    )
+    proxy = seeds_way.start(bench.seeds_litellm(), config, bench.free_port(), MASTER_KEY,
+                            work / "seeds" / "litellm.log")
     info = {
-        "server": "uvicorn",
+        "server": "litellm --config (LiteLLM's CLI: uvicorn, 1 worker)",
         "workers": 1,
         "environment": {},
         "config": "seed 000",
         "venv": "litellm[proxy] only (benchmarks/.venv-seeds)",
+        "time_to_healthy_s": proxy.time_to_healthy_s,
+        "pid": proxy.pgid,
     }
-    label = "seeds' way: litellm --config, uvicorn x1"
-    return _start_local(work / "seeds", launch, "seeds", label, info, bench.seeds_litellm())
+    target = Target(url=proxy.url, groups=(proxy.pgid,), key=MASTER_KEY, model=MODEL,
+                    stream_model=MODEL + "-stream")
+    return Running("seeds", "seeds' way: litellm --config, uvicorn x1", target, info, proxy.stop)
 
 
 def start_rendered(work: Path, upstream_url: str, candidate: Candidate | None) -> Running:
