@@ -14,7 +14,7 @@ from perf_nginx import PLAIN_PATH, SSE_PATH, Nginx, front_conf, upstream_conf
 
 from llmproxy_ops.render.env_manifest import RUNTIME_DEFAULTS, runtime_environment
 from llmproxy_ops.render.litellm_config import litellm_config
-from llmproxy_ops.runtime.local import LaunchSpec, LocalRuntime
+from llmproxy_ops.runtime.local_process import LaunchSpec, LocalRuntime
 from llmproxy_ops.spec import load_environment, load_files
 from llmproxy_ops.spec.located import to_plain
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from llmproxy_ops.runtime.api import StopResult
-    from llmproxy_ops.runtime.local import LaunchSpec, LocalRuntime, RuntimeStatus
+    from llmproxy_ops.runtime.local_process import LaunchSpec, LocalRuntime, RuntimeStatus
 
 __all__ = ["LaunchSpec", "LocalRuntime", "RuntimeStatus", "StopResult"]
 
@@ -14,7 +14,7 @@ __all__ = ["LaunchSpec", "LocalRuntime", "RuntimeStatus", "StopResult"]
 def __getattr__(name: str) -> Any:
     # imported on first use: `validate` needs a constant of runtime.local_fake, not the runtime
     if name in __all__:
-        from llmproxy_ops.runtime import local
+        from llmproxy_ops.runtime import local_process
 
-        return getattr(local, name)
+        return getattr(local_process, name)
     raise AttributeError(name)

@@ -229,8 +229,8 @@ def timed(name: str, action: Callable[[], str | None]) -> Step:
 def _load_builtin() -> None:
     # The built-in runtimes register themselves on import; imported late to avoid a cycle.
     from llmproxy_ops.runtime import (  # noqa: F401
-        compose_env,
-        kubernetes_env,
-        local_env,
-        swarm_env,
+        compose_target,
+        kubernetes_target,
+        local_target,
+        swarm_target,
     )

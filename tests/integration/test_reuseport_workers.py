@@ -16,7 +16,7 @@ import pytest
 
 from llmproxy_ops.errors import StackError
 from llmproxy_ops.runtime import LaunchSpec, LocalRuntime, RuntimeStatus
-from llmproxy_ops.runtime.local import LAUNCHER_MODULE
+from llmproxy_ops.runtime.local_process import LAUNCHER_MODULE
 from llmproxy_ops.runtime.process import cmdline, pid_alive
 from tests.integration.test_local_runtime import (
     CONFIG,

@@ -37,7 +37,7 @@ from llmproxy_ops.runtime.api import (
     register,
     timed,
 )
-from llmproxy_ops.runtime.compose_env import ComposeEnvRuntime
+from llmproxy_ops.runtime.compose_target import ComposeEnvRuntime
 
 NAMESPACE_LABEL = "com.docker.stack.namespace"
 OWNER_LABEL = "llmproxy-ops.stack"

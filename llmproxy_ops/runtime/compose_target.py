@@ -49,13 +49,13 @@ from llmproxy_ops.runtime.api import (
     register,
     timed,
 )
-from llmproxy_ops.runtime.compose import (
+from llmproxy_ops.runtime.compose_project import (
     ComposeRuntime,
     ComposeStatus,
     ServiceState,
     secret_environment,
 )
-from llmproxy_ops.runtime.local import base_url
+from llmproxy_ops.runtime.local_process import base_url
 from llmproxy_ops.runtime.nginx_upstream import NginxUpstream
 
 _CLIENT_SLACK_S = 120.0
