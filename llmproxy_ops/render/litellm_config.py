@@ -46,6 +46,11 @@ _DUMPER = _Dumper
 AUTH_STATUS_CALLBACK = "llmproxy_auth_status.handler"
 
 
+# `stack.metrics: true` turns this LiteLLM callback on; the runtimes give it the
+# PROMETHEUS_MULTIPROC_DIR that makes /metrics count every worker once.
+METRICS_CALLBACK = "prometheus"
+
+
 def litellm_config(spec: Spec) -> dict[str, Any]:
     config = spec.litellm_config()  # fresh containers (to_plain): ours to change
     settings = config.setdefault("litellm_settings", {})
@@ -53,16 +58,22 @@ def litellm_config(spec: Spec) -> dict[str, Any]:
         for key, value in LITELLM_SETTINGS_DEFAULTS.items():
             settings.setdefault(key, value)
         _add_auth_status(config, settings)
+        if spec.stack.metrics:
+            _add_callback(settings, METRICS_CALLBACK)
     return config
+
+
+def _add_callback(settings: dict[str, Any], name: str) -> None:
+    callbacks = settings.setdefault("callbacks", [])
+    if isinstance(callbacks, list) and name not in callbacks:
+        callbacks.append(name)
 
 
 def _add_auth_status(config: dict[str, Any], settings: dict[str, Any]) -> None:
     general = config.get("general_settings")
     if isinstance(general, dict) and general.get("database_url"):
         return  # with a database LiteLLM checks virtual keys itself: 401 already
-    callbacks = settings.setdefault("callbacks", [])
-    if isinstance(callbacks, list) and AUTH_STATUS_CALLBACK not in callbacks:
-        callbacks.append(AUTH_STATUS_CALLBACK)
+    _add_callback(settings, AUTH_STATUS_CALLBACK)
 
 
 def render_litellm_yaml(spec: Spec) -> str:

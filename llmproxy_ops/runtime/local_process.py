@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import sys
 import time
@@ -26,6 +27,8 @@ PID_FILE = "litellm.pid"
 # environment adopts it (runtime/local_target.py): both belong to one environment.
 ROLLOUT_DIR = "next"
 LOG_FILE = "litellm.log"
+METRICS_DIR_VAR = "PROMETHEUS_MULTIPROC_DIR"
+METRICS_DIR_PREFIX = "metrics-"
 STATE_FILE = "state.json"
 LOG_TAIL_LINES = 30
 SERVER_FLAGS = {"uvicorn": [], "gunicorn": ["--run_gunicorn"], "granian": ["--run_granian"]}
@@ -54,6 +57,9 @@ class LaunchSpec:
     # a rollout). False: LiteLLM's own CLI exactly as shipped (the seeds' way, benchmarks).
     reuse_port: bool = True
     drain_timeout: float = 60.0
+    # stack.metrics: the workers share a fresh PROMETHEUS_MULTIPROC_DIR (one per start), so
+    # /metrics counts each of them once and a restart starts from zero, as Prometheus expects
+    metrics: bool = False
     # A rollout's new proxy: also on 127.0.0.1:private_port (checked there on its own), and
     # new connections stay on the `steer_behind` sockets of the old one until it is steered.
     private_port: int | None = None
@@ -157,17 +163,21 @@ class LocalRuntime:
         offset = self._write_marker(launch, config)
         started = time.time()
         # One per start: a rollout's new proxy runs beside the old one, each keeps its own.
-        workers_file = self.env_dir / f"workers-{secrets.token_hex(4)}.json"
-        argv, env = self._argv(launch, config), self._child_env(launch, workers_file)
+        token = secrets.token_hex(4)
+        workers_file = self.env_dir / f"workers-{token}.json"
+        metrics_dir = self._fresh_metrics_dir(token) if launch.metrics else None
+        argv = self._argv(launch, config)
+        env = self._child_env(launch, workers_file, metrics_dir)
         pid, ident = identity.spawn(argv, env, self.log_path)
         state = {**self._state(pid, launch, config, started), "workers_file": str(workers_file),
-                 "identity": ident.to_json()}
+                 "metrics_dir": str(metrics_dir or ""), "identity": ident.to_json()}
         self._save(pid, state)
         try:
             self._wait_healthy(pid, launch, offset)
         except BaseException:  # a failed or interrupted (Ctrl-C) start leaves no process behind
             self._kill(pid, grace=5.0)
             self._forget()
+            self._forget_workers(state)
             raise
         state["time_to_healthy_s"] = round(time.time() - started, 3)
         state["listening_on"] = sorted(ownership.group_ports(pid))  # the real ports
@@ -291,7 +301,9 @@ class LocalRuntime:
         argv += ["--port", str(launch.port), "--num_workers", str(launch.workers)]
         return argv + SERVER_FLAGS[launch.server]
 
-    def _child_env(self, launch: LaunchSpec, workers_file: Path) -> dict[str, str]:
+    def _child_env(
+        self, launch: LaunchSpec, workers_file: Path, metrics_dir: Path | None = None
+    ) -> dict[str, str]:
         rollout = {
             "LLMPROXY_PORT": str(launch.port),
             # gunicorn and granian keep their own workers: no supervisor, no fork server
@@ -304,7 +316,10 @@ class LocalRuntime:
         }
         # the marker lets `down` find this process if state.json is ever lost (recovery.py)
         marker = recovery.marker_env(self.env_dir)
-        env = {**CHILD_ENV_DEFAULTS, **os.environ, **launch.env, **rollout, **marker}
+        # set for the launcher itself: its fork server imports LiteLLM (and prometheus_client,
+        # which picks its multiprocess mode at import) before any worker exists
+        metrics = {METRICS_DIR_VAR: str(metrics_dir)} if metrics_dir else {}
+        env = {**CHILD_ENV_DEFAULTS, **os.environ, **launch.env, **rollout, **marker, **metrics}
         return with_hooks_on_path(env)
 
     def _write_marker(self, launch: LaunchSpec, config: Path) -> int:
@@ -381,10 +396,26 @@ class LocalRuntime:
         self.state_path.unlink(missing_ok=True)
 
     def _forget_workers(self, state: dict[str, Any]) -> None:
-        """The stopped proxy's worker record, if it is one of ours (never a path elsewhere)."""
+        """The stopped proxy's worker record and metrics folder, if they are ours (never a
+        path elsewhere: state.json is read as someone else's file)."""
         path = Path(str(state.get("workers_file") or ""))
         if path.parent == self.env_dir and path.name.startswith("workers-"):
             path.unlink(missing_ok=True)
+        metrics = self.metrics_dir(state)
+        if metrics is not None:
+            shutil.rmtree(metrics, ignore_errors=True)
+
+    def metrics_dir(self, state: dict[str, Any]) -> Path | None:
+        """The running proxy's PROMETHEUS_MULTIPROC_DIR, if state.json names one of ours."""
+        path = Path(str(state.get("metrics_dir") or ""))
+        ours = path.parent == self.env_dir and path.name.startswith(METRICS_DIR_PREFIX)
+        return path if ours and path.is_dir() and not path.is_symlink() else None
+
+    def _fresh_metrics_dir(self, token: str) -> Path:
+        # empty at each start: samples of a previous run's pids would be summed into this one's
+        path = self.env_dir / f"{METRICS_DIR_PREFIX}{token}"
+        path.mkdir(mode=0o700)
+        return path
 
     def workers(self, state: dict[str, Any]) -> list[dict[str, Any]]:
         """The supervisor's record of its workers (pid, restarts, last exit); [] if none."""

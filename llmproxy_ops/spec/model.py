@@ -32,6 +32,8 @@ STACK_DEFAULTS: dict[str, Any] = {
     # How long a retiring proxy may take to finish in-flight requests and streams (apply).
     "drain_timeout": 60,
     "run_dir": ".run",
+    # LiteLLM's prometheus callback and what it needs (render/litellm_config.py, the runtimes)
+    "metrics": False,
     "build_dir": "build",
     # None: production when the environment is named prod or production (Spec.production)
     "production": None,
@@ -70,6 +72,7 @@ class StackSettings:
     # The local runtime also starts the fake provider (runtime/local_fake.py); dev does.
     local_fake_provider: bool = False
     production: bool | None = None  # as written; Spec.production applies the default
+    metrics: bool = False  # LiteLLM's prometheus callback, /metrics aggregated over workers
 
     @property
     def runs_compose_services(self) -> bool:
@@ -114,6 +117,7 @@ class StackSettings:
             workers_auto=values["workers"] == "auto",
             local_fake_provider=bool((values["local"] or {}).get("fake_provider", False)),
             production=values["production"] if isinstance(values["production"], bool) else None,
+            metrics=values["metrics"] is True,
         )
 
 

@@ -26,6 +26,7 @@ from llmproxy_ops.validate.checks.master_key import (
     check_master_key_boot,
     check_master_key_format,
 )
+from llmproxy_ops.validate.checks.metrics import check_metrics
 from llmproxy_ops.validate.checks.model_groups import check_unknown_model_group
 from llmproxy_ops.validate.checks.providers import check_unknown_model, check_unknown_provider
 from llmproxy_ops.validate.checks.rate_limits import (
@@ -60,6 +61,7 @@ CHECKS: tuple[Check, ...] = (
     check_rate_limit_not_enforced,
     check_rate_limit_per_worker,
     check_callback_settings,
+    check_metrics,
     check_callback_modules,
     check_unknown_model_group,
     check_guardrail_params,

@@ -258,6 +258,12 @@ STACK_SCHEMA: dict[str, Any] = {
             "description": "seconds a retiring proxy gets to finish in-flight requests (apply)",
         },
         "run_dir": {**_PATH, "description": "pid and log files of the local runtime"},
+        "metrics": {
+            "type": "boolean",
+            "description": "Prometheus metrics: LiteLLM's prometheus callback with a shared "
+            "PROMETHEUS_MULTIPROC_DIR per proxy, so /metrics counts every worker once (needs "
+            "the master key; never served through nginx; docs/metrics.md)",
+        },
         "production": {
             "type": "boolean",
             "description": "a production environment: nginx/the Ingress pass only the client "

@@ -186,6 +186,8 @@ def fake() -> Iterator[FakeProvider]:
     provider = FakeProvider()
     # The fake has no LiteLLM liveness route; add one so the probe path answers like LiteLLM.
     provider._app.router.add_get(LIVENESS, _alive)  # noqa: SLF001 - test-only route
+    # ...and a /metrics that answers, so the gateway's refusal below is nginx's own
+    provider._app.router.add_get("/metrics/", _alive)  # noqa: SLF001 - test-only route
     with provider:
         yield provider
 
@@ -236,6 +238,16 @@ def test_https_with_self_signed_cert_and_headers_on_200_and_401(gateway: Gateway
     assert denied.status_code == 401  # the upstream's rejection passes through, headers added
     assert_security_headers(denied)
     assert "server" not in ok.headers or ok.headers["server"] == "nginx"  # no version number
+
+
+@pytest.mark.integration
+def test_metrics_are_never_served_through_the_gateway(gateway: Gateway, fake: FakeProvider) -> None:
+    assert httpx.get(fake.url + "/metrics/").status_code == 200  # the upstream would answer
+    with gateway.client() as client:
+        answers = [client.get(path, headers=KEY) for path in ("/metrics", "/metrics/", "/metrics/x")]
+    assert [r.status_code for r in answers] == [404, 404, 404]
+    assert "not served through the gateway" in answers[0].json()["error"]["message"]
+    assert_security_headers(answers[0])
 
 
 @pytest.mark.integration
