@@ -19,13 +19,25 @@ command -v ss >/dev/null 2>&1 || need+=(iproute2)
 # runtime's Redis (tests/integration/test_kubernetes_redis_limits.py)
 { command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; } \
   || need+=(redis-server)
+# metrics: a real Prometheus scrapes the proxies and promtool tests the shipped alert rules
+# (tests/integration/test_metrics_prometheus.py, test_alert_rules.py); no daemon is started
+# (not its recommends: node-exporter and friends are not what the tests drive)
+prometheus_missing=0
+{ command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; } \
+  || prometheus_missing=1
 if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || { echo "[test-deps] need root to install: ${need[*]}" >&2; exit 1; }
   echo "[test-deps] installing ${need[*]} (Debian)"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-took "nginx + PostgreSQL + Redis packages" "$t"
+if [ "$prometheus_missing" = 1 ]; then
+  [ "$(id -u)" = 0 ] || { echo "[test-deps] need root to install: prometheus" >&2; exit 1; }
+  echo "[test-deps] installing prometheus (Debian, without its recommends)"
+  [ ${#need[@]} -gt 0 ] || apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+took "nginx + PostgreSQL + Redis + Prometheus packages" "$t"
 
 # The real Claude Code CLI (npm) for tests/integration/test_sdk_clients.py, pinned, in a
 # project-local folder (never global). Its native binary comes as an optional dependency,
