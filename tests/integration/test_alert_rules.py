@@ -55,3 +55,17 @@ def test_each_rule_has_a_firing_and_a_quiet_case(alert: str, expr: str, tmp_path
     tested = _test_rules(tmp_path)
     assert tested.returncode != 0, f"{alert} as `{expr}` still passes: a case is missing"
     assert alert in tested.stdout + tested.stderr
+
+
+def test_the_example_scrape_config_checks_with_the_rules(tmp_path: Path) -> None:
+    doc = yaml.safe_load((RULES / "scrape.example.yml").read_text())
+    job = doc["scrape_configs"][0]
+    assert job["job_name"] == "litellm"  # what LiteLLMProxyDown selects
+    (tmp_path / "key").write_text("sk-example")
+    job["authorization"]["credentials_file"] = str(tmp_path / "key")
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(doc))
+    shutil.copy(RULES / "alerts.yml", tmp_path)
+    check = subprocess.run([_promtool(), "check", "config", str(tmp_path / "prometheus.yml")],
+                           capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "SUCCESS: 7 rules found" in check.stdout
