@@ -1,10 +1,20 @@
-"""stack.metrics on the local runtime, as shipped (2 workers here: the case that needs the
-shared folder), scraped by a real Prometheus: its request count equals what the load client
-sent, with both workers serving, so every worker is counted once; /metrics needs the key."""
+"""stack.metrics on the local runtime (2 workers: the case that needs the shared folder),
+scraped by a real Prometheus (Debian's 2.42) with the shipped rules:
+- its request count equals what the load client sent, with both workers serving, so every
+  worker is counted once; /metrics needs the key;
+- after a load that also fails over (`flaky`: the fake provider answers 500, its fallback
+  answers; `doomed`: its fallback fails too) and hits an rpm limit (`tight`), every query of
+  the Grafana dashboard returns data;
+- the provider-failure and fallback alerts fire on the failing groups, never on the router's
+  own rpm refusals, and resolve once the groups are quiet (the rules' own expressions, their
+  windows shortened so the test takes seconds, not minutes).
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -23,6 +33,22 @@ KEY = "sk-llmproxy-ops-metrics-test-9c41e2"
 PLAIN, STREAMS = 30, 10
 LAYER = """\
 layers: [../base.yaml, ../providers/local-fake.yaml]
+model_list:
+  - model_name: flaky
+    litellm_params:
+      {{model: openai/fail-500, api_base: os.environ/FAKE_PROVIDER_OPENAI_BASE, api_key: dummy}}
+  - model_name: doomed
+    litellm_params:
+      {{model: openai/fail-500, api_base: os.environ/FAKE_PROVIDER_OPENAI_BASE, api_key: dummy}}
+  - model_name: doomed-backup
+    litellm_params:
+      {{model: openai/fail-500, api_base: os.environ/FAKE_PROVIDER_OPENAI_BASE, api_key: dummy}}
+  - model_name: tight
+    litellm_params:
+      {{model: openai/gpt-4o-mini, api_base: os.environ/FAKE_PROVIDER_OPENAI_BASE, api_key: dummy,
+       rpm: 2}}
+router_settings:
+  fallbacks: [{{flaky: [mock-gpt]}}, {{doomed: [doomed-backup]}}]
 litellm_settings: {{num_retries: 0}}
 stack:
   port: {port}
@@ -31,6 +57,8 @@ stack:
   startup_timeout: 240
   local: {{fake_provider: true}}
 """
+RULES = REPO / "monitoring" / "prometheus" / "alerts.yml"
+DASHBOARD = REPO / "monitoring" / "grafana" / "litellm-gateway.json"
 COUNT = ('sum(litellm_proxy_total_requests_metric_total'
          '{requested_model="mock-gpt", route="/v1/chat/completions", status_code="200"})')
 
@@ -65,9 +93,11 @@ def prometheus(proxy: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         pytest.fail("prometheus is not installed (Debian: prometheus; scripts/install-test-deps.sh)")
     folder = tmp_path_factory.mktemp("prometheus")
     (folder / "key").write_text(KEY)
+    (folder / "alerts.yml").write_text(_quick(RULES.read_text()))
     target = proxy.removeprefix("http://").rstrip("/")
     (folder / "prometheus.yml").write_text(f"""\
-global: {{scrape_interval: 1s}}
+global: {{scrape_interval: 1s, evaluation_interval: 1s}}
+rule_files: [alerts.yml]
 scrape_configs:
   - job_name: litellm
     metrics_path: /metrics/
@@ -87,23 +117,61 @@ scrape_configs:
         server.wait(timeout=30)
 
 
-def _query(prometheus: str, expr: str) -> float | None:
+def _quick(rules: str) -> str:
+    """The shipped rules with seconds for minutes: the same expressions, a test-sized wait."""
+    for window, short in (("[5m]", "[20s]"), ("[1h]", "[1m]")):
+        rules = rules.replace(window, short)
+    return re.sub(r"(?m)^(\s+)for: \S+$", r"\1for: 0s", rules)
+
+
+@pytest.fixture(scope="module")
+def traffic(proxy: str) -> dict[str, int]:
+    """Plain and streamed chat to mock-gpt on new connections (both workers), `flaky` through
+    its fallback, `doomed` failing over to a group that fails too, `tight` past its rpm: what
+    each got back, counted by the client."""
+    got: dict[str, int] = {}
+    load = ["mock-gpt"] * (PLAIN + STREAMS) + ["flaky"] * 4 + ["doomed"] * 2 + ["tight"] * 4
+    for i, model in enumerate(load):
+        key = _chat(proxy, model, stream=model == "mock-gpt" and i >= PLAIN)
+        got[key] = got.get(key, 0) + 1
+    return got
+
+
+def _chat(proxy: str, model: str, stream: bool = False) -> str:
+    with httpx.Client(timeout=60) as client:  # a new connection: spread over the workers
+        answer = client.post(f"{proxy}/v1/chat/completions", headers={
+            "Authorization": f"Bearer {KEY}"}, json={
+            "model": model, "stream": stream, "messages": [{"role": "user", "content": "hi"}]})
+    assert not stream or answer.text.rstrip().endswith("data: [DONE]")
+    return f"{model} {answer.status_code}"
+
+
+def _query(prometheus: str, expr: str) -> list[dict]:
     try:
         found = httpx.get(f"{prometheus}/api/v1/query", params={"query": expr}, timeout=5).json()
     except httpx.HTTPError:
-        return None
-    result = found.get("data", {}).get("result", [])
+        return []
+    return found.get("data", {}).get("result", [])
+
+
+def _value(prometheus: str, expr: str) -> float | None:
+    result = _query(prometheus, expr)
     return float(result[0]["value"][1]) if result else None
 
 
 def _settled(prometheus: str, expr: str, want: float, within: float = 60.0) -> float | None:
     deadline, seen = time.monotonic() + within, None
     while time.monotonic() < deadline:
-        seen = _query(prometheus, expr)
+        seen = _value(prometheus, expr)
         if seen == want:
             return seen
         time.sleep(1.0)
     return seen
+
+
+def _firing(prometheus: str, alert: str, label: str) -> set[str]:
+    found = _query(prometheus, f'ALERTS{{alertname="{alert}", alertstate="firing"}}')
+    return {a["metric"][label] for a in found}
 
 
 def test_metrics_need_the_key(proxy: str) -> None:
@@ -113,21 +181,49 @@ def test_metrics_need_the_key(proxy: str) -> None:
 
 
 def test_prometheus_counts_each_request_once_across_both_workers(
-    proxy: str, prometheus: str
+    proxy: str, prometheus: str, traffic: dict[str, int]
 ) -> None:
-    assert _settled(prometheus, 'up{job="litellm"}', 1.0) == 1.0
-    headers = {"Authorization": f"Bearer {KEY}"}
-    body = {"model": "mock-gpt", "messages": [{"role": "user", "content": "hi"}]}
-    served_by: set[str] = set()
-    for i in range(PLAIN + STREAMS):
-        stream = i >= PLAIN
-        # a new connection each time: the kernel spreads them over both workers' sockets
-        with httpx.Client(timeout=30) as client:
-            answer = client.post(f"{proxy}/v1/chat/completions", headers=headers,
-                                 json={**body, "stream": stream})
-        assert answer.status_code == 200, answer.text
-        assert not stream or answer.text.rstrip().endswith("data: [DONE]")
-    run_dir = Path(".run") / "metrics"
-    served_by = {p.name for p in run_dir.glob("metrics-*/counter_*.db")}
+    assert traffic["mock-gpt 200"] == PLAIN + STREAMS, traffic
+    served_by = {p.name for p in (Path(".run") / "metrics").glob("metrics-*/counter_*.db")}
     assert len(served_by) >= 2, f"one worker served everything: {served_by}"
-    assert _settled(prometheus, COUNT, float(PLAIN + STREAMS)) == PLAIN + STREAMS
+    # LiteLLM labels a request answered by a fallback with the group that answered it:
+    # flaky's 4 are counted as mock-gpt's.
+    sent = PLAIN + STREAMS + traffic["flaky 200"]
+    assert _settled(prometheus, COUNT, float(sent)) == sent
+    limited = 'sum(litellm_proxy_total_requests_metric_total{requested_model="tight", status_code="429"})'
+    assert traffic.get("tight 429", 0) >= 1, traffic
+    assert _settled(prometheus, limited, float(traffic["tight 429"])) == traffic["tight 429"]
+
+
+def test_failure_alerts_fire_on_failing_groups_then_resolve(
+    proxy: str, prometheus: str, traffic: dict[str, int]
+) -> None:
+    assert traffic == {**traffic, "flaky 200": 4, "doomed 500": 2}, traffic
+    failing = ("LiteLLMDeploymentFailing", "model_group")
+    falling_back = ("LiteLLMFallbacksFiring", "requested_model")
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:  # calls while we wait: the rules' windows are 20 s
+        for model in ("flaky", "doomed", "tight"):
+            _chat(proxy, model)  # tight: past its rpm, the router's own 429s
+        if {"flaky", "doomed"} <= _firing(prometheus, *failing) and \
+                {"flaky", "doomed"} <= _firing(prometheus, *falling_back):
+            break
+        time.sleep(1.0)
+    assert _firing(prometheus, *failing) - {"doomed-backup"} == {"flaky", "doomed"}
+    assert _firing(prometheus, *falling_back) == {"flaky", "doomed"}
+    deadline = time.monotonic() + 90  # no more calls: the 20 s windows empty
+    while (_firing(prometheus, *failing) or _firing(prometheus, *falling_back)) and \
+            time.monotonic() < deadline:
+        time.sleep(1.0)
+    assert _firing(prometheus, *failing) == set() and _firing(prometheus, *falling_back) == set()
+
+
+def test_every_dashboard_query_returns_data(prometheus: str, traffic: dict[str, int]) -> None:
+    dashboard = json.loads(DASHBOARD.read_text())
+    empty = []
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            expr = target["expr"].replace("$__rate_interval", "2m").replace("$model_group", ".*")
+            if not _query(prometheus, expr):
+                empty.append(f"{panel['title']}: {target['legendFormat']}")
+    assert empty == []
