@@ -107,7 +107,11 @@ def _request_timeout(spec: Spec) -> float:
 
 
 def render_build(spec: Spec, out_dir: Path, *, env_file: Path | None = None) -> RenderResult:
-    files = render_files(spec, out_dir=out_dir, env_file=env_file)
+    return write_build(out_dir, render_files(spec, out_dir=out_dir, env_file=env_file))
+
+
+def write_build(out_dir: Path, files: dict[str, str]) -> RenderResult:
+    """Write files rendered for `out_dir` (render_files) as they are: no second render."""
     check_replaceable(out_dir)
     written = {**files, MARKER_FILE: MARKER_TEXT}
     changed = _differs(out_dir, written)
