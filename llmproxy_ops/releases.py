@@ -4,6 +4,10 @@ Every start and every apply renders into a new numbered folder (the proxy runs f
 an older one is still there to roll back to); `running` names the one that serves. A
 release also records a keyed digest of each secret the proxy gets (release.json), so that
 a changed secret shows up in a diff by name, never by value.
+
+Prepare once, then perform: `prepare` renders the next release once and writes nothing;
+`apply` diffs that object, `record` writes it as it is and the rollout runs from it. Nothing
+renders again to learn what was just rendered.
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from llmproxy_ops import fsutil
-from llmproxy_ops.render import RenderResult, render_build
-from llmproxy_ops.render.build import is_build_dir
+from llmproxy_ops.render import RenderResult
+from llmproxy_ops.render.build import is_build_dir, render_files, write_build
 from llmproxy_ops.spec.model import Spec
 
 KEEP = 5
@@ -39,6 +43,14 @@ class Release:
             return {}
         digests = meta.get("secrets") if isinstance(meta, dict) else None
         return dict(digests) if isinstance(digests, dict) else {}
+
+
+@dataclass(frozen=True)
+class PreparedRelease:
+    """The next release, rendered once and not written yet: diffed, then recorded as is."""
+
+    release: Release
+    files: dict[str, str]  # rendered for release.dir (render_files)
 
 
 class ReleaseStore:
@@ -71,12 +83,24 @@ class ReleaseStore:
     def create(self, spec: Spec, env: dict[str, str], env_file: Path | None) -> tuple[
             Release, RenderResult]:
         """Render spec into a new numbered folder (the proxy runs from there)."""
+        return self.record(self.prepare(spec, env_file), env)
+
+    def prepare(self, spec: Spec, env_file: Path | None) -> PreparedRelease:
+        """Render spec once for the next numbered folder; nothing is written."""
         existing = self.all()
         new_id = f"{int(existing[-1].id) + 1 if existing else 1:04d}"
         release = Release(new_id, self.root / new_id)
-        rendered = render_build(spec, release.dir, env_file=env_file)
+        return PreparedRelease(release, render_files(spec, out_dir=release.dir,
+                                                     env_file=env_file))
+
+    def record(self, prepared: PreparedRelease, env: dict[str, str]) -> tuple[
+            Release, RenderResult]:
+        """Write a prepared release as it was rendered, with its secrets' digests."""
+        release = prepared.release
+        rendered = write_build(release.dir, prepared.files)
         meta = {"secrets": self.digests(env)}
-        fsutil.atomic_write_text(self.root / f"{new_id}.json", json.dumps(meta, indent=2) + "\n")
+        fsutil.atomic_write_text(self.root / f"{release.id}.json",
+                                 json.dumps(meta, indent=2) + "\n")
         return release, rendered
 
     def mark_running(self, release: Release) -> None:

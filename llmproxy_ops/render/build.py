@@ -59,17 +59,19 @@ def render_files(
     """
     config = deployment_config(spec)  # with the runtime's Redis when it brings one
     files = {
-        CONFIG_FILE: render_yaml(spec, config),
+        CONFIG_FILE: render_yaml(spec, config),  # serialised here only; compose/swarm reuse it
         RUNTIME_ENV_FILE: render_runtime_env(spec),
         MANIFEST_FILE: render_manifest(spec),
         **hook_files(config),  # the Redis settings name no callback: the same hooks
     }
     if spec.stack.runtime == "compose":
-        files.update(_compose_files(spec, out_dir or spec.stack.build_dir / spec.name, env_file))
+        files.update(_compose_files(spec, out_dir or spec.stack.build_dir / spec.name, env_file,
+                                    files[CONFIG_FILE]))
     elif spec.stack.runtime == "swarm":
         # config.yaml may gain the stack's Redis; rendered files become Docker configs.
         files.update(swarm_files(spec, out_dir=out_dir or spec.stack.build_dir / spec.name,
-                                 env_file=env_file, request_timeout=_request_timeout(spec)))
+                                 env_file=env_file, request_timeout=_request_timeout(spec),
+                                 config_yaml=files[CONFIG_FILE]))
     elif spec.stack.runtime == "kubernetes":
         # The folder is kustomize's root: config.yaml (with the in-cluster Redis) and
         # runtime.env become hash-named ConfigMaps.
@@ -77,7 +79,9 @@ def render_files(
     return files
 
 
-def _compose_files(spec: Spec, out_dir: Path, env_file: Path | None) -> dict[str, str]:
+def _compose_files(spec: Spec, out_dir: Path, env_file: Path | None,
+                   config: str) -> dict[str, str]:
+    """`config`: config.yaml as render_files serialised it (its digest is a compose label)."""
     cs = spec.stack.compose(spec.name)
     files: dict[str, str] = {}
     if cs.db.enabled:
@@ -89,7 +93,6 @@ def _compose_files(spec: Spec, out_dir: Path, env_file: Path | None) -> dict[str
             api_only=cs.nginx_settings.api_only_for(spec.production),
         )
         files[NGINX_UPSTREAM_FILE] = render_upstream([(n, False) for n in litellm_names(cs)])
-    config = render_yaml(spec, deployment_config(spec))
     files.update(launcher_files())
     mounted = {CONFIG_FILE: config, **hook_files(litellm_config(spec)), **files}
     paths = compose_paths(spec, out_dir, env_file, mounted)
@@ -104,7 +107,11 @@ def _request_timeout(spec: Spec) -> float:
 
 
 def render_build(spec: Spec, out_dir: Path, *, env_file: Path | None = None) -> RenderResult:
-    files = render_files(spec, out_dir=out_dir, env_file=env_file)
+    return write_build(out_dir, render_files(spec, out_dir=out_dir, env_file=env_file))
+
+
+def write_build(out_dir: Path, files: dict[str, str]) -> RenderResult:
+    """Write files rendered for `out_dir` (render_files) as they are: no second render."""
     check_replaceable(out_dir)
     written = {**files, MARKER_FILE: MARKER_TEXT}
     changed = _differs(out_dir, written)

@@ -78,12 +78,16 @@ HEADER = """\
 """
 
 
-def swarm_files(spec: Spec, *, out_dir: Path, env_file: Path | None,
-                request_timeout: float) -> dict[str, str]:
-    """File name → content for the stack folder (config.yaml included: it may gain Redis)."""
+def swarm_files(spec: Spec, *, out_dir: Path, env_file: Path | None, request_timeout: float,
+                config_yaml: str | None = None) -> dict[str, str]:
+    """File name → content for the stack folder (config.yaml included: it may gain Redis).
+
+    `config_yaml`: config.yaml as the caller already serialised it from the same config
+    (render_files), so it is not serialised twice."""
     cs, ss = spec.stack.compose(spec.name), spec.stack.swarm(spec.name)
     config = swarm_litellm_config(spec)
-    files = {CONFIG_FILE: render_yaml(spec, config), **hook_files(config), **launcher_files()}
+    text = render_yaml(spec, config) if config_yaml is None else config_yaml
+    files = {CONFIG_FILE: text, **hook_files(config), **launcher_files()}
     if cs.db.enabled:
         files[INITDB_FILE] = render_initdb()
     if cs.nginx.enabled:

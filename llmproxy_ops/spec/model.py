@@ -6,6 +6,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -168,8 +169,11 @@ class Spec:
         """The config LiteLLM reads: everything but our own section, as plain data."""
         return {k: to_plain(v) for k, v in self.root.items() if k != STACK_KEY}
 
-    @property
+    @cached_property
     def stack(self) -> StackSettings:
+        """Parsed once per spec: every check, render and runtime asks it (dozens of times in
+        one apply), and `root` does not change once loaded. A malformed section raises on
+        each access (nothing is cached then)."""
         raw = self.root.get(STACK_KEY)
         return StackSettings.from_mapping(to_plain(raw) if isinstance(raw, dict) else {})
 

@@ -21,7 +21,7 @@ from llmproxy_ops.ops.apply.diff import BuildDiff, diff_builds, read_build
 from llmproxy_ops.ops.smoke.plan import master_key_variable
 from llmproxy_ops.ops.smoke.run import SmokeTarget, run_smoke
 from llmproxy_ops.pipeline import Target, env_file_of, require_valid, validate_target
-from llmproxy_ops.releases import Release, ReleaseStore
+from llmproxy_ops.releases import PreparedRelease, Release, ReleaseStore
 from llmproxy_ops.render.build import CONFIG_FILE, render_files
 from llmproxy_ops.render.env_manifest import runtime_environment
 from llmproxy_ops.runtime.api import (
@@ -135,10 +135,12 @@ def serving_check(spec: Spec, env: dict[str, str]) -> Callable[[str, bool | str]
     return check
 
 
-def deploy(e: _Env, release: Release, *, smoke: bool = True) -> Deployment:
-    # A rollback deploys an older release: its own model groups are the ones to expect.
-    check = smoke_check(e.spec, e.env, build_groups(release.dir)) if smoke else serving_check(
-        e.spec, e.env)
+def deploy(e: _Env, release: Release, *, smoke: bool = True, fresh: bool = False,
+           ) -> Deployment:
+    """fresh: `release` was rendered from e.spec just now, so it serves the spec's model
+    groups; otherwise (a rollback to an older release) its config.yaml says which."""
+    groups = None if fresh else build_groups(release.dir)  # None: the spec's
+    check = smoke_check(e.spec, e.env, groups) if smoke else serving_check(e.spec, e.env)
     out = Deployment(release.id)
     own: Check = lambda url: check(url, True)  # noqa: E731 - an instance's own port: plain HTTP
     out.rollout = e.runtime.rollout(Build(e.spec, release.dir, e.env, release.id), own)
@@ -173,46 +175,49 @@ def roll_out(target: Target, *, smoke: bool = True) -> Deployment:
     e = _load(target)
     _require_running(e)
     release, _ = e.store.create(e.spec, e.env, target.env_file)
-    return deploy(e, release, smoke=smoke)
+    return deploy(e, release, smoke=smoke, fresh=True)
 
 
 def apply(req: ApplyRequest) -> ApplyResult:
     e = _load(req.target)
     _require_running(e)
     running = e.store.running()
-    new_files, new_label, goal = _goal(e, req, running)
+    goal = _goal(e, req)
+    new_files = goal.files if isinstance(goal, PreparedRelease) else read_build(goal.dir)
     old_secrets = running.secret_digests() if running else {}
     diff = diff_builds(
         read_build(running.dir if running else None), new_files, old_secrets,
         e.store.digests(e.env) if old_secrets else {},
-        old_label=f"running ({running.id})" if running else "running", new_label=new_label,
+        old_label=f"running ({running.id})" if running else "running",
+        new_label="new" if isinstance(goal, PreparedRelease) else f"previous ({goal.id})",
     )
     result = ApplyResult(e.spec.name, diff, running.id if running else None, dry_run=req.dry_run)
     if req.dry_run or not (diff.changed or req.rollback):
         return result
-    release = goal or e.store.create(e.spec, e.env, req.target.env_file)[0]
+    # The very files just diffed become the release (no second render).
+    fresh = isinstance(goal, PreparedRelease)
+    release = e.store.record(goal, e.env)[0] if isinstance(goal, PreparedRelease) else goal
     result.target = release.id
-    result.deployment = deploy(e, release)
+    result.deployment = deploy(e, release, fresh=fresh)
     if not result.deployment.ok and running is not None and result.deployment.rollout.changed:
         result.rollback = deploy(e, running)
-    if not result.deployment.ok and goal is None:
+    if not result.deployment.ok and fresh:
         e.store.discard(release)
     return result
 
 
-def _goal(e: _Env, req: ApplyRequest, running: Release | None) -> tuple[
-        dict[str, str], str, Release | None]:
-    """The files to go to: the configs rendered now, or (rollback) the previous release."""
+def _goal(e: _Env, req: ApplyRequest) -> PreparedRelease | Release:
+    """What to go to: the configs rendered once now as the next release (written only when
+    it is rolled out), or (rollback) the previous release."""
     if req.rollback:
         previous = e.store.previous()
         if previous is None:
             raise UsageError(f"environment '{e.spec.name}' has no previous build to roll back to",
                              hint="the history keeps the builds started or applied here")
-        return read_build(previous.dir), f"previous ({previous.id})", previous
-    out_dir = running.dir if running else e.spec.stack.build_dir / e.spec.name
-    # Rendered for the running folder: the compose file's paths then only differ when
-    # something else does.
-    return render_files(e.spec, out_dir=out_dir, env_file=req.target.env_file), "new", None
+        return previous
+    # Rendered for the new release's folder, a sibling of the running one: the compose
+    # file's relative paths then only differ when something else does.
+    return e.store.prepare(e.spec, req.target.env_file)
 
 
 def _require_running(e: _Env) -> None:
