@@ -13,7 +13,8 @@ from llmproxy_ops.render.compose import litellm_names
 from llmproxy_ops.runtime.api import runtime_of
 from llmproxy_ops.runtime.compose_project import ComposeRuntime, secret_environment
 from llmproxy_ops.spec import Spec
-from llmproxy_ops.spec.copilot import CONTAINER_DIR, keeps_login
+from llmproxy_ops.spec.copilot import CONTAINER_DIR
+from llmproxy_ops.targets.registry import target_of
 
 _ROOT_USERS = frozenset({"", "0", "root", "0:0", "root:root"})
 
@@ -22,7 +23,8 @@ def login_place(target: Target, *, for_login: bool) -> tuple[Spec, LoginPlace]:
     """The place for `target`; for a login, compose renders first so the volume is mounted."""
     spec = load_target(target)
     copilot.require_copilot(spec)
-    if not keeps_login(spec):
+    store = target_of(spec).copilot
+    if store is None:
         raise UsageError(
             f"environment '{spec.name}' runs on {spec.stack.runtime}, which keeps no Copilot "
             "login: one written here would be read by no replica",
@@ -32,7 +34,7 @@ def login_place(target: Target, *, for_login: bool) -> tuple[Spec, LoginPlace]:
     # ComposeRuntime itself ran every compose login on the host, where the compose network's
     # names (fake-provider) do not resolve and the token missed the volume.
     runtime = runtime_of(spec)
-    stack = getattr(runtime, "compose", None) if runtime.kind == "compose" else None
+    stack = None if store.on_host else getattr(runtime, "compose", None)
     if not isinstance(stack, ComposeRuntime):
         return spec, copilot.local_place(spec, target_environment(spec, target))
     if for_login:

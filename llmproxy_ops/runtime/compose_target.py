@@ -46,7 +46,6 @@ from llmproxy_ops.runtime.api import (
     Step,
     StopResult,
     Unit,
-    register,
     timed,
 )
 from llmproxy_ops.runtime.compose_project import (
@@ -416,6 +415,3 @@ def _label(compose: ComposeRuntime) -> str:
 
 def _healthy(st: ComposeStatus) -> str:
     return f"healthy in {st.time_to_healthy_s or 0:.1f} s"
-
-
-register("compose", ComposeEnvRuntime)

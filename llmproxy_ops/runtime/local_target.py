@@ -30,7 +30,6 @@ from llmproxy_ops.runtime.api import (
     Status,
     StopResult,
     Unit,
-    register,
     timed,
 )
 from llmproxy_ops.runtime.local_fake import LocalFakeProvider, environment
@@ -289,6 +288,3 @@ def _unsteer(pid: int, steer_file: Path) -> str:
         return _signal(pid, signal.SIGUSR2, steer_file, "unsteered")
     except (StackError, RuntimeStateError) as exc:
         return f"kept the steering program ({exc.message})"
-
-
-register("local", LocalEnvRuntime)

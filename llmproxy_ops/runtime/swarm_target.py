@@ -34,7 +34,6 @@ from llmproxy_ops.runtime.api import (
     Status,
     StopResult,
     Unit,
-    register,
     timed,
 )
 from llmproxy_ops.runtime.compose_target import ComposeEnvRuntime
@@ -377,6 +376,3 @@ def _converged(s: dict[str, Any]) -> bool:
 
 def _healthy(st: Status) -> str:
     return f"healthy in {st.time_to_healthy_s or 0:.1f} s"
-
-
-register("swarm", SwarmRuntime)

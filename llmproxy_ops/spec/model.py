@@ -44,8 +44,6 @@ STACK_DEFAULTS: dict[str, Any] = {
 }
 
 
-COMPOSE_SERVICE_RUNTIMES = ("compose", "swarm")
-
 
 @dataclass(frozen=True)
 class StackSettings:
@@ -71,12 +69,10 @@ class StackSettings:
     local_fake_provider: bool = False
     production: bool | None = None  # as written; Spec.production applies the default
 
-    @property
-    def runs_compose_services(self) -> bool:
-        """Compose and Swarm both run the services stack.compose describes (litellm, db,
-        mlflow, redis, nginx) from one rendered file: one answer for every check, backup
-        and key rotation that asks "is the database, Redis or nginx a service here?"."""
-        return self.runtime in COMPOSE_SERVICE_RUNTIMES
+    def section(self, key: str) -> dict[str, Any]:
+        """The raw `stack.<key>` mapping a target keeps its settings in ({}: none)."""
+        return {"local": self.local_raw, "compose": self.compose_raw,
+                "kubernetes": self.kubernetes_raw, "swarm": self.swarm_raw}.get(key, {})
 
     def compose(self, env_name: str) -> ComposeSettings:
         return compose_settings(self.compose_raw, env_name)

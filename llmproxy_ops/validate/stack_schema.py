@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from llmproxy_ops.targets.registry import TARGETS
+
 _PATH = {"type": "string", "minLength": 1}
 _SIZE = {
     "type": "string",
@@ -238,7 +240,7 @@ STACK_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "runtime": {
-            "enum": ["local", "compose", "swarm", "kubernetes"],
+            "enum": list(TARGETS),
             "description": "where the proxy runs (swarm: stack.compose's services as a Docker "
             "stack; kubernetes: rendered for `kubectl apply -k`)",
         },
