@@ -11,9 +11,9 @@ from llmproxy_ops.ops.copilot import LoginPlace
 from llmproxy_ops.pipeline import Target, load_target, render_target, target_environment
 from llmproxy_ops.render.compose import litellm_names
 from llmproxy_ops.runtime.api import runtime_of
-from llmproxy_ops.runtime.compose_project import ComposeRuntime, secret_environment
 from llmproxy_ops.spec import Spec
 from llmproxy_ops.spec.copilot import CONTAINER_DIR
+from llmproxy_ops.targets.compose.project import ComposeRuntime, secret_environment
 from llmproxy_ops.targets.registry import target_of
 
 _ROOT_USERS = frozenset({"", "0", "root", "0:0", "root:root"})

@@ -22,8 +22,8 @@ from llmproxy_ops.errors import RuntimeStateError
 from llmproxy_ops.fsutil import locked
 from llmproxy_ops.ops.secret_store import replace_assignment
 from llmproxy_ops.render import stack_redis
-from llmproxy_ops.runtime.local_process import LocalRuntime
 from llmproxy_ops.spec.model import Spec
+from llmproxy_ops.targets.local.process import LocalRuntime
 from llmproxy_ops.targets.registry import target_of
 
 DEFAULT_RUN_ROOT = Path(".run")

@@ -152,7 +152,7 @@ def compose_document(
     if volumes:
         doc["volumes"] = volumes
     used = sorted({v for n, s in services.items() for v in s.get("secrets", [])})
-    if used:  # read by `docker compose` from its environment: runtime/compose_project.py fills it
+    if used:  # read by `docker compose` from its environment: targets/compose/project.py fills it
         doc["secrets"] = {v: {"environment": v} for v in used}
     return doc
 

@@ -4,7 +4,7 @@ LiteLLM counts rpm/tpm in each process unless router_settings name a Redis (meas
 workers let 10 requests through rpm 5). So whenever more than one LiteLLM process serves an
 environment (workers × replicas) and limits are enforced, the rendered deployment brings a
 Redis and wires the router to it: a `redis` service (compose, swarm), a `redis-server`
-beside the proxy (local, runtime/local_redis.py), the in-cluster one (kubernetes, its own
+beside the proxy (local, targets/local/redis.py), the in-cluster one (kubernetes, its own
 rule in spec/kubernetes_settings.py). A Redis the user's router_settings name wins;
 `redis: {enabled: true|false}` of the runtime forces it on or off.
 

@@ -32,7 +32,7 @@ import pytest
 from llmproxy_ops.ops.apply.deploy import ApplyRequest, apply
 from llmproxy_ops.ops.certs import CERT_FILE, create_self_signed
 from llmproxy_ops.pipeline import Target, runtime_for, start_target
-from llmproxy_ops.runtime.swarm_target import SwarmRuntime
+from llmproxy_ops.targets.swarm.runtime import SwarmRuntime
 from tests.conftest import REPO, free_port
 from tests.swarm_node import docker as _docker
 from tests.swarm_node import one_node_swarm

@@ -32,7 +32,7 @@ INFO = TargetInfo(
     apply_guarantee="no request dropped with nginx in front: replicas are drained and "
     "replaced one at a time; one replica without nginx has an unavoidable gap",
     hooks=Hooks(
-        runtime="llmproxy_ops.runtime.compose_target:ComposeEnvRuntime",
+        runtime="llmproxy_ops.targets.compose.runtime:ComposeEnvRuntime",
         rotation="llmproxy_ops.targets.compose.rotation",
         render="llmproxy_ops.targets.compose.render:build_files",
     ),

@@ -31,7 +31,7 @@ INFO = TargetInfo(
     apply_guarantee="no request dropped: the new build starts beside the running one on the "
     "same port (SO_REUSEPORT) and is smoke-tested before the old one drains",
     hooks=Hooks(
-        runtime="llmproxy_ops.runtime.local_target:LocalEnvRuntime",
+        runtime="llmproxy_ops.targets.local.runtime:LocalEnvRuntime",
         rotation="llmproxy_ops.targets.local.rotation",
     ),
 )

@@ -32,7 +32,7 @@ INFO = TargetInfo(
     apply_guarantee="no request dropped: Swarm starts each new task healthy before an old one "
     "stops, and a stopping task drains while nginx may still route to it",
     hooks=Hooks(
-        runtime="llmproxy_ops.runtime.swarm_target:SwarmRuntime",
+        runtime="llmproxy_ops.targets.swarm.runtime:SwarmRuntime",
         rotation="llmproxy_ops.targets.swarm.rotation",
         render="llmproxy_ops.targets.swarm.render:build_files",
     ),

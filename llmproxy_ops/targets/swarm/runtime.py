@@ -36,7 +36,7 @@ from llmproxy_ops.runtime.api import (
     Unit,
     timed,
 )
-from llmproxy_ops.runtime.compose_target import ComposeEnvRuntime
+from llmproxy_ops.targets.compose.runtime import ComposeEnvRuntime
 
 NAMESPACE_LABEL = "com.docker.stack.namespace"
 OWNER_LABEL = "llmproxy-ops.stack"

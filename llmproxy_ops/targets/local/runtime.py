@@ -33,14 +33,14 @@ from llmproxy_ops.runtime.api import (
     timed,
 )
 from llmproxy_ops.runtime.local_fake import LocalFakeProvider, environment
-from llmproxy_ops.runtime.local_process import (
+from llmproxy_ops.targets.local.process import (
     ROLLOUT_DIR,
     LaunchSpec,
     LocalRuntime,
     RuntimeStatus,
     base_url,
 )
-from llmproxy_ops.runtime.local_redis import LocalRedis
+from llmproxy_ops.targets.local.redis import LocalRedis
 
 NEXT_DIR = ROLLOUT_DIR  # the rollout's new proxy, until it takes over
 STEER_FILE = "steer"

@@ -48,14 +48,14 @@ from llmproxy_ops.runtime.api import (
     Unit,
     timed,
 )
-from llmproxy_ops.runtime.compose_project import (
+from llmproxy_ops.runtime.nginx_upstream import NginxUpstream
+from llmproxy_ops.targets.compose.project import (
     ComposeRuntime,
     ComposeStatus,
     ServiceState,
     secret_environment,
 )
-from llmproxy_ops.runtime.local_process import base_url
-from llmproxy_ops.runtime.nginx_upstream import NginxUpstream
+from llmproxy_ops.targets.local.process import base_url
 
 _CLIENT_SLACK_S = 120.0
 
