@@ -5,7 +5,7 @@ workers let 10 requests through rpm 5). So whenever more than one LiteLLM proces
 environment (workers × replicas) and limits are enforced, the rendered deployment brings a
 Redis and wires the router to it: a `redis` service (compose, swarm), a `redis-server`
 beside the proxy (local, targets/local/redis.py), the in-cluster one (kubernetes, its own
-rule in spec/kubernetes_settings.py). A Redis the user's router_settings name wins;
+rule in targets/kubernetes/settings.py). A Redis the user's router_settings name wins;
 `redis: {enabled: true|false}` of the runtime forces it on or off.
 
 Validation (the per-worker warning, the REDIS_PASSWORD check), the renderers and the smoke

@@ -50,9 +50,9 @@ from llmproxy_ops.render.service_secrets import (
     secret_vars,
 )
 from llmproxy_ops.render.stack_redis import deployment_config, uses_service_redis
-from llmproxy_ops.spec.compose_settings import ComposeSettings
 from llmproxy_ops.spec.model import Spec
-from llmproxy_ops.spec.swarm_settings import SwarmSettings
+from llmproxy_ops.targets.compose.settings import ComposeSettings
+from llmproxy_ops.targets.swarm.settings import SwarmSettings
 
 STACK_FILE = "stack.yml"
 CONFIG_FILE = "config.yaml"
@@ -135,7 +135,7 @@ def stack_document(spec: Spec, cs: ComposeSettings, ss: SwarmSettings, *, paths_
         out[name] = _swarm_service(name, service, spec, cs, ss, secrets.get(name, []),
                                    files, configs)
     network: dict[str, Any] = {"driver": "overlay"}
-    if ss.encrypted:  # passwords and prompts cross it between nodes (swarm_settings.py)
+    if ss.encrypted:  # passwords and prompts cross it between nodes (targets/swarm/settings.py)
         network["driver_opts"] = {"encrypted": ""}
     doc: dict[str, Any] = {"version": "3.8", "services": out, "networks": {"default": network}}
     if paths_doc.get("volumes"):

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from llmproxy_ops.findings import Finding, JsonPath, Location
-from llmproxy_ops.spec.compose_settings import ComposeSettings, compose_settings
-from llmproxy_ops.spec.kubernetes_settings import KubernetesSettings, kubernetes_settings
 from llmproxy_ops.spec.located import LMap, locate, to_plain
-from llmproxy_ops.spec.swarm_settings import SwarmSettings, swarm_settings
+from llmproxy_ops.targets.compose.settings import ComposeSettings, compose_settings
+from llmproxy_ops.targets.kubernetes.settings import KubernetesSettings, kubernetes_settings
+from llmproxy_ops.targets.swarm.settings import SwarmSettings, swarm_settings
 
 STACK_KEY = "stack"
 

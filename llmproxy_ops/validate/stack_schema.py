@@ -20,7 +20,7 @@ _RUN_AS = {
     "type": "string",
     "pattern": "^([a-z_][a-z0-9_-]*|[0-9]+)(:([a-z_][a-z0-9_-]*|[0-9]+))?$",
     "description": "the user the service runs as (compose's `user:`; default: unprivileged "
-    "for all but nginx, see spec/compose_settings.py)",
+    "for all but nginx, see targets/compose/settings.py)",
 }
 
 

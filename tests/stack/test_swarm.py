@@ -62,7 +62,7 @@ stack:
   workers: 2
   startup_timeout: 480
   # no IPsec ESP in these machines' kernels: an encrypted overlay would not carry traffic
-  # between the two-node test's nodes (stack.swarm.encrypted, spec/swarm_settings.py)
+  # between the two-node test's nodes (stack.swarm.encrypted, targets/swarm/settings.py)
   swarm: {{stack: {stack}, monitor_s: 5, encrypted: false}}
   compose:
     project: {stack}

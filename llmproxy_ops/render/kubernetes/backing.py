@@ -27,7 +27,7 @@ from llmproxy_ops.render.kubernetes.litellm import (
     REDIS_PASSWORD_VAR,
     REDIS_PORT,
 )
-from llmproxy_ops.spec.kubernetes_settings import KubernetesSettings
+from llmproxy_ops.targets.kubernetes.settings import KubernetesSettings
 
 INITDB_CONFIG_MAP = "postgres-initdb"
 PGDATA_MOUNT = "/var/lib/postgresql/data"

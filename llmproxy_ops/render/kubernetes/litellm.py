@@ -22,8 +22,8 @@ from llmproxy_ops.render.kubernetes.common import (
 )
 from llmproxy_ops.render.launcher import LAUNCHER_FILE, launcher_environment
 from llmproxy_ops.render.litellm_config import litellm_config
-from llmproxy_ops.spec.kubernetes_settings import KubernetesSettings
 from llmproxy_ops.spec.model import Spec
+from llmproxy_ops.targets.kubernetes.settings import KubernetesSettings
 
 NAME = "litellm"
 CONFIG_MAP = "litellm-config"  # kustomize appends the content hash: a change rolls the pods

@@ -22,7 +22,7 @@ from llmproxy_ops.render.kubernetes.litellm import (
     REDIS_PORT,
 )
 from llmproxy_ops.render.nginx import API_PATHS, PROXY_TIMEOUT_MARGIN_S
-from llmproxy_ops.spec.kubernetes_settings import IngressSettings, KubernetesSettings
+from llmproxy_ops.targets.kubernetes.settings import IngressSettings, KubernetesSettings
 
 NGINX = "nginx.ingress.kubernetes.io/"
 BASIC_AUTH_SECRET = "litellm-basic-auth"  # htpasswd in key `auth`, created by the operator

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from llmproxy_ops.findings import Finding, Severity
-from llmproxy_ops.spec.kubernetes_settings import KubernetesSettings
+from llmproxy_ops.targets.kubernetes.settings import KubernetesSettings
 from llmproxy_ops.validate.checks._common import make, stack_settings
 from llmproxy_ops.validate.context import CheckContext
 

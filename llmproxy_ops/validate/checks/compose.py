@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from llmproxy_ops.findings import Finding, JsonPath, Severity
 from llmproxy_ops.render import stack_redis
-from llmproxy_ops.spec.compose_settings import ComposeSettings
+from llmproxy_ops.targets.compose.settings import ComposeSettings
 from llmproxy_ops.targets.registry import target_of
 from llmproxy_ops.validate.checks._common import env_file_name, get_in, make, stack_settings
 from llmproxy_ops.validate.context import CheckContext
