@@ -20,12 +20,6 @@ from typing import Any
 
 from llmproxy_ops.commands import run_command, scrub
 from llmproxy_ops.errors import CommandFailed, RuntimeStateError, StackError
-from llmproxy_ops.render.swarm import (
-    SECRET_NAME_VAR,
-    STACK_FILE,
-    STOP_DELAY_S,
-    all_secret_vars,
-)
 from llmproxy_ops.runtime.api import (
     Build,
     Check,
@@ -37,6 +31,12 @@ from llmproxy_ops.runtime.api import (
     timed,
 )
 from llmproxy_ops.targets.compose.runtime import ComposeEnvRuntime
+from llmproxy_ops.targets.swarm.render import (
+    SECRET_NAME_VAR,
+    STACK_FILE,
+    STOP_DELAY_S,
+    all_secret_vars,
+)
 
 NAMESPACE_LABEL = "com.docker.stack.namespace"
 OWNER_LABEL = "llmproxy-ops.stack"
