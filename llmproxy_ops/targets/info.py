@@ -32,7 +32,13 @@ class CopilotStore:
 
     kept_in: str  # for people: "a folder under the run directory"
     store: str  # what `copilot status` calls it: "folder" or "volume"
-    on_host: bool  # the token folder is on this machine (read directly, no container)
+    # `(spec, target, *, for_login) -> LoginPlace`: where the login runs, when not in this
+    # venv on a folder of this machine (None: it does, and status reads the folder directly)
+    place: str | None = None
+
+    @property
+    def on_host(self) -> bool:
+        return self.place is None
 
 
 @dataclass(frozen=True)
@@ -46,12 +52,15 @@ class Hooks:
               target adds to a build beside config.yaml (None: it adds none)
     checks:   a tuple of `(CheckContext) -> Iterable[Finding]`, validation run only on this
               target (None: none of its own)
+    settings: `(raw stack.<section>, env_name) -> its settings model` (None: it has none);
+              StackSettings builds it (`spec.stack.compose(env)`...) and the schema documents it
     """
 
     runtime: str
     rotation: str
     render: str | None = None
     checks: str | None = None
+    settings: str | None = None
 
 
 def load(path: str) -> Any:

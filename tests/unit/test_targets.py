@@ -24,6 +24,12 @@ def test_the_hooks_load(name: str) -> None:
     if hooks.render is not None:
         params = list(inspect.signature(load(hooks.render)).parameters)
         assert params == ["spec", "out_dir", "env_file", "request_timeout"]
+    store = TARGETS[name].copilot
+    if store is not None and store.place is not None:
+        assert list(inspect.signature(load(store.place)).parameters) == [
+            "spec", "target", "for_login"]
+    if hooks.settings is not None:
+        assert list(inspect.signature(load(hooks.settings)).parameters) == ["raw", "env_name"]
     if hooks.checks is not None:
         assert all(callable(check) for check in load(hooks.checks))
 

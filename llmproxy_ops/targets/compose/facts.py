@@ -21,7 +21,8 @@ INFO = TargetInfo(
     starts_fake_provider=False,
     redis=RedisWiring.SERVICE,
     redis_section="compose",
-    copilot=CopilotStore("the project's named volume", "volume", on_host=False),
+    copilot=CopilotStore("the project's named volume", "volume",
+                         place="llmproxy_ops.targets.compose.copilot:login_place"),
     serving_processes=serving_processes,
     decides_redis=None,
     secrets_store="compose secrets, read from the env file into the `docker compose` "
@@ -34,6 +35,7 @@ INFO = TargetInfo(
     hooks=Hooks(
         runtime="llmproxy_ops.targets.compose.runtime:ComposeEnvRuntime",
         rotation="llmproxy_ops.targets.compose.rotation",
+        settings="llmproxy_ops.targets.compose.settings:compose_settings",
         render="llmproxy_ops.targets.compose.render:build_files",
     ),
 )

@@ -37,6 +37,7 @@ INFO = TargetInfo(
     hooks=Hooks(
         runtime="llmproxy_ops.targets.kubernetes.runtime:kubernetes_runtime",
         rotation="llmproxy_ops.targets.local.rotation",
+        settings="llmproxy_ops.targets.kubernetes.settings:kubernetes_settings",
         render="llmproxy_ops.targets.kubernetes.render:build_files",
         checks="llmproxy_ops.targets.kubernetes.checks:CHECKS",
     ),

@@ -21,7 +21,7 @@ INFO = TargetInfo(
     starts_fake_provider=True,
     redis=RedisWiring.LOOPBACK,
     redis_section="local",
-    copilot=CopilotStore("a folder under the run directory", "folder", on_host=True),
+    copilot=CopilotStore("a folder under the run directory", "folder"),
     serving_processes=serving_processes,
     decides_redis=None,
     secrets_store="the env file, read at start into the process's environment",

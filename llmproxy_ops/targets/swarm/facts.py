@@ -34,6 +34,7 @@ INFO = TargetInfo(
     hooks=Hooks(
         runtime="llmproxy_ops.targets.swarm.runtime:SwarmRuntime",
         rotation="llmproxy_ops.targets.swarm.rotation",
+        settings="llmproxy_ops.targets.swarm.settings:swarm_settings",
         render="llmproxy_ops.targets.swarm.render:build_files",
     ),
 )
