@@ -12,7 +12,7 @@ import httpx
 
 from llmproxy_ops.ops.certs import create_self_signed
 from llmproxy_ops.render.nginx import render_nginx
-from llmproxy_ops.spec.compose_settings import NginxSettings
+from llmproxy_ops.targets.compose.settings import NginxSettings
 
 NGINX = "/usr/sbin/nginx"
 # what OpenAI answers for gpt-4o-mini (the models of perf_setups.py): a priced model

@@ -14,9 +14,9 @@ from perf_nginx import PLAIN_PATH, SSE_PATH, Nginx, front_conf, upstream_conf
 
 from llmproxy_ops.render.env_manifest import RUNTIME_DEFAULTS, runtime_environment
 from llmproxy_ops.render.litellm_config import litellm_config
-from llmproxy_ops.runtime.local_process import LaunchSpec, LocalRuntime
 from llmproxy_ops.spec import load_environment, load_files
 from llmproxy_ops.spec.located import to_plain
+from llmproxy_ops.targets.local.process import LaunchSpec, LocalRuntime
 
 MASTER_KEY = "sk-benchmark-master-key-0123456789"
 MODEL = "bench-model"

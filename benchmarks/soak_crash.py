@@ -47,7 +47,7 @@ from typing import Any
 import _common as bench
 from perf_load import Target, group_cpu, run_point
 
-from llmproxy_ops.runtime.local_process import LaunchSpec, LocalRuntime
+from llmproxy_ops.targets.local.process import LaunchSpec, LocalRuntime
 from llmproxy_ops.testing.fake_provider import FakeProvider
 
 KEY = "sk-soak-master-key-3f9a0c7e51"

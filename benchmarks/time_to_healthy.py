@@ -19,7 +19,7 @@ from typing import Any
 import _common as bench
 
 from llmproxy_ops.errors import OpsError
-from llmproxy_ops.runtime.local_process import LaunchSpec, LocalRuntime
+from llmproxy_ops.targets.local.process import LaunchSpec, LocalRuntime
 
 # Like configs/providers/mock.yaml: answers without any provider, so nothing leaves the machine.
 CONFIG = """\

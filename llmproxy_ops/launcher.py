@@ -41,7 +41,7 @@ import lock hung the worker at start-up. A worker that dies is restarted on its 
 which the supervisor keeps open, so connections the kernel queued for it wait for the
 replacement instead of being reset.
 
-A local rollout (runtime/local_target.py) starts a second proxy beside this one on the same
+A local rollout (targets/local/runtime.py) starts a second proxy beside this one on the same
 port and says how through the environment: LLMPROXY_PRIVATE_PORT (every worker also listens
 on 127.0.0.1:that port, so the new proxy can be checked on its own), LLMPROXY_STEER_BEHIND
 (the old proxy's socket count: new connections keep going to it until SIGUSR1 steers them

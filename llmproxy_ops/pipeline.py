@@ -12,6 +12,7 @@ from llmproxy_ops.errors import LayerError, RuntimeStateError, UsageError, Valid
 from llmproxy_ops.findings import Finding, Location, Severity, ValidationResult
 from llmproxy_ops.gcpause import collector_paused
 from llmproxy_ops.spec import Spec, load_environment, load_files
+from llmproxy_ops.targets.registry import target_of
 from llmproxy_ops.validate import SpecCheck, validate_specs
 
 # Rendering and the runtimes are imported where they are used: `validate` (the command a
@@ -66,7 +67,7 @@ def target_environment(spec: Spec, target: Target) -> dict[str, str]:
     from llmproxy_ops.runtime import local_fake
 
     env = {**os.environ, **spec.stack.environment, **read_env_file(env_file_of(spec, target))}
-    if spec.stack.local_fake_provider and spec.stack.runtime == "local":
+    if spec.stack.local_fake_provider and target_of(spec).starts_fake_provider:
         env.update(dict.fromkeys(local_fake.URL_VARS, local_fake.PLACEHOLDER))
     return env
 

@@ -1,5 +1,5 @@
 """This machine's engine as a one-node swarm for a test module, with the data label the
-stateful services are placed by (render/swarm.py); left as it was found afterwards (the
+stateful services are placed by (targets/swarm/render.py); left as it was found afterwards (the
 engine is shared with compose stacks that assume no swarm)."""
 
 from __future__ import annotations

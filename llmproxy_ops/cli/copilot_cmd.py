@@ -18,6 +18,7 @@ from llmproxy_ops.ops.copilot_target import login_place
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS, load_target
 from llmproxy_ops.spec import Spec
 from llmproxy_ops.spec.copilot import uses_copilot
+from llmproxy_ops.targets.registry import target_named
 
 app = GuardedTyper(
     help="GitHub Copilot's device login, stored where the runtime reads it.", no_args_is_help=True
@@ -100,7 +101,8 @@ def logout(env: EnvName = "dev", configs: ConfigsOpt = DEFAULT_CONFIGS) -> None:
 
 
 def describe(result: CopilotLogin) -> str:
-    where = "volume" if result.runtime == "compose" else "folder"
+    store = target_named(result.runtime).copilot
+    where = store.store if store is not None else "folder"
     state = "logged in" if result.logged_in else "not logged in"
     lines = [f"  {state}; token {where}: {result.location}"]
     if result.expires_at is not None:

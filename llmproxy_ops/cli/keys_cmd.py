@@ -16,7 +16,7 @@ from rich.table import Table
 from llmproxy_ops.cli.boundary import GuardedTyper
 from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, EnvName, target
 from llmproxy_ops.cli.output import console
-from llmproxy_ops.ops.keys.plan import RotationPlan
+from llmproxy_ops.ops.keys.plan import RotationPlan, done_text
 from llmproxy_ops.ops.keys.rotate import (
     RotateRequest,
     RotationResult,
@@ -132,13 +132,7 @@ def print_result(result: RotationResult) -> None:
 def _gap_text(result: RotationResult) -> str:
     if result.plan.gap_expected:
         return f"{result.gap_s:.1f} s without a healthy proxy (stop to healthy)"
-    if result.plan.runtime == "local":
-        how = "the new process started beside the old one, which drained"
-    elif len(result.plan.replicas) == 1:
-        how = "a new container started beside the old one, which drained behind nginx"
-    else:
-        how = "replicas drained and replaced one at a time behind nginx"
-    return f"{result.gap_s:.1f} s ({how})"
+    return f"{result.gap_s:.1f} s ({done_text(result.plan)})"
 
 
 def _steps_table(title: str, steps: list) -> Table:

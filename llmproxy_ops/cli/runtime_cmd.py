@@ -15,7 +15,7 @@ from llmproxy_ops.errors import UsageError
 from llmproxy_ops.ops.apply.deploy import with_build
 from llmproxy_ops.ops.smoke.plan import master_key_variable
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS, env_file_of, runtime_for, start_target
-from llmproxy_ops.spec.model import COMPOSE_SERVICE_RUNTIMES
+from llmproxy_ops.targets.registry import target_named
 
 
 def up(
@@ -76,7 +76,7 @@ def down(
     Example: llmproxy-ops down --env prod --volumes --yes
     """
     _, runtime = runtime_for(target(env, configs))
-    if volumes and runtime.kind in COMPOSE_SERVICE_RUNTIMES:  # the others have no volumes
+    if volumes and target_named(runtime.kind).has_volumes:  # the others have no volumes
         _confirm_volumes(env, yes)
     result = runtime.stop(grace=grace, volumes=volumes)
     console.print(result.message)

@@ -127,6 +127,7 @@ class LoginPlace:
     location: str
     argv: tuple[str, ...]
     env: dict[str, str] | None  # None: inherit
+    on_host: bool = False  # the token folder is on this machine: status reads it directly
 
 
 def local_place(spec: Spec, environment: dict[str, str]) -> LoginPlace:
@@ -138,7 +139,7 @@ def local_place(spec: Spec, environment: dict[str, str]) -> LoginPlace:
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         "PYTHONUNBUFFERED": "1",
     }
-    return LoginPlace("local", str(token_dir), (sys.executable,), env)
+    return LoginPlace("local", str(token_dir), (sys.executable,), env, on_host=True)
 
 
 def compose_place(base_command: list[str], project: str, service: str,
@@ -189,7 +190,7 @@ def login(
 
 
 def status(place: LoginPlace, env_name: str, timeout: float = 120.0) -> CopilotLogin:
-    if place.runtime == "local":
+    if place.on_host:
         return read_local(Path(place.location), env_name)
     argv = [*place.argv, "-c", PROBE_SCRIPT]
     result, _ = _run(argv, place.env, timeout, lambda _: None)

@@ -22,8 +22,9 @@ from llmproxy_ops.errors import RuntimeStateError
 from llmproxy_ops.fsutil import locked
 from llmproxy_ops.ops.secret_store import replace_assignment
 from llmproxy_ops.render import stack_redis
-from llmproxy_ops.runtime.local_process import LocalRuntime
 from llmproxy_ops.spec.model import Spec
+from llmproxy_ops.targets.local.process import LocalRuntime
+from llmproxy_ops.targets.registry import target_of
 
 DEFAULT_RUN_ROOT = Path(".run")
 
@@ -87,7 +88,7 @@ def stack_secrets(spec: Spec) -> list[StackSecret]:
     for, decided by the same settings. Provider keys come from the providers; values of a
     Kubernetes environment live in the cluster (build/<env>/secrets.env.example)."""
     stack = spec.stack
-    if not stack.runs_compose_services:
+    if not target_of(stack).runs_compose_services:
         return []
     cs = stack.compose(spec.name)
     found = []

@@ -14,26 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from llmproxy_ops.errors import RenderError
-from llmproxy_ops.render.compose import (
-    COMPOSE_FILE,
-    NGINX_CERTS_PATH,
-    NGINX_FILE,
-    NGINX_UPSTREAM_FILE,
-    NGINX_UPSTREAM_LIVE,
-    compose_paths,
-    litellm_names,
-    render_compose,
-)
 from llmproxy_ops.render.env_manifest import render_manifest, render_runtime_env
-from llmproxy_ops.render.initdb import INITDB_FILE, render_initdb
-from llmproxy_ops.render.kubernetes import kubernetes_files
-from llmproxy_ops.render.launcher import launcher_files
-from llmproxy_ops.render.litellm_config import litellm_config, render_yaml
+from llmproxy_ops.render.litellm_config import render_yaml
 from llmproxy_ops.render.litellm_hooks import hook_files
-from llmproxy_ops.render.nginx import render_nginx, render_upstream
 from llmproxy_ops.render.stack_redis import deployment_config
-from llmproxy_ops.render.swarm import swarm_files
 from llmproxy_ops.spec.model import Spec
+from llmproxy_ops.targets.info import load
+from llmproxy_ops.targets.registry import target_of
 
 CONFIG_FILE = "config.yaml"
 RUNTIME_ENV_FILE = "runtime.env"
@@ -54,8 +41,8 @@ def render_files(
 ) -> dict[str, str]:
     """File name → content. Pure: the same spec always gives the same bytes.
 
-    With runtime compose, `out_dir` (default build_dir/<env>) and `env_file` (default the
-    spec's) place the compose file's relative paths.
+    The target's renderer (its `render` hook) adds its own files; `out_dir` (default
+    build_dir/<env>) and `env_file` (default the spec's) place a compose file's relative paths.
     """
     config = deployment_config(spec)  # with the runtime's Redis when it brings one
     files = {
@@ -64,39 +51,11 @@ def render_files(
         MANIFEST_FILE: render_manifest(spec),
         **hook_files(config),  # the Redis settings name no callback: the same hooks
     }
-    if spec.stack.runtime == "compose":
-        files.update(_compose_files(spec, out_dir or spec.stack.build_dir / spec.name, env_file,
-                                    files[CONFIG_FILE]))
-    elif spec.stack.runtime == "swarm":
-        # config.yaml may gain the stack's Redis; rendered files become Docker configs.
-        files.update(swarm_files(spec, out_dir=out_dir or spec.stack.build_dir / spec.name,
-                                 env_file=env_file, request_timeout=_request_timeout(spec),
-                                 config_yaml=files[CONFIG_FILE]))
-    elif spec.stack.runtime == "kubernetes":
-        # The folder is kustomize's root: config.yaml (with the in-cluster Redis) and
-        # runtime.env become hash-named ConfigMaps.
-        files.update(kubernetes_files(spec, request_timeout=_request_timeout(spec)))
+    renderer = target_of(spec).hooks.render  # the files the target adds (targets/<name>/)
+    if renderer is not None:
+        files.update(load(renderer)(spec, out_dir or spec.stack.build_dir / spec.name,
+                                    env_file, _request_timeout(spec), files[CONFIG_FILE]))
     return files
-
-
-def _compose_files(spec: Spec, out_dir: Path, env_file: Path | None,
-                   config: str) -> dict[str, str]:
-    """`config`: config.yaml as render_files serialised it (its digest is a compose label)."""
-    cs = spec.stack.compose(spec.name)
-    files: dict[str, str] = {}
-    if cs.db.enabled:
-        files[INITDB_FILE] = render_initdb()
-    if cs.nginx.enabled:
-        files[NGINX_FILE] = render_nginx(
-            cs.nginx_settings, upstreams=litellm_names(cs), request_timeout=_request_timeout(spec),
-            certs_path=NGINX_CERTS_PATH, upstream_include=NGINX_UPSTREAM_LIVE,
-            api_only=cs.nginx_settings.api_only_for(spec.production),
-        )
-        files[NGINX_UPSTREAM_FILE] = render_upstream([(n, False) for n in litellm_names(cs)])
-    files.update(launcher_files())
-    mounted = {CONFIG_FILE: config, **hook_files(litellm_config(spec)), **files}
-    paths = compose_paths(spec, out_dir, env_file, mounted)
-    return {COMPOSE_FILE: render_compose(spec, paths), **files}
 
 
 def _request_timeout(spec: Spec) -> float:

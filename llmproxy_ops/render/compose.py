@@ -33,8 +33,8 @@ from llmproxy_ops.render.litellm_hooks import SHIPPED as SHIPPED_HOOKS
 from llmproxy_ops.render.service_secrets import EXPORT_SECRETS, REDIS_PASSWORD_VAR, secret_vars
 from llmproxy_ops.render.stack_redis import brings_redis, deployment_config
 from llmproxy_ops.spec import copilot
-from llmproxy_ops.spec.compose_settings import ComposeSettings, Service
 from llmproxy_ops.spec.model import Spec, StackSettings
+from llmproxy_ops.targets.compose.settings import ComposeSettings, Service
 
 COMPOSE_FILE = "docker-compose.yml"
 NGINX_FILE = "nginx.conf"
@@ -152,7 +152,7 @@ def compose_document(
     if volumes:
         doc["volumes"] = volumes
     used = sorted({v for n, s in services.items() for v in s.get("secrets", [])})
-    if used:  # read by `docker compose` from its environment: runtime/compose_project.py fills it
+    if used:  # read by `docker compose` from its environment: targets/compose/project.py fills it
         doc["secrets"] = {v: {"environment": v} for v in used}
     return doc
 

@@ -10,7 +10,7 @@ from typing import Any, Final
 import jinja2
 
 from llmproxy_ops.errors import RenderError
-from llmproxy_ops.spec.compose_settings import NginxSettings
+from llmproxy_ops.targets.compose.settings import NginxSettings
 
 # Inside the package (package-data), so an installed wheel renders like a checkout does.
 TEMPLATE_DIR: Final = Path(__file__).resolve().parent / "templates"

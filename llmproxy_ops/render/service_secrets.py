@@ -2,7 +2,7 @@
 
 Compose and Swarm give each service only its own secrets, as files in /run/secrets: Swarm as
 Docker secrets, compose through top-level `secrets:` read from the environment of the
-`docker compose` process (the runtime fills it from the env file: runtime/compose_project.py). No
+`docker compose` process (the runtime fills it from the env file: targets/compose/project.py). No
 container gets the whole env file, and no value is in a rendered file, in argv or in the
 output of `docker compose config` (it shows the variable's name). The container's shell
 exports the files as variables of the same name, then runs the real command.

@@ -4,8 +4,8 @@ LiteLLM counts rpm/tpm in each process unless router_settings name a Redis (meas
 workers let 10 requests through rpm 5). So whenever more than one LiteLLM process serves an
 environment (workers × replicas) and limits are enforced, the rendered deployment brings a
 Redis and wires the router to it: a `redis` service (compose, swarm), a `redis-server`
-beside the proxy (local, runtime/local_redis.py), the in-cluster one (kubernetes, its own
-rule in spec/kubernetes_settings.py). A Redis the user's router_settings name wins;
+beside the proxy (local, targets/local/redis.py), the in-cluster one (kubernetes, its own
+rule in targets/kubernetes/settings.py). A Redis the user's router_settings name wins;
 `redis: {enabled: true|false}` of the runtime forces it on or off.
 
 Validation (the per-worker warning, the REDIS_PASSWORD check), the renderers and the smoke
@@ -18,6 +18,8 @@ from typing import Any
 
 from llmproxy_ops.render.litellm_config import litellm_config
 from llmproxy_ops.spec.model import Spec
+from llmproxy_ops.targets.info import RedisWiring
+from llmproxy_ops.targets.registry import target_of
 
 ENFORCE_CHECK = "enforce_model_rate_limits"
 REDIS_KEYS = ("redis_host", "redis_url")
@@ -27,7 +29,8 @@ PASSWORD_VAR = "REDIS_PASSWORD"
 # written into the build, like the fake provider's URL).
 SERVICE_HOST, SERVICE_PORT = "redis", 6379
 LOCAL_HOST, PORT_VAR = "127.0.0.1", "LLMPROXY_REDIS_PORT"
-RUNTIMES = ("local", "compose", "swarm")
+# Targets whose Redis this module wires into config.yaml (the cluster adds its own itself)
+WIRED_HERE = (RedisWiring.LOOPBACK, RedisWiring.SERVICE)
 
 
 def rate_limits_enforced(root: Any) -> bool:
@@ -45,19 +48,13 @@ def names_own_redis(config: Any) -> bool:
 
 def serving_processes(spec: Spec) -> int:
     """LiteLLM processes that serve the environment at once, each counting on its own."""
-    stack = spec.stack
-    if stack.runs_compose_services:
-        return stack.workers * stack.compose(spec.name).replicas
-    if stack.runtime == "kubernetes":
-        return stack.workers * stack.kubernetes(spec.name).max_replicas
-    return stack.workers
+    return target_of(spec).serving_processes(spec)
 
 
 def forced(spec: Spec) -> bool | None:
     """The runtime's `redis.enabled` as written (None: decided by the rule)."""
-    stack = spec.stack
-    raw = {"local": stack.local_raw, "compose": stack.compose_raw,
-           "swarm": stack.compose_raw}.get(stack.runtime, {})
+    section = target_of(spec).redis_section
+    raw = spec.stack.section(section) if section else {}
     redis = raw.get("redis") if isinstance(raw, dict) else None
     value = redis.get("enabled") if isinstance(redis, dict) else None
     return value if isinstance(value, bool) else None
@@ -65,9 +62,10 @@ def forced(spec: Spec) -> bool | None:
 
 def needs_redis(spec: Spec) -> bool:
     """The runtime's Redis runs: forced on, or (not forced off) several processes enforce."""
-    if spec.stack.runtime == "kubernetes":
-        return spec.stack.kubernetes(spec.name).needs_redis
-    if spec.stack.runtime not in RUNTIMES:
+    target = target_of(spec)
+    if target.decides_redis is not None:
+        return target.decides_redis(spec)
+    if target.redis not in WIRED_HERE:
         return False
     explicit = forced(spec)
     if explicit is not None:
@@ -88,9 +86,10 @@ def shares_counters(spec: Spec) -> bool:
 def deployment_config(spec: Spec) -> dict[str, Any]:
     """Every runtime's LiteLLM config, plus the runtime's Redis when it brings one."""
     config = litellm_config(spec)  # a fresh copy each call: ours to change
-    if not brings_redis(spec) or spec.stack.runtime not in RUNTIMES:
+    wiring = target_of(spec).redis
+    if not brings_redis(spec) or wiring not in WIRED_HERE:
         return config  # kubernetes adds the in-cluster Redis itself
-    local = spec.stack.runtime == "local"
+    local = wiring is RedisWiring.LOOPBACK
     router = config.get("router_settings")
     if not isinstance(router, dict):
         router = config["router_settings"] = {}

@@ -1,20 +1,3 @@
-"""Runtimes that start, stop and probe the stock LiteLLM proxy."""
-
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from llmproxy_ops.runtime.api import StopResult
-    from llmproxy_ops.runtime.local_process import LaunchSpec, LocalRuntime, RuntimeStatus
-
-__all__ = ["LaunchSpec", "LocalRuntime", "RuntimeStatus", "StopResult"]
-
-
-def __getattr__(name: str) -> Any:
-    # imported on first use: `validate` needs a constant of runtime.local_fake, not the runtime
-    if name in __all__:
-        from llmproxy_ops.runtime import local_process
-
-        return getattr(local_process, name)
-    raise AttributeError(name)
+"""What every target's runtime shares: the protocol (api.py), process supervision, identity,
+recovery, the Copilot token store, nginx's upstream; each target's own runtime lives in its
+package (llmproxy_ops/targets/<name>/runtime.py, docs/targets.md)."""

@@ -1,7 +1,8 @@
 """The one runtime protocol, its result shapes, and the registry keyed by `stack.runtime`.
 
-A runtime is one module: a class with the methods of `Runtime` and a `register(kind,
-factory)` call. The CLI and ops only ever hold a `Runtime`; they never ask which kind.
+A runtime is one module of its target's package (`targets/<name>/`): a class with the methods
+of `Runtime`, named by the target's `runtime` hook (targets/registry.py). The CLI and ops only
+ever hold a `Runtime`; they never ask which kind.
 
     start(build)            start the proxy from a rendered build; refuse when running
     stop(grace, volumes, only)  stop it (only: just these services, the rest keeps running);
@@ -15,7 +16,7 @@ factory)` call. The CLI and ops only ever hold a `Runtime`; they never ask which
     exec_command(service, argv)  the command line exec runs, for callers that stream
                             through it themselves (pg_dump into a file)
 
-A render-only runtime (e.g. one that only writes manifests for a cluster) registers a class
+A render-only runtime (e.g. one that only writes manifests for a cluster) names a class
 whose start/rollout raise RuntimeStateError naming what to run instead.
 """
 
@@ -28,6 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from llmproxy_ops.errors import OpsError, UsageError
+from llmproxy_ops.targets.info import load
+from llmproxy_ops.targets.registry import TARGETS, names
 
 if TYPE_CHECKING:
     from llmproxy_ops.spec.model import Spec
@@ -188,28 +191,21 @@ class Runtime(Protocol):
 
 
 Factory = Callable[["Spec", tuple[str, ...]], Runtime]  # (spec, secrets to scrub) -> runtime
-_REGISTRY: dict[str, Factory] = {}
-
-
-def register(kind: str, factory: Factory) -> None:
-    """Make `stack.runtime: kind` available (one call per runtime module)."""
-    _REGISTRY[kind] = factory
 
 
 def kinds() -> list[str]:
-    _load_builtin()
-    return sorted(_REGISTRY)
+    return names()
 
 
 def runtime_of(spec: Spec, secrets: tuple[str, ...] = ()) -> Runtime:
     """The runtime `stack.runtime` names; output it shows is scrubbed of `secrets`."""
-    _load_builtin()
-    factory = _REGISTRY.get(spec.stack.runtime)
-    if factory is None:
+    target = TARGETS.get(spec.stack.runtime)
+    if target is None:
         raise UsageError(
             f"unknown stack.runtime '{spec.stack.runtime}'",
-            hint=f"use one of: {', '.join(sorted(_REGISTRY))}",
+            hint=f"use one of: {', '.join(names())}",
         )
+    factory: Factory = load(target.hooks.runtime)  # imported on first use
     return factory(spec, secrets)
 
 
@@ -225,12 +221,3 @@ def timed(name: str, action: Callable[[], str | None]) -> Step:
         detail, ok = exc.message + tail, False
     return Step(name, ok, round(time.monotonic() - t0, 3), str(detail))
 
-
-def _load_builtin() -> None:
-    # The built-in runtimes register themselves on import; imported late to avoid a cycle.
-    from llmproxy_ops.runtime import (  # noqa: F401
-        compose_target,
-        kubernetes_target,
-        local_target,
-        swarm_target,
-    )

@@ -27,6 +27,7 @@ from llmproxy_ops.spec.copilot import (
     volume_name,
 )
 from llmproxy_ops.spec.model import Spec
+from llmproxy_ops.targets.registry import target_named, target_of
 
 RESULT_MARK: Final = "LLMPROXY_OPS_COPILOT "
 PROBE_SCRIPT: Final = f"""
@@ -122,12 +123,13 @@ def current_login(spec: Spec, docker: str = "docker") -> CopilotLogin | None:
     """Where the environment's runtime keeps the login (None: a runtime without one here).
 
     Raises StackError when the compose volume cannot be read (Docker not running...)."""
-    if spec.stack.runtime == "local":
+    store = target_of(spec).copilot
+    if store is None:
+        return None
+    if store.on_host:
         return read_local(copilot_token_dir(spec), spec.name)
-    if spec.stack.runtime == "compose":
-        cs = spec.stack.compose(spec.name)
-        return read_volume(docker, cs.litellm.image, volume_name(project_name(cs)), spec.name)
-    return None
+    cs = spec.stack.compose(spec.name)  # the one target keeping it in a volume: compose
+    return read_volume(docker, cs.litellm.image, volume_name(project_name(cs)), spec.name)
 
 
 def missing_login_finding(spec: Spec, docker: str = "docker") -> Finding | None:
@@ -147,7 +149,8 @@ def missing_login_finding(spec: Spec, docker: str = "docker") -> Finding | None:
         )
     if login is None or login.logged_in:
         return None
-    where = "volume" if login.runtime == "compose" else ""
+    store = target_named(login.runtime).copilot
+    where = "" if store is None or store.on_host else store.store
     return _login_finding(
         spec, "copilot-not-logged-in",
         f"github_copilot/ models but no Copilot login in {where + ' ' if where else ''}"

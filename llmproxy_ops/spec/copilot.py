@@ -22,11 +22,8 @@ VOLUME: Final = "github-copilot-auth"
 CONTAINER_DIR: Final = "/app/github_copilot"
 ACCESS_TOKEN_FILE: Final = "access-token"
 API_KEY_FILE: Final = "api-key.json"
-# Runtimes that keep one Copilot login every replica reads, and where. Not swarm: a volume
-# there is node-local, so a login on one node would miss the replicas on the others (and a
-# node-local copy would need its own login); not Kubernetes: this tool writes no Secret for it.
-LOGIN_KEPT_IN: Final = {"local": "a folder under the run directory",
-                        "compose": "the project's named volume"}
+# Which targets keep one Copilot login every replica reads, and where, is each target's fact
+# (targets/<name>/facts.py: TargetInfo.copilot).
 
 
 def uses_copilot(spec: Spec) -> bool:
@@ -39,11 +36,6 @@ def first_copilot_model(spec: Spec) -> int | None:
                  if isinstance(e, dict) and isinstance(e.get("litellm_params"), dict)
                  and str(e["litellm_params"].get("model", "")).startswith(PROVIDER_PREFIX)),
                 None)
-
-
-def keeps_login(spec: Spec) -> bool:
-    """Whether the environment's runtime keeps a Copilot login (LOGIN_KEPT_IN)."""
-    return spec.stack.runtime in LOGIN_KEPT_IN
 
 
 def copilot_token_dir(spec: Spec, env: str | None = None) -> Path:

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from llmproxy_ops.findings import Finding, JsonPath, Location
-from llmproxy_ops.spec.compose_settings import ComposeSettings, compose_settings
-from llmproxy_ops.spec.kubernetes_settings import KubernetesSettings, kubernetes_settings
 from llmproxy_ops.spec.located import LMap, locate, to_plain
-from llmproxy_ops.spec.swarm_settings import SwarmSettings, swarm_settings
+from llmproxy_ops.targets.compose.settings import ComposeSettings, compose_settings
+from llmproxy_ops.targets.kubernetes.settings import KubernetesSettings, kubernetes_settings
+from llmproxy_ops.targets.swarm.settings import SwarmSettings, swarm_settings
 
 STACK_KEY = "stack"
 
@@ -47,8 +47,6 @@ STACK_DEFAULTS: dict[str, Any] = {
 }
 
 
-COMPOSE_SERVICE_RUNTIMES = ("compose", "swarm")
-
 
 @dataclass(frozen=True)
 class StackSettings:
@@ -75,12 +73,10 @@ class StackSettings:
     production: bool | None = None  # as written; Spec.production applies the default
     metrics: bool = False  # LiteLLM's prometheus callback, /metrics aggregated over workers
 
-    @property
-    def runs_compose_services(self) -> bool:
-        """Compose and Swarm both run the services stack.compose describes (litellm, db,
-        mlflow, redis, nginx) from one rendered file: one answer for every check, backup
-        and key rotation that asks "is the database, Redis or nginx a service here?"."""
-        return self.runtime in COMPOSE_SERVICE_RUNTIMES
+    def section(self, key: str) -> dict[str, Any]:
+        """The raw `stack.<key>` mapping a target keeps its settings in ({}: none)."""
+        return {"local": self.local_raw, "compose": self.compose_raw,
+                "kubernetes": self.kubernetes_raw, "swarm": self.swarm_raw}.get(key, {})
 
     def compose(self, env_name: str) -> ComposeSettings:
         return compose_settings(self.compose_raw, env_name)

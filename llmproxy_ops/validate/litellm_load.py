@@ -28,6 +28,7 @@ from llmproxy_ops import LITELLM_PIN
 from llmproxy_ops.findings import Finding, Severity
 from llmproxy_ops.render.litellm_hooks import HOOKS_DIR, SHIPPED
 from llmproxy_ops.spec.model import Spec
+from llmproxy_ops.targets.registry import target_of
 from llmproxy_ops.validate.litellm_locate import locate_failure
 from llmproxy_ops.validate.probe_server import (
     DEFAULT_TIMEOUT,
@@ -261,6 +262,6 @@ def _missing_package(text: str) -> bool:
 
 def _runs_elsewhere(spec: Spec) -> bool:
     try:
-        return spec.stack.runtime != "local"
+        return not target_of(spec).runs_in_this_venv
     except (TypeError, ValueError, AttributeError):
         return False  # a malformed stack section is reported by the schema stage

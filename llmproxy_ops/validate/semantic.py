@@ -21,7 +21,6 @@ from llmproxy_ops.validate.checks.deployments import check_duplicate_deployment
 from llmproxy_ops.validate.checks.env import check_env_missing, check_env_undocumented
 from llmproxy_ops.validate.checks.guardrails import check_guardrail_params
 from llmproxy_ops.validate.checks.implicit_env import check_implicit_env
-from llmproxy_ops.validate.checks.kubernetes import check_kubernetes
 from llmproxy_ops.validate.checks.master_key import (
     check_master_key_boot,
     check_master_key_format,
@@ -37,6 +36,7 @@ from llmproxy_ops.validate.checks.salt_key import check_salt_key
 from llmproxy_ops.validate.checks.secrets import check_literal_secret, check_weak_demo_key
 from llmproxy_ops.validate.checks.server import check_server_crash_unprotected
 from llmproxy_ops.validate.checks.shell_refs import check_shell_env_reference
+from llmproxy_ops.validate.checks.target import check_target
 from llmproxy_ops.validate.checks.unread import check_unread_setting
 from llmproxy_ops.validate.checks.weak_secrets import check_env_file_mode, check_weak_master_key
 from llmproxy_ops.validate.context import CheckContext
@@ -70,7 +70,7 @@ CHECKS: tuple[Check, ...] = (
     check_stack_redis_env,
     check_salt_key,
     check_copilot_runtime,
-    check_kubernetes,
+    check_target,  # the target's own checks (targets/<name>/checks.py)
     check_server_crash_unprotected,
 )
 

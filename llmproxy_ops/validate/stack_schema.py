@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from llmproxy_ops.targets.registry import TARGETS
+
 _PATH = {"type": "string", "minLength": 1}
 _SIZE = {
     "type": "string",
@@ -18,7 +20,7 @@ _RUN_AS = {
     "type": "string",
     "pattern": "^([a-z_][a-z0-9_-]*|[0-9]+)(:([a-z_][a-z0-9_-]*|[0-9]+))?$",
     "description": "the user the service runs as (compose's `user:`; default: unprivileged "
-    "for all but nginx, see spec/compose_settings.py)",
+    "for all but nginx, see targets/compose/settings.py)",
 }
 
 
@@ -238,7 +240,7 @@ STACK_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "runtime": {
-            "enum": ["local", "compose", "swarm", "kubernetes"],
+            "enum": list(TARGETS),
             "description": "where the proxy runs (swarm: stack.compose's services as a Docker "
             "stack; kubernetes: rendered for `kubectl apply -k`)",
         },

@@ -110,7 +110,7 @@ stack:
   drain_timeout: 60
   startup_timeout: 480
   # no IPsec ESP in these machines' kernels: an encrypted overlay carries nothing between
-  # nodes (stack.swarm.encrypted, spec/swarm_settings.py)
+  # nodes (stack.swarm.encrypted, targets/swarm/settings.py)
   swarm: {{stack: {SWARM_STACK}, monitor_s: 5, encrypted: false}}
   compose:
     project: {SWARM_STACK}

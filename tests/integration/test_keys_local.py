@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 from llmproxy_ops.cli import keys_cmd
 from llmproxy_ops.envfile import read_env_file
-from llmproxy_ops.ops.keys.plan import LOCAL_GAP
 from llmproxy_ops.ops.keys.rotate import RotateRequest, rotate_master, rotate_provider
 from llmproxy_ops.pipeline import Target, runtime_for, start_target
+from llmproxy_ops.targets.local.rotation import LOCAL_GAP
 from llmproxy_ops.testing.fake_provider import FakeProvider
 from tests.conftest import free_port
 

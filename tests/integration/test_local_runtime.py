@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from llmproxy_ops.errors import RuntimeStateError, StackError
-from llmproxy_ops.runtime import LaunchSpec, LocalRuntime, RuntimeStatus
 from llmproxy_ops.runtime.process import pid_alive
+from llmproxy_ops.targets.local.process import LaunchSpec, LocalRuntime, RuntimeStatus
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration

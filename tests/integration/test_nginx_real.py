@@ -24,7 +24,7 @@ from aiohttp import web
 
 from llmproxy_ops.ops.certs import CertPaths, create_self_signed
 from llmproxy_ops.render.nginx import render_nginx
-from llmproxy_ops.spec.compose_settings import NginxSettings
+from llmproxy_ops.targets.compose.settings import NginxSettings
 from llmproxy_ops.testing.fake_provider import FakeProvider
 from tests.conftest import free_port
 

@@ -15,9 +15,13 @@ import httpx
 import pytest
 
 from llmproxy_ops.errors import StackError
-from llmproxy_ops.runtime import LaunchSpec, LocalRuntime, RuntimeStatus
-from llmproxy_ops.runtime.local_process import LAUNCHER_MODULE
 from llmproxy_ops.runtime.process import cmdline, pid_alive
+from llmproxy_ops.targets.local.process import (
+    LAUNCHER_MODULE,
+    LaunchSpec,
+    LocalRuntime,
+    RuntimeStatus,
+)
 from tests.integration.test_local_runtime import (
     CONFIG,
     KEY,

@@ -11,8 +11,8 @@ import pytest
 
 from llmproxy_ops.errors import RuntimeStateError
 from llmproxy_ops.ops.init_env import init_env_file
-from llmproxy_ops.runtime import LaunchSpec, LocalRuntime
 from llmproxy_ops.runtime.process import pid_alive
+from llmproxy_ops.targets.local.process import LaunchSpec, LocalRuntime
 from tests.conftest import REPO
 from tests.integration.test_local_runtime import launch_for, write_config
 
@@ -68,7 +68,7 @@ _MOVED = """
 import http.server, socketserver, sys, threading, time
 from pathlib import Path
 from llmproxy_ops.errors import StackError
-from llmproxy_ops.runtime import LaunchSpec, LocalRuntime
+from llmproxy_ops.targets.local.process import LaunchSpec, LocalRuntime
 
 run_dir, config = Path(sys.argv[1]), Path(sys.argv[2])
 class Ok(http.server.BaseHTTPRequestHandler):

@@ -14,7 +14,7 @@ from llmproxy_ops.ops.smoke.report import junit_xml, render_table
 from llmproxy_ops.ops.smoke.run import SmokeReport, SmokeTarget, run_smoke
 from llmproxy_ops.render.litellm_hooks import hook_files
 from llmproxy_ops.render.litellm_hooks.llmproxy_auth_status import MESSAGE as NO_DB_401
-from llmproxy_ops.runtime import LaunchSpec, LocalRuntime
+from llmproxy_ops.targets.local.process import LaunchSpec, LocalRuntime
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration

@@ -23,7 +23,7 @@ from llmproxy_ops.ops.certs import create_self_signed
 from llmproxy_ops.render.build import render_files
 from llmproxy_ops.render.nginx import render_nginx
 from llmproxy_ops.spec import load_files
-from llmproxy_ops.spec.compose_settings import NginxSettings
+from llmproxy_ops.targets.compose.settings import NginxSettings
 from tests.conftest import free_port
 
 K8S_VERSION = "1.32.0"  # the kubectl client on these machines (tests/cli/test_kubernetes_offline)

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from llmproxy_ops.pipeline import Target, build_of, render_target
-from llmproxy_ops.runtime.compose_target import ComposeEnvRuntime
+from llmproxy_ops.targets.compose.runtime import ComposeEnvRuntime
 from tests.conftest import REPO
 
 SECRETS = {
@@ -55,7 +55,7 @@ def _render(project: Path):  # noqa: ANN202
 
 
 def secret_environment(compose_file: Path, values: dict[str, str]) -> dict[str, str]:
-    from llmproxy_ops.runtime.compose_project import secret_environment as of_file
+    from llmproxy_ops.targets.compose.project import secret_environment as of_file
 
     return of_file(compose_file, values)
 

@@ -18,7 +18,7 @@ import pytest
 
 from llmproxy_ops.errors import StackError
 from llmproxy_ops.runtime import process
-from llmproxy_ops.runtime.local_process import LaunchSpec, LocalRuntime
+from llmproxy_ops.targets.local.process import LaunchSpec, LocalRuntime
 from tests.conftest import free_port
 
 ENV = """\

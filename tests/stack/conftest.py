@@ -24,7 +24,7 @@ import pytest
 from llmproxy_ops.ops.certs import CERT_FILE, create_self_signed
 from llmproxy_ops.pipeline import Target, render_target
 from llmproxy_ops.render.compose import COMPOSE_FILE
-from llmproxy_ops.runtime.compose_project import parse_ps
+from llmproxy_ops.targets.compose.project import parse_ps
 from tests.conftest import REPO
 
 # Ryuk's image cannot be pulled here; the fixture tears the stack down itself.

@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from llmproxy_ops.render.build import render_build
-from llmproxy_ops.runtime.compose_project import secret_environment
 from llmproxy_ops.spec import load_environment
+from llmproxy_ops.targets.compose.project import secret_environment
 from tests.conftest import DISTINCT_SECRETS, REPO
 
 pytestmark = pytest.mark.stack

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from llmproxy_ops.cli.main import app
 from llmproxy_ops.pipeline import Target, runtime_for, start_target
-from llmproxy_ops.runtime.compose_project import ComposeRuntime
+from llmproxy_ops.targets.compose.project import ComposeRuntime
 from tests.conftest import REPO, free_port
 
 pytestmark = pytest.mark.stack

@@ -32,7 +32,7 @@ import pytest
 from llmproxy_ops.ops.apply.deploy import ApplyRequest, apply
 from llmproxy_ops.ops.certs import CERT_FILE, create_self_signed
 from llmproxy_ops.pipeline import Target, runtime_for, start_target
-from llmproxy_ops.runtime.swarm_target import SwarmRuntime
+from llmproxy_ops.targets.swarm.runtime import SwarmRuntime
 from tests.conftest import REPO, free_port
 from tests.swarm_node import docker as _docker
 from tests.swarm_node import one_node_swarm
@@ -62,7 +62,7 @@ stack:
   workers: 2
   startup_timeout: 480
   # no IPsec ESP in these machines' kernels: an encrypted overlay would not carry traffic
-  # between the two-node test's nodes (stack.swarm.encrypted, spec/swarm_settings.py)
+  # between the two-node test's nodes (stack.swarm.encrypted, targets/swarm/settings.py)
   swarm: {{stack: {stack}, monitor_s: 5, encrypted: false}}
   compose:
     project: {stack}

@@ -337,7 +337,7 @@ def test_redis_password_check_quiet_when_fine_or_not_needed(write, in_tmp):
 
 def test_apply_starts_the_redis_a_new_build_adds(write, in_tmp):
     """Replicas are recreated with --no-deps: a rollout must start a new backing service first."""
-    from llmproxy_ops.runtime.compose_target import added_services
+    from llmproxy_ops.targets.compose.runtime import added_services
 
     path = in_tmp / "docker-compose.yml"
     path.write_text(yaml.safe_dump(_enforced(write)[0]), encoding="utf-8")

@@ -8,17 +8,16 @@ import pytest
 
 from llmproxy_ops.errors import UsageError
 from llmproxy_ops.ops.keys.plan import (
-    LOCAL_GAP,
     SALT_KEY_REFUSAL,
-    SINGLE_REPLICA_GAP,
-    SURGE_GAP,
-    SWARM_GAP,
     groups_using,
     plan_rotation,
 )
 from llmproxy_ops.ops.keys.rotate import RotateRequest, rotate_master, rotate_provider
 from llmproxy_ops.pipeline import Target
 from llmproxy_ops.spec import load_environment
+from llmproxy_ops.targets.compose.rotation import SINGLE_REPLICA_GAP, SURGE_GAP
+from llmproxy_ops.targets.local.rotation import LOCAL_GAP
+from llmproxy_ops.targets.swarm.rotation import SWARM_GAP
 from llmproxy_ops.validate.checks.salt_key import check_salt_key
 from llmproxy_ops.validate.context import CheckContext
 

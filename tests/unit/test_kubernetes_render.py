@@ -11,11 +11,11 @@ import yaml
 
 from llmproxy_ops.errors import UsageError
 from llmproxy_ops.render.build import render_build, render_files
-from llmproxy_ops.render.kubernetes.common import cpu_quantity, memory_quantity
 from llmproxy_ops.render.nginx import render_nginx
 from llmproxy_ops.runtime.api import runtime_of
 from llmproxy_ops.spec import load_environment, load_files
-from llmproxy_ops.spec.compose_settings import DEFAULT_IMAGES
+from llmproxy_ops.targets.compose.settings import DEFAULT_IMAGES
+from llmproxy_ops.targets.kubernetes.render.common import cpu_quantity, memory_quantity
 from llmproxy_ops.validate import validate_spec
 from tests.conftest import DISTINCT_SECRETS, REPO
 

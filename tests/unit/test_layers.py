@@ -34,3 +34,16 @@ def test_an_upward_import_breaks_the_contract(tmp_path: Path) -> None:
     done = _lint(tmp_path)
     assert done.returncode != 0, done.stdout
     assert "llmproxy_ops.render.compose -> llmproxy_ops.ops.copilot" in done.stdout, done.stdout
+
+
+def test_a_target_fact_importing_a_runtime_breaks_the_contract(tmp_path: Path) -> None:
+    """A target's facts are asked by render and validate: they never import a runtime."""
+    shutil.copytree(REPO / "llmproxy_ops", tmp_path / "llmproxy_ops",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    facts = tmp_path / "llmproxy_ops" / "targets" / "local" / "facts.py"
+    facts.write_text(facts.read_text() + "\nfrom llmproxy_ops.targets.local import runtime  # noqa\n")
+    done = _lint(tmp_path)
+    assert done.returncode != 0, done.stdout
+    assert "llmproxy_ops.targets.local.facts -> llmproxy_ops.targets.local.runtime" in done.stdout, (
+        done.stdout)

@@ -1,4 +1,4 @@
-"""The local runtime's redis-server (runtime/local_redis.py), a real one on loopback."""
+"""The local runtime's redis-server (targets/local/redis.py), a real one on loopback."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from llmproxy_ops.errors import RuntimeStateError
 from llmproxy_ops.runtime import process
-from llmproxy_ops.runtime.local_redis import LocalRedis
+from llmproxy_ops.targets.local.redis import LocalRedis
 
 
 def test_a_running_one_is_kept_with_its_password(tmp_path: Path) -> None:

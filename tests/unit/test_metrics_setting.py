@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from llmproxy_ops.render.litellm_config import METRICS_CALLBACK, litellm_config
-from llmproxy_ops.runtime.local_process import METRICS_DIR_VAR, LaunchSpec, LocalRuntime
 from llmproxy_ops.spec import load_files
+from llmproxy_ops.targets.local.process import METRICS_DIR_VAR, LaunchSpec, LocalRuntime
 from llmproxy_ops.validate.checks.metrics import check_metrics
 from llmproxy_ops.validate.context import CheckContext
 

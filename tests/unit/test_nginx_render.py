@@ -8,7 +8,7 @@ import pytest
 
 from llmproxy_ops.errors import RenderError
 from llmproxy_ops.render.nginx import render_nginx, render_upstream
-from llmproxy_ops.spec.compose_settings import NginxSettings
+from llmproxy_ops.targets.compose.settings import NginxSettings
 
 MOZILLA_CIPHERS = (
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from llmproxy_ops.launcher import listen_sockets
-from llmproxy_ops.runtime.local_process import LAUNCHER_MODULE, LaunchSpec, LocalRuntime
+from llmproxy_ops.targets.local.process import LAUNCHER_MODULE, LaunchSpec, LocalRuntime
 from tests.conftest import free_port
 
 

@@ -11,8 +11,8 @@ from llmproxy_ops.errors import StackError
 from llmproxy_ops.ops.smoke.plan import enforced_rpm
 from llmproxy_ops.render.build import render_files
 from llmproxy_ops.runtime.api import Build
-from llmproxy_ops.runtime.local_target import LocalEnvRuntime
 from llmproxy_ops.spec import load_files
+from llmproxy_ops.targets.local.runtime import LocalEnvRuntime
 
 LAYER = """
 model_list:

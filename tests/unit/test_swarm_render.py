@@ -15,9 +15,9 @@ import yaml
 from llmproxy_ops.render.build import render_files
 from llmproxy_ops.render.launcher import launcher_argv
 from llmproxy_ops.render.nginx import RESOLVER_VALID_S
-from llmproxy_ops.render.swarm import STACK_FILE, STOP_DELAY_S
 from llmproxy_ops.runtime.api import runtime_of
 from llmproxy_ops.spec import load_files
+from llmproxy_ops.targets.swarm.render import STACK_FILE, STOP_DELAY_S
 from llmproxy_ops.validate import validate_spec
 from tests.conftest import DISTINCT_SECRETS
 

@@ -18,6 +18,7 @@ from typing import Protocol
 
 from llmproxy_ops.errors import OpsError
 from llmproxy_ops.ops.backup.settings import BackupContext
+from llmproxy_ops.targets.registry import target_of
 
 
 class ProxyControl(Protocol):
@@ -53,7 +54,7 @@ class EnvProxy:
     def _services(self) -> list[str]:
         """Clients of the databases that stop around the swap (the gateway keeps serving)."""
         assert self.ctx.spec is not None
-        if not self.ctx.spec.stack.runs_compose_services:
+        if not target_of(self.ctx.spec).runs_compose_services:
             return []
         return ["mlflow"] if self.ctx.spec.stack.compose(self.ctx.env).mlflow.enabled else []
 

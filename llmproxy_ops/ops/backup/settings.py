@@ -13,6 +13,7 @@ from llmproxy_ops.ops.secret_store import salt_fingerprint
 from llmproxy_ops.pipeline import Target, load_target, target_environment
 from llmproxy_ops.runtime.api import runtime_of
 from llmproxy_ops.spec import Spec
+from llmproxy_ops.targets.registry import target_of
 
 SALT_VAR = "LITELLM_SALT_KEY"
 DEFAULT_DIR = "backups"
@@ -44,7 +45,7 @@ def fingerprint_of(env: dict[str, str]) -> str | None:
 
 
 def default_databases(spec: Spec) -> tuple[str, ...]:
-    use_db = spec.stack.runs_compose_services and spec.stack.compose(spec.name).use_db
+    use_db = target_of(spec).runs_compose_services and spec.stack.compose(spec.name).use_db
     return ("mlflow", "litellm") if use_db else ("mlflow",)
 
 
@@ -72,7 +73,7 @@ def context_for(target: Target) -> BackupContext:
 
 
 def _server(spec: Spec, raw: dict, env: dict[str, str]) -> PgServer:
-    if spec.stack.runs_compose_services:  # PostgreSQL is the stack's db service
+    if target_of(spec).runs_compose_services:  # PostgreSQL is the stack's db service
         # The postgres image trusts its local socket: no password on the command line.
         prefix = runtime_of(spec).exec_command("db", [])
         return PgServer.in_container(prefix, spec.stack.compose(spec.name).db_user)

@@ -7,9 +7,10 @@ from pathlib import Path
 
 from llmproxy_ops.envfile import SALT_KEY_VAR
 from llmproxy_ops.errors import UsageError
-from llmproxy_ops.render.compose import litellm_names
 from llmproxy_ops.render.env_manifest import env_references
 from llmproxy_ops.spec.model import Spec
+from llmproxy_ops.targets.info import RestartPlan, load
+from llmproxy_ops.targets.registry import target_named, target_of
 
 SALT_KEY_REFUSAL = (
     f"{SALT_KEY_VAR} cannot be rotated: LiteLLM encrypts the credentials it stores in its "
@@ -17,30 +18,6 @@ SALT_KEY_REFUSAL = (
     "new salt key makes every one of them unreadable"
 )
 SALT_KEY_HINT = "keep it unchanged for the life of the database (back it up with the env file)"
-LOCAL_GAP = (
-    "no gap expected: the new process starts beside the old one on the same port, is checked "
-    "on its own, then takes the new connections while the old one drains"
-)
-SURGE_GAP = (
-    "no gap expected: a second litellm container starts from the new build beside the running "
-    "one, is checked on its own, then nginx sends it the new requests while the old one drains"
-)
-SINGLE_REPLICA_GAP = (
-    "a gap is unavoidable: one litellm replica publishes its port itself (no nginx in front), "
-    "so clients have no answer while it is recreated (about one start-up; measured); enable "
-    "nginx or set stack.compose.litellm.replicas: 2 for clients that pick a port"
-)
-SWARM_GAP = (
-    "no gap expected: Swarm replaces the litellm tasks one at a time, each new one started and "
-    "healthy before an old one stops; a stopping task keeps serving while nginx may still "
-    "route to it, then drains"
-)
-NO_NGINX_GAP = (
-    "each replica is unavailable on its own published port while it is recreated (no nginx in "
-    "front to route around it); replicas are replaced one at a time"
-)
-
-
 @dataclass(frozen=True)
 class RotationPlan:
     environment: str
@@ -97,91 +74,33 @@ def refuse_provider_variable(spec: Spec, variable: str, master_var: str) -> None
 
 
 def plan_rotation(spec: Spec, *, kind: str, variable: str, env_file: Path) -> RotationPlan:
-    runtime = spec.stack.runtime
-    if runtime == "compose":
-        cs = spec.stack.compose(spec.name)
-        replicas, nginx = tuple(litellm_names(cs)), cs.nginx.enabled
-    elif runtime == "swarm":  # one service of N tasks, named as Swarm names them
-        cs = spec.stack.compose(spec.name)
-        replicas = tuple(f"litellm.{i}" for i in range(1, cs.replicas + 1))
-        nginx = cs.nginx.enabled
-    else:
-        replicas, nginx = ("litellm",), False
+    target = target_of(spec)
+    restart: RestartPlan = load(f"{target.hooks.rotation}:plan")(spec)
+    replicas = restart.replicas
     groups = groups_using(spec, variable) if kind == "provider" else ()
-    gap, note = _gap(runtime, len(replicas), nginx)
     steps = (
         f"back up {env_file} to {env_file.name}.bak-<UTC time> (mode 0600)",
         _write_step(kind, variable, env_file),
-        *_restart_steps(spec, runtime, replicas, nginx),
+        *restart.steps,
         _verify_step(kind, variable, replicas, groups),
         "on any failure: restore the backup, restart the same way, say so and exit 1",
     )
     return RotationPlan(
-        spec.name, kind, variable, env_file, runtime, replicas, nginx, steps, gap, note, groups
+        spec.name, kind, variable, env_file, spec.stack.runtime, replicas, restart.nginx, steps,
+        restart.gap_expected, restart.gap_note, groups
     )
 
 
-def _gap(runtime: str, replicas: int, nginx: bool) -> tuple[bool, str]:
-    if runtime == "swarm":
-        return False, SWARM_GAP
-    if runtime != "compose":
-        return False, LOCAL_GAP
-    if replicas == 1:
-        return (False, SURGE_GAP) if nginx else (True, SINGLE_REPLICA_GAP)
-    if not nginx:
-        return True, NO_NGINX_GAP
-    return False, (
-        f"no gap expected: {replicas} replicas are replaced one at a time and nginx "
-        f"keeps {replicas - 1} healthy upstream(s) throughout"
-    )
+def done_text(plan: RotationPlan) -> str:
+    """How the restart went without a gap, in the target's words (`keys rotate`'s report)."""
+    text: str = load(f"{target_named(plan.runtime).hooks.rotation}:done_text")(plan.replicas)
+    return text
 
 
 def _write_step(kind: str, variable: str, env_file: Path) -> str:
     if kind == "master":
         return f"write a new {variable} (sk- + 32 random bytes, URL-safe) to {env_file} (0600)"
     return f"write the new {variable} (read from stdin or --from-file) to {env_file} (0600)"
-
-
-def _restart_steps(spec: Spec, runtime: str, replicas: tuple[str, ...], nginx: bool) -> list[str]:
-    if runtime == "swarm":
-        tasks = spec.stack.compose(spec.name).replicas
-        return [
-            "validate and render a new build; docker stack deploy with new versions of the "
-            f"changed secrets: Swarm replaces the {tasks} litellm task(s) one at a time, "
-            "start-first, each gated by its health check, rolling back by itself on failure",
-            "wait until the replaced tasks drained and exited (up to their stop_grace_period)",
-        ]
-    if runtime != "compose":
-        where = f"{spec.stack.host}:{spec.stack.port}"
-        return [
-            f"validate and render a new build, start it beside the running litellm on {where}, "
-            "smoke-test it on its own port, steer new connections to it and drain the old one "
-            "(llmproxy-ops apply's rollout)"
-        ]
-    if nginx and len(replicas) == 1:
-        name = replicas[0]
-        return [
-            f"start a second {name} container from the new build (docker compose up -d "
-            f"--no-deps --no-recreate --scale {name}=2 --wait) and check it on its own",
-            f"rewrite nginx's upstream (old container down, new one up), reload, and let the "
-            f"old one drain (up to stack.drain_timeout, {spec.stack.drain_timeout:g} s)",
-            f"remove the old {name} container; nginx back on its rendered upstream",
-        ]
-    steps = []
-    for name in replicas:
-        others = [r for r in replicas if r != name]
-        check = f"check {', '.join(others)} healthy, then " if others else ""
-        if nginx:
-            steps.append(f"{check}mark {name} down in nginx's upstream, reload, and let its "
-                         "requests and streams drain")
-            check = ""
-        steps.append(
-            f"{check}recreate {name} (docker compose up -d --no-deps --force-recreate "
-            f"--wait {name}) and wait until it is healthy"
-        )
-        if nginx:
-            steps.append(f"put {name} back in nginx's upstream (reload)")
-    return steps
 
 
 def _verify_step(

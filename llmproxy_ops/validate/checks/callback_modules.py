@@ -16,6 +16,7 @@ from llmproxy_ops.findings import Finding, Severity
 from llmproxy_ops.render.litellm_hooks import SHIPPED
 from llmproxy_ops.spec.model import Spec
 from llmproxy_ops.spec.resolve import display_path
+from llmproxy_ops.targets.registry import target_of
 from llmproxy_ops.validate.checks._common import make, stack_settings
 from llmproxy_ops.validate.context import CheckContext
 from llmproxy_ops.validate.pymodules import ModuleRef, installed, module_refs, read_module
@@ -68,4 +69,4 @@ def _finding(ctx: CheckContext, ref: ModuleRef, what: str, severity: Severity,
 
 def _runs_elsewhere(ctx: CheckContext) -> bool:
     stack = stack_settings(ctx.spec)
-    return stack is not None and stack.runtime != "local"
+    return stack is not None and not target_of(stack).runs_in_this_venv

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 
 from llmproxy_ops.findings import Finding, JsonPath, Severity
 from llmproxy_ops.render import stack_redis
-from llmproxy_ops.spec.compose_settings import ComposeSettings
-from llmproxy_ops.spec.model import COMPOSE_SERVICE_RUNTIMES
+from llmproxy_ops.targets.compose.settings import ComposeSettings
+from llmproxy_ops.targets.registry import target_of
 from llmproxy_ops.validate.checks._common import env_file_name, get_in, make, stack_settings
 from llmproxy_ops.validate.context import CheckContext
 
@@ -25,11 +25,13 @@ GENERATE = "python3 -c 'import secrets; print(secrets.token_urlsafe(24))'"
 _URL_SAFE = re.compile(r"[A-Za-z0-9._~-]+")  # RFC 3986 unreserved: needs no percent-encoding
 
 
-def _compose(ctx: CheckContext, runtimes: tuple[str, ...] = COMPOSE_SERVICE_RUNTIMES,
-             ) -> ComposeSettings | None:
-    """stack.compose, on the runtimes given (default: every one that runs its services)."""
+def _compose(ctx: CheckContext, *, publishing_mlflow: bool = False) -> ComposeSettings | None:
+    """stack.compose, on every target that runs its services (`publishing_mlflow`: only on
+    those that may publish MLflow's port)."""
     stack = stack_settings(ctx.spec)
-    if stack is None or stack.runtime not in runtimes:
+    if stack is None or not target_of(stack).runs_compose_services:
+        return None
+    if publishing_mlflow and not target_of(stack).publishes_mlflow:
         return None
     try:
         return stack.compose(ctx.spec.name)
@@ -51,7 +53,7 @@ def check_compose_env(ctx: CheckContext) -> Iterable[Finding]:
 def check_mlflow_published(ctx: CheckContext) -> Iterable[Finding]:
     """mlflow-published: MLflow has no authentication; on a host port every local user (and
     every process) reads the traces, prompts and answers included."""
-    settings = _compose(ctx, ("compose",))  # Swarm publishes nginx's ports only
+    settings = _compose(ctx, publishing_mlflow=True)  # Swarm publishes nginx's ports only
     if settings is None or not settings.mlflow.enabled or settings.mlflow_port is None:
         return
     yield make(
@@ -66,7 +68,7 @@ def check_mlflow_published(ctx: CheckContext) -> Iterable[Finding]:
 
 def check_stack_redis_env(ctx: CheckContext) -> Iterable[Finding]:
     stack = stack_settings(ctx.spec)
-    if stack is None or not stack.runs_compose_services or ctx.env is None:
+    if stack is None or not target_of(stack).runs_compose_services or ctx.env is None:
         return
     try:
         if not stack_redis.brings_redis(ctx.spec):

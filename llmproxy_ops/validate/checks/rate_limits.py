@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from llmproxy_ops.findings import Finding, JsonPath, Severity, format_path
 from llmproxy_ops.render import stack_redis
 from llmproxy_ops.spec.model import STACK_KEY
+from llmproxy_ops.targets.registry import target_named
 from llmproxy_ops.validate.checks._common import (
     deployments,
     get_in,
@@ -103,6 +104,6 @@ def check_rate_limit_per_worker(ctx: CheckContext) -> Iterable[Finding]:
 
 def _forced_off_path(ctx: CheckContext, runtime: str) -> JsonPath | None:
     """Where the runtime's own Redis is switched off, if it is."""
-    section = {"local": "local", "compose": "compose", "swarm": "compose"}.get(runtime)
+    section = target_named(runtime).redis_section
     path: JsonPath = (STACK_KEY, section or "", "redis", "enabled")
     return path if section and get_in(ctx.spec.root, *path) is False else None

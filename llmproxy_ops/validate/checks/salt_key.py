@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from llmproxy_ops.envfile import SALT_KEY_VAR
 from llmproxy_ops.findings import Finding, JsonPath, Severity
+from llmproxy_ops.targets.registry import target_of
 from llmproxy_ops.validate.checks._common import env_file_name, make, stack_settings
 from llmproxy_ops.validate.context import CheckContext
 from llmproxy_ops.validate.secrets import is_placeholder
@@ -63,7 +64,7 @@ def _uses_db(ctx: CheckContext) -> tuple[bool, JsonPath]:
     stack = stack_settings(ctx.spec)
     if stack is None:
         return False, ()
-    if stack.runs_compose_services:
+    if target_of(stack).runs_compose_services:
         try:
             return stack.compose(ctx.spec.name).use_db, USE_DB_PATH
         except (TypeError, ValueError, AttributeError):
@@ -74,7 +75,7 @@ def _uses_db(ctx: CheckContext) -> tuple[bool, JsonPath]:
 
 def _db_service(ctx: CheckContext) -> Iterable[Finding]:
     stack = stack_settings(ctx.spec)
-    if stack is None or not stack.runs_compose_services:
+    if stack is None or not target_of(stack).runs_compose_services:
         return
     cs = stack.compose(ctx.spec.name)
     if not cs.db.enabled:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmproxy_ops.render.kubernetes.common import (
+from llmproxy_ops.targets.kubernetes.render.common import (
     container_security,
     exec_probe,
     http_probe,
@@ -18,7 +18,7 @@ from llmproxy_ops.render.kubernetes.common import (
     service,
     tcp_probe,
 )
-from llmproxy_ops.render.kubernetes.litellm import (
+from llmproxy_ops.targets.kubernetes.render.litellm import (
     MLFLOW_HOST,
     MLFLOW_PORT,
     POSTGRES_HOST,
@@ -27,7 +27,7 @@ from llmproxy_ops.render.kubernetes.litellm import (
     REDIS_PASSWORD_VAR,
     REDIS_PORT,
 )
-from llmproxy_ops.spec.kubernetes_settings import KubernetesSettings
+from llmproxy_ops.targets.kubernetes.settings import KubernetesSettings
 
 INITDB_CONFIG_MAP = "postgres-initdb"
 PGDATA_MOUNT = "/var/lib/postgresql/data"

@@ -30,18 +30,17 @@ from llmproxy_ops.runtime.api import (
     Status,
     StopResult,
     Unit,
-    register,
     timed,
 )
 from llmproxy_ops.runtime.local_fake import LocalFakeProvider, environment
-from llmproxy_ops.runtime.local_process import (
+from llmproxy_ops.targets.local.process import (
     ROLLOUT_DIR,
     LaunchSpec,
     LocalRuntime,
     RuntimeStatus,
     base_url,
 )
-from llmproxy_ops.runtime.local_redis import LocalRedis
+from llmproxy_ops.targets.local.redis import LocalRedis
 
 NEXT_DIR = ROLLOUT_DIR  # the rollout's new proxy, until it takes over
 STEER_FILE = "steer"
@@ -290,6 +289,3 @@ def _unsteer(pid: int, steer_file: Path) -> str:
         return _signal(pid, signal.SIGUSR2, steer_file, "unsteered")
     except (StackError, RuntimeStateError) as exc:
         return f"kept the steering program ({exc.message})"
-
-
-register("local", LocalEnvRuntime)

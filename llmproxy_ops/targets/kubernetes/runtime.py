@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from llmproxy_ops.errors import UsageError
-from llmproxy_ops.runtime.api import Runtime, register
+from llmproxy_ops.runtime.api import Runtime
 
 if TYPE_CHECKING:
     from llmproxy_ops.spec.model import Spec
@@ -22,6 +22,3 @@ def kubernetes_runtime(spec: Spec, secrets: tuple[str, ...] = ()) -> Runtime:
         hint=f"llmproxy-ops render --env {spec.name}, then kubectl apply -k "
         f"{spec.stack.build_dir / spec.name}/ (then kubectl for status and logs)",
     )
-
-
-register("kubernetes", kubernetes_runtime)

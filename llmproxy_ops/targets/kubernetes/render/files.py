@@ -14,12 +14,12 @@ import yaml
 
 from llmproxy_ops import __version__
 from llmproxy_ops.render.initdb import INITDB_FILE, render_initdb
-from llmproxy_ops.render.kubernetes import backing, litellm, network
-from llmproxy_ops.render.kubernetes.common import PART_OF, SECRET_NAME
 from llmproxy_ops.render.launcher import launcher_files
 from llmproxy_ops.render.litellm_config import render_yaml
 from llmproxy_ops.render.litellm_hooks import hook_files
 from llmproxy_ops.spec.model import Spec
+from llmproxy_ops.targets.kubernetes.render import backing, litellm, network
+from llmproxy_ops.targets.kubernetes.render.common import PART_OF, SECRET_NAME
 
 KUSTOMIZATION_FILE = "kustomization.yaml"
 SECRETS_EXAMPLE_FILE = "secrets.env.example"

@@ -46,17 +46,16 @@ from llmproxy_ops.runtime.api import (
     Step,
     StopResult,
     Unit,
-    register,
     timed,
 )
-from llmproxy_ops.runtime.compose_project import (
+from llmproxy_ops.runtime.nginx_upstream import NginxUpstream
+from llmproxy_ops.targets.compose.project import (
     ComposeRuntime,
     ComposeStatus,
     ServiceState,
     secret_environment,
 )
-from llmproxy_ops.runtime.local_process import base_url
-from llmproxy_ops.runtime.nginx_upstream import NginxUpstream
+from llmproxy_ops.targets.local.process import base_url
 
 _CLIENT_SLACK_S = 120.0
 
@@ -416,6 +415,3 @@ def _label(compose: ComposeRuntime) -> str:
 
 def _healthy(st: ComposeStatus) -> str:
     return f"healthy in {st.time_to_healthy_s or 0:.1f} s"
-
-
-register("compose", ComposeEnvRuntime)

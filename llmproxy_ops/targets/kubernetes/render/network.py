@@ -11,8 +11,9 @@ import math
 from typing import Any
 
 from llmproxy_ops.render.compose import LITELLM_PORT
-from llmproxy_ops.render.kubernetes.common import metadata, selector
-from llmproxy_ops.render.kubernetes.litellm import (
+from llmproxy_ops.render.nginx import API_PATHS, PROXY_TIMEOUT_MARGIN_S
+from llmproxy_ops.targets.kubernetes.render.common import metadata, selector
+from llmproxy_ops.targets.kubernetes.render.litellm import (
     MLFLOW_HOST,
     MLFLOW_PORT,
     NAME,
@@ -21,8 +22,7 @@ from llmproxy_ops.render.kubernetes.litellm import (
     REDIS_HOST,
     REDIS_PORT,
 )
-from llmproxy_ops.render.nginx import API_PATHS, PROXY_TIMEOUT_MARGIN_S
-from llmproxy_ops.spec.kubernetes_settings import IngressSettings, KubernetesSettings
+from llmproxy_ops.targets.kubernetes.settings import IngressSettings, KubernetesSettings
 
 NGINX = "nginx.ingress.kubernetes.io/"
 BASIC_AUTH_SECRET = "litellm-basic-auth"  # htpasswd in key `auth`, created by the operator

@@ -8,7 +8,10 @@ from typing import Any
 
 from llmproxy_ops.render.compose import LITELLM_PORT, SERVER_FLAGS
 from llmproxy_ops.render.env_manifest import env_references
-from llmproxy_ops.render.kubernetes.common import (
+from llmproxy_ops.render.launcher import LAUNCHER_FILE, launcher_environment
+from llmproxy_ops.render.litellm_config import litellm_config
+from llmproxy_ops.spec.model import Spec
+from llmproxy_ops.targets.kubernetes.render.common import (
     container_security,
     http_probe,
     image_pull_policy,
@@ -20,10 +23,7 @@ from llmproxy_ops.render.kubernetes.common import (
     selector,
     service,
 )
-from llmproxy_ops.render.launcher import LAUNCHER_FILE, launcher_environment
-from llmproxy_ops.render.litellm_config import litellm_config
-from llmproxy_ops.spec.kubernetes_settings import KubernetesSettings
-from llmproxy_ops.spec.model import Spec
+from llmproxy_ops.targets.kubernetes.settings import KubernetesSettings
 
 NAME = "litellm"
 CONFIG_MAP = "litellm-config"  # kustomize appends the content hash: a change rolls the pods

@@ -24,7 +24,7 @@ from llmproxy_ops.runtime.api import StopResult
 
 PID_FILE = "litellm.pid"
 # A rollout's new proxy starts from this subfolder of the environment's run dir, then the
-# environment adopts it (runtime/local_target.py): both belong to one environment.
+# environment adopts it (targets/local/runtime.py): both belong to one environment.
 ROLLOUT_DIR = "next"
 LOG_FILE = "litellm.log"
 METRICS_DIR_VAR = "PROMETHEUS_MULTIPROC_DIR"

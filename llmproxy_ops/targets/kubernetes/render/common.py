@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from llmproxy_ops.errors import RenderError
-from llmproxy_ops.spec.compose_settings import Service
+from llmproxy_ops.targets.compose.settings import Service
 
 PART_OF = "llmproxy-ops"
 SECRET_NAME = "llmproxy-secrets"  # created by the operator; see secrets.env.example

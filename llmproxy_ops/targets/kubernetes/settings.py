@@ -1,7 +1,7 @@
 """Typed view of `stack.kubernetes`, with defaults shared with `stack.compose`.
 
 Images and resource limits come from the same table the compose runtime uses
-(compose_settings.DEFAULT_IMAGES and its service defaults), so the two runtimes of one
+(targets/compose/settings.py: DEFAULT_IMAGES and its service defaults), so the two runtimes of one
 environment run the same pinned images unless a layer says otherwise.
 """
 
@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from llmproxy_ops.spec.compose_settings import (
+from llmproxy_ops.targets.compose.settings import (
     NginxSettings,
     Service,
     nginx_settings_kwargs,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from llmproxy_ops.findings import Finding, Severity
-from llmproxy_ops.spec.kubernetes_settings import KubernetesSettings
+from llmproxy_ops.targets.kubernetes.settings import KubernetesSettings
 from llmproxy_ops.validate.checks._common import make, stack_settings
 from llmproxy_ops.validate.context import CheckContext
 
@@ -18,8 +18,8 @@ PATH = ("stack", "kubernetes")
 
 
 def _settings(ctx: CheckContext) -> KubernetesSettings | None:
-    stack = stack_settings(ctx.spec)
-    if stack is None or stack.runtime != "kubernetes":
+    stack = stack_settings(ctx.spec)  # the target's own check: runs on kubernetes only
+    if stack is None:
         return None
     try:
         return stack.kubernetes(ctx.spec.name)
@@ -60,3 +60,6 @@ def check_kubernetes(ctx: CheckContext) -> Iterable[Finding]:
             "enable db (a StatefulSet), set db.external: true (URLs from the Secret), or "
             "disable mlflow",
         )
+
+
+CHECKS = (check_kubernetes,)  # the target's `checks` hook (validate/checks/target.py)

@@ -50,9 +50,9 @@ from llmproxy_ops.render.service_secrets import (
     secret_vars,
 )
 from llmproxy_ops.render.stack_redis import deployment_config, uses_service_redis
-from llmproxy_ops.spec.compose_settings import ComposeSettings
 from llmproxy_ops.spec.model import Spec
-from llmproxy_ops.spec.swarm_settings import SwarmSettings
+from llmproxy_ops.targets.compose.settings import ComposeSettings
+from llmproxy_ops.targets.swarm.settings import SwarmSettings
 
 STACK_FILE = "stack.yml"
 CONFIG_FILE = "config.yaml"
@@ -139,7 +139,7 @@ def stack_document(spec: Spec, cs: ComposeSettings, ss: SwarmSettings, *, paths_
         out[name] = _swarm_service(name, service, spec, cs, ss, secrets.get(name, []),
                                    files, configs)
     network: dict[str, Any] = {"driver": "overlay"}
-    if ss.encrypted:  # passwords and prompts cross it between nodes (swarm_settings.py)
+    if ss.encrypted:  # passwords and prompts cross it between nodes (targets/swarm/settings.py)
         network["driver_opts"] = {"encrypted": ""}
     doc: dict[str, Any] = {"version": "3.8", "services": out, "networks": {"default": network}}
     if paths_doc.get("volumes"):
@@ -298,3 +298,11 @@ def _deploy(name: str, deploy: dict[str, Any], cs: ComposeSettings,
     out["restart_policy"] = {"condition": "any", "delay": "5s", "window": "30s"}
     out["resources"] = deploy.get("resources", {})
     return out
+
+
+def build_files(spec: Spec, out_dir: Path, env_file: Path | None,
+                request_timeout: float, config_yaml: str) -> dict[str, str]:
+    """The target's `render` hook (render/build.py): config.yaml may gain the stack's Redis;
+    rendered files become Docker configs."""
+    return swarm_files(spec, out_dir=out_dir, env_file=env_file, request_timeout=request_timeout,
+                       config_yaml=config_yaml)

@@ -20,12 +20,6 @@ from typing import Any
 
 from llmproxy_ops.commands import run_command, scrub
 from llmproxy_ops.errors import CommandFailed, RuntimeStateError, StackError
-from llmproxy_ops.render.swarm import (
-    SECRET_NAME_VAR,
-    STACK_FILE,
-    STOP_DELAY_S,
-    all_secret_vars,
-)
 from llmproxy_ops.runtime.api import (
     Build,
     Check,
@@ -34,10 +28,15 @@ from llmproxy_ops.runtime.api import (
     Status,
     StopResult,
     Unit,
-    register,
     timed,
 )
-from llmproxy_ops.runtime.compose_target import ComposeEnvRuntime
+from llmproxy_ops.targets.compose.runtime import ComposeEnvRuntime
+from llmproxy_ops.targets.swarm.render import (
+    SECRET_NAME_VAR,
+    STACK_FILE,
+    STOP_DELAY_S,
+    all_secret_vars,
+)
 
 NAMESPACE_LABEL = "com.docker.stack.namespace"
 OWNER_LABEL = "llmproxy-ops.stack"
@@ -377,6 +376,3 @@ def _converged(s: dict[str, Any]) -> bool:
 
 def _healthy(st: Status) -> str:
     return f"healthy in {st.time_to_healthy_s or 0:.1f} s"
-
-
-register("swarm", SwarmRuntime)

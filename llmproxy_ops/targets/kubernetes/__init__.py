@@ -1,0 +1,1 @@
+"""The `kubernetes` deployment target: all it knows lives in this package (docs/targets.md)."""
