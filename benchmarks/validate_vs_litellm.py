@@ -4,7 +4,7 @@ Over the corpus (../shared/corpus/litellm-configs): each file is started by a se
 started LiteLLM of the pinned version (its own `litellm --config F` on a real port, one fork
 per file: llmproxy_ops.validate.differential), checked by LiteLLM's own `--validate_config`
 (same fork server), and validated by us, all in the environment a deployment gives it. Prints
-the Markdown table the README shows (section Validation; the differential test asserts it)
+the Markdown table docs/validation.md shows (the differential test asserts it)
 and writes results/validate_vs_litellm.json.
 
     .venv/bin/python benchmarks/validate_vs_litellm.py

@@ -12,7 +12,7 @@ What it chooses:
   LiteLLM 1.108.7 on CPython 3.11 died with SIGSEGV in `ContextVar.set` under plain + SSE
   load within minutes, with LiteLLM's own CLI, on uvloop and on asyncio's loop, on the host
   venv and in the image (CPython gh-148891, see GC_SAFE_POINTS_VAR; issue 21;
-  benchmarks/soak_crash.py counts the deaths, README "Performance" has the cost).
+  benchmarks/soak_crash.py counts the deaths, docs/performance.md has the cost).
 - The port that was asked for (LLMPROXY_PORT): LiteLLM's CLI silently moves off 4000 when
   it is in use, and a local rollout shares the port with the running proxy on purpose.
 - uvicorn workers, each on a SO_REUSEPORT listening socket of its own, under a supervisor

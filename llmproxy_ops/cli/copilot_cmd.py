@@ -91,7 +91,7 @@ def status(
 
 @app.command("logout")
 def logout(env: EnvName = "dev", configs: ConfigsOpt = DEFAULT_CONFIGS) -> None:
-    """Delete the stored Copilot login of an environment (revoke it on GitHub too, see README).
+    """Delete the stored Copilot login of an environment (revoke it on GitHub too: docs/copilot.md).
 
     Example: llmproxy-ops copilot logout --env prod
     """

@@ -204,7 +204,7 @@ def status(place: LoginPlace, env_name: str, timeout: float = 120.0) -> CopilotL
 
 
 def logout(place: LoginPlace, env_name: str, timeout: float = 120.0) -> CopilotLogin:
-    """Delete both files (the GitHub grant itself is revoked on github.com, see README)."""
+    """Delete both files (the GitHub grant itself is revoked on github.com, see docs/copilot.md)."""
     argv = [*place.argv, "-c", _LOGOUT_SCRIPT]
     _run(argv, place.env, timeout, lambda _: None)
     return CopilotLogin(env_name, place.runtime, place.location, False)

@@ -192,7 +192,7 @@ def run(files: Iterable[Path], *, parallel: int = 2,
 
 
 def fidelity_table(verdicts: list[Verdict]) -> str:
-    """The README's figures (section Validation), from one run; nothing timed in it."""
+    """The figures docs/validation.md shows, from one run; nothing timed in it."""
     fails = [v for v in verdicts if not v.litellm_serves]
     serves = [v for v in verdicts if v.litellm_serves]
     theirs: Callable[[Verdict], bool] = lambda v: v.validate_config is False  # noqa: E731

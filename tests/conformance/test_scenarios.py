@@ -1,4 +1,4 @@
-"""Conformance: what the README promises, proven the same way on every deployment target.
+"""Conformance: what README.md and docs/ promise, proven the same way on every deployment target.
 
 Each scenario is written once and runs against every target configuration of targets.py
 (local with 1 worker: the dev environment exactly as shipped; local with 2; compose with 1

@@ -13,9 +13,9 @@ validator (shape, meaning and its own isolated LiteLLM stage) sees the same envi
 
 Agreement: LiteLLM fails to serve <=> the validator reports an error. The one reviewed
 exception: errors on files LiteLLM serves, each listed below with its reason (mostly keys
-LiteLLM ignores silently, which we report by design: DESIGN.md decision 2). The README's
-fidelity figures are this run's (`differential.fidelity_table`): a changed figure fails here
-until the README says it.
+LiteLLM ignores silently, which we report by design: DESIGN.md decision 2). The fidelity figures the docs show
+(docs/validation.md) are this run's (`differential.fidelity_table`): a changed figure fails
+here until the docs say it.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import pytest
 
 from llmproxy_ops.validate import differential
 from llmproxy_ops.validate.differential import Verdict
-from tests.conftest import REPO
+from tests.user_docs import user_docs
 
 pytestmark = pytest.mark.integration
 
@@ -214,9 +214,9 @@ def test_the_real_process_served_the_models_the_in_memory_start_lists(
 FIDELITY = re.compile(r"<!-- fidelity:begin -->\n(.*?)<!-- fidelity:end -->", re.S)
 
 
-def test_the_readme_figures_are_this_runs(verdicts: dict[str, Verdict]) -> None:
-    shown = FIDELITY.findall((REPO / "README.md").read_text(encoding="utf-8"))
+def test_the_docs_figures_are_this_runs(verdicts: dict[str, Verdict]) -> None:
+    shown = FIDELITY.findall(user_docs())
     measured = differential.fidelity_table(list(verdicts.values()))
     assert shown == [measured], (
-        "README.md's fidelity figures (section Validation) differ from this run; if the "
+        "docs/validation.md's fidelity figures differ from this run; if the "
         f"change is right, put this between its fidelity markers:\n{measured}")

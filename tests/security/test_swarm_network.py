@@ -28,5 +28,5 @@ def _network(tmp_path: Path, swarm: str = "") -> dict:
 
 def test_finding_14_the_swarm_overlay_is_encrypted_by_default(tmp_path: Path) -> None:
     assert _network(tmp_path) == {"driver": "overlay", "driver_opts": {"encrypted": ""}}
-    # kernels without ESP (these CI machines): a setting, said in README and the schema
+    # kernels without ESP (these CI machines): a setting, said in docs/swarm.md and the schema
     assert _network(tmp_path, ", encrypted: false") == {"driver": "overlay"}

@@ -1,4 +1,4 @@
-"""Layering rules, as documented in README: deep maps, model_list by identity, lists replace."""
+"""Layering rules, as documented in docs/configuration.md: deep maps, model_list by identity, lists replace."""
 
 import pytest
 
