@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from typing import Annotated
 
 import typer
@@ -11,11 +12,16 @@ import typer
 from llmproxy_ops.cli import copilot_cmd
 from llmproxy_ops.cli.options import ConfigsOpt, EnvFileOpt, EnvName, Format, FormatOpt, target
 from llmproxy_ops.cli.output import console, print_findings
-from llmproxy_ops.errors import UsageError
+from llmproxy_ops.errors import RuntimeStateError, UsageError
+from llmproxy_ops.ops import traffic
 from llmproxy_ops.ops.apply.deploy import with_build
 from llmproxy_ops.ops.smoke.plan import master_key_variable
-from llmproxy_ops.pipeline import DEFAULT_CONFIGS, env_file_of, runtime_for, start_target
+from llmproxy_ops.pipeline import DEFAULT_CONFIGS, Target, env_file_of, runtime_for, start_target
+from llmproxy_ops.runtime.api import Runtime, Status
+from llmproxy_ops.spec.model import Spec
 from llmproxy_ops.targets.registry import target_named
+
+WATCH_SPAN_S = 60.0  # --watch: rates over the last minute
 
 
 def up(
@@ -100,29 +106,96 @@ def status(
     configs: ConfigsOpt = DEFAULT_CONFIGS,
     fmt: FormatOpt = Format.text,
     as_json: Annotated[bool, typer.Option("--json", hidden=True, help="--format json")] = False,
+    window: Annotated[float, typer.Option(
+        "--window", min=0, help="with stack.metrics: traffic rates over this many seconds "
+        "(two scrapes); 0: counts since the proxy started")] = 0.0,
+    watch: Annotated[bool, typer.Option(
+        "--watch", help="refresh every --interval seconds like top, traffic over the last "
+        "minute (Ctrl-C ends it)")] = False,
+    interval: Annotated[float, typer.Option("--interval", min=0.5, help="--watch refresh")] = 2.0,
 ) -> None:
     """Show health, url, build, uptime and restarts; exit 1 when not running or not healthy.
 
-    It also says when the configs render something else than the running build. The JSON
-    document has the same shape on every runtime.
+    With stack.metrics on it also shows traffic per model group (requests, error %, p50/p99
+    latency, tokens) from the proxies' own /metrics. It says when the configs render something
+    else than the running build. The JSON document has the same shape on every runtime.
     Example: llmproxy-ops status --env dev --format json
     """
     tgt = target(env, configs)
     spec, runtime = runtime_for(tgt)
+    if watch:
+        _watch(spec, tgt, runtime, interval, fmt is Format.json or as_json)
+        return
     st = with_build(spec, tgt, runtime.status())
+    figures = _traffic(spec, tgt, st, window) if spec.stack.metrics and st.running else None
     login = copilot_cmd.status_login(spec)
     if as_json or fmt is Format.json:
         doc = st.as_dict()
+        if figures is not None:
+            doc["traffic"] = figures[0]
         if login is not None:
             doc["copilot"] = login if isinstance(login, dict) else copilot_cmd.login_dict(login)
         print(json.dumps(doc, indent=2, sort_keys=True))
     else:
         console.out(st.as_text(), highlight=False)
+        if figures is not None:
+            console.out(figures[1], highlight=False)
         if isinstance(login, dict):
             console.print(f"  copilot: login state unknown ({login['unknown']})", highlight=False)
         elif login is not None:
             console.print("  copilot: " + copilot_cmd.describe(login).strip(), highlight=False)
     raise typer.Exit(0 if st.running and st.healthy else 1)
+
+
+def _traffic(spec: Spec, tgt: Target, st: Status, window: float) -> tuple[dict, str]:
+    """(JSON, text) of the traffic figures; a proxy that cannot be scraped is said, not fatal:
+    status still reports its health."""
+    try:
+        first = traffic.environment_sample(spec, tgt, st)
+        earlier, later = (None, first)
+        if window:
+            time.sleep(window)
+            earlier, later = first, traffic.environment_sample(spec, tgt, st)
+    except (RuntimeStateError, UsageError) as exc:
+        return {"error": str(exc)}, f"  traffic: unavailable ({exc})"
+    got = traffic.traffic(later, earlier)
+    span = later.at - earlier.at if earlier else None
+    return (traffic.as_dict(got, later.replicas, span),
+            traffic.as_text(got, later.replicas, span))
+
+
+def _watch(spec: Spec, tgt: Target, runtime: Runtime, interval: float, as_json: bool) -> None:
+    """Like top: status and the traffic over the last minute, redrawn every `interval`."""
+    if not spec.stack.metrics:
+        traffic.environment_sample(spec, tgt, runtime.status())  # raises the UsageError
+    samples: list[traffic.Sample] = []
+    try:
+        while True:
+            st = with_build(spec, tgt, runtime.status())
+            try:
+                samples.append(traffic.environment_sample(spec, tgt, st))
+                error = None
+            except RuntimeStateError as exc:
+                error = str(exc)
+            samples = [s for s in samples if samples[-1].at - s.at <= WATCH_SPAN_S]
+            earlier = samples[0] if len(samples) > 1 else None
+            got = traffic.traffic(samples[-1], earlier) if samples and not error else []
+            span = samples[-1].at - earlier.at if earlier else None
+            replicas = samples[-1].replicas if samples else 0
+            if as_json:  # one document per line: a stream another tool can read
+                print(json.dumps({**st.as_dict(), "traffic": {"error": error} if error else
+                                  traffic.as_dict(got, replicas, span)}, sort_keys=True),
+                      flush=True)
+            else:
+                console.clear()
+                console.out(st.as_text(), highlight=False)
+                console.out(f"  traffic: unavailable ({error})" if error else
+                            traffic.as_text(got, replicas, span), highlight=False)
+                console.print(f"  refreshed every {interval:g} s; Ctrl-C ends it",
+                              style="dim", highlight=False)
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        return
 
 
 def logs(

@@ -5,6 +5,9 @@ scraped by a real Prometheus (Debian's 2.42) with the shipped rules:
 - after a load that also fails over (`flaky`: the fake provider answers 500, its fallback
   answers; `doomed`: its fallback fails too) and hits an rpm limit (`tight`), every query of
   the Grafana dashboard returns data;
+- `llmproxy-ops status` shows per group the counts and latency percentiles Prometheus computes
+  from the same counters, rates over a window exactly what was sent in it, and `--watch`
+  redraws until Ctrl-C;
 - the provider-failure and fallback alerts fire on the failing groups, never on the router's
   own rpm refusals, and resolve once the groups are quiet (the rules' own expressions, their
   windows shortened so the test takes seconds, not minutes).
@@ -16,7 +19,9 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +29,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from llmproxy_ops.pipeline import Target, runtime_for, start_target
+from llmproxy_ops.ops import traffic as status_traffic
+from llmproxy_ops.pipeline import Target, load_target, runtime_for, start_target
 from tests.conftest import REPO, free_port
 
 pytestmark = pytest.mark.integration
@@ -227,3 +233,68 @@ def test_every_dashboard_query_returns_data(prometheus: str, traffic: dict[str, 
             if not _query(prometheus, expr):
                 empty.append(f"{panel['title']}: {target['legendFormat']}")
     assert empty == []
+
+
+def _status(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "llmproxy_ops", "status", "--env", "metrics",
+                           *args], capture_output=True, text=True, timeout=120)
+
+
+def test_status_shows_what_prometheus_computes_from_the_same_counters(
+    proxy: str, prometheus: str, traffic: dict[str, int]
+) -> None:
+    done = _status("--format", "json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["traffic"]["replicas"] == 1 and doc["traffic"]["window_s"] is None
+    groups = doc["traffic"]["groups"]
+    for group in ("mock-gpt", "tight"):
+        selector = f'requested_model="{group}"'
+        total = f"sum(litellm_proxy_total_requests_metric_total{{{selector}}})"
+        assert _settled(prometheus, total, groups[group]["requests"]) == groups[group]["requests"]
+        failed = f'sum(litellm_proxy_total_requests_metric_total{{{selector}, status_code!~"2.."}})'
+        errors = _value(prometheus, failed) or 0.0
+        assert groups[group]["error_pct"] == round(100 * errors / groups[group]["requests"], 3)
+        for q, key in ((0.5, "p50_s"), (0.99, "p99_s")):
+            expr = (f"histogram_quantile({q}, sum by (le) (litellm_request_total_latency_metric_"
+                    f'bucket{{model_group="{group}"}}))')
+            assert groups[group][key] == pytest.approx(_value(prometheus, expr), abs=1e-3), key
+    assert groups["tight"]["error_pct"] > 0  # its 429s
+    text = _status()
+    assert "traffic since start (1 replica(s) scraped):" in text.stdout, text.stdout
+
+
+def test_status_rates_over_a_window_are_what_was_sent_in_it(proxy: str) -> None:
+    spec, target = load_target(Target(env="metrics")), Target(env="metrics")
+    status = runtime_for(target)[1].status()
+    before = status_traffic.environment_sample(spec, target, status)
+    for i in range(6):
+        assert _chat(proxy, "mock-gpt", stream=i % 2 == 1) == "mock-gpt 200"
+    after = status_traffic.environment_sample(spec, target, status)
+    (mock,) = status_traffic.traffic(after, before)
+    assert (mock.group, mock.requests, mock.error_pct) == ("mock-gpt", 6, 0.0)
+    assert mock.tokens_out > 0 and mock.p50_s is not None
+    quiet = _status("--window", "1")
+    assert quiet.returncode == 0, quiet.stderr
+    assert "traffic over the last 1 s (1 replica(s) scraped): no requests" in quiet.stdout
+
+
+def test_status_watch_redraws_until_ctrl_c(proxy: str) -> None:
+    argv = [sys.executable, "-m", "llmproxy_ops", "status", "--env", "metrics", "--watch",
+            "--interval", "0.5", "--format", "json"]
+    lines: list[dict] = []
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as watch:
+        assert watch.stdout is not None and watch.stderr is not None
+        time.sleep(3.0)
+        _chat(proxy, "mock-gpt")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            lines.append(json.loads(watch.stdout.readline()))
+            found = lines[-1]["traffic"]  # the first frame: since start; then the last minute
+            if found.get("window_s") and "mock-gpt" in found.get("groups", {}):
+                break
+        watch.send_signal(signal.SIGINT)
+        assert watch.wait(timeout=30) == 0, watch.stderr.read()
+    assert len(lines) >= 2 and lines[-1]["traffic"]["window_s"] > 0
+    assert lines[-1]["traffic"]["groups"]["mock-gpt"]["requests"] >= 1

@@ -26,7 +26,7 @@ class SmokeRequest:
     verify_tls: bool | str = True
 
 
-def _key(var: str, env_file: Path | None) -> str:
+def read_key(var: str, env_file: Path | None) -> str:
     # the env file first, as at start: a stale exported key must not win over the store
     value = (read_env_file(env_file).get(var) if env_file else None) or os.environ.get(var)
     if not value:
@@ -42,7 +42,7 @@ def smoke_target(req: SmokeRequest) -> SmokeTarget:
     if req.target is None:
         if not req.url:
             raise UsageError("give --env NAME, or --url URL with --key-env VAR")
-        key = _key(req.key_env or "LITELLM_MASTER_KEY", Path(".env"))
+        key = read_key(req.key_env or "LITELLM_MASTER_KEY", Path(".env"))
         return SmokeTarget(
             url=req.url.rstrip("/"),
             key=key,
@@ -52,7 +52,7 @@ def smoke_target(req: SmokeRequest) -> SmokeTarget:
         )
     spec = load_target(req.target)
     url, verify = endpoint_of(spec)
-    key = _key(
+    key = read_key(
         req.key_env or master_key_variable(spec) or "LITELLM_MASTER_KEY",
         env_file_of(spec, req.target),
     )
