@@ -68,6 +68,12 @@ CANDIDATES: tuple[Candidate, ...] = (
         python="3.13",
     ),
     Candidate(
+        "metrics",
+        "our default with stack.metrics: true (LiteLLM's prometheus callback, 2 workers "
+        "sharing a multiprocess folder)",
+        {"server": "uvicorn", "workers": 2, "environment": _LOG_GC, "metrics": True},
+    ),
+    Candidate(
         "gunicorn2_tuned",
         "gunicorn x2, LITELLM_LOG=ERROR, GC",
         {"server": "gunicorn", "workers": 2, "environment": _LOG_GC},
@@ -211,6 +217,7 @@ def start_rendered(work: Path, upstream_url: str, candidate: Candidate | None) -
         workers=stack.workers,
         server=stack.server,
         startup_timeout=300,
+        metrics=stack.metrics,  # the callback is in config.yaml; the workers' shared folder
         **(candidate.launch if candidate else {}),
     )
     info = {

@@ -51,6 +51,17 @@ if ! .cache/claude-code/node_modules/.bin/claude --version 2>/dev/null | grep -q
 fi
 took "Claude Code CLI" "$t"
 
+# prometheus-operator's CRD schemas for the offline Kubernetes checks (tests/k8s_crds.mjs):
+# npm ci from lock/k8s-models (versions and integrity hashes locked), reinstalled when the
+# lock changes.
+t=$(date +%s)
+if ! cmp -s lock/k8s-models/package-lock.json .cache/k8s-models/package-lock.json; then
+  rm -rf .cache/k8s-models && mkdir -p .cache/k8s-models
+  cp lock/k8s-models/package.json lock/k8s-models/package-lock.json .cache/k8s-models/
+  npm ci --prefix .cache/k8s-models --no-audit --no-fund --silent
+fi
+took "prometheus-operator CRD schemas" "$t"
+
 # the stack tests need an engine; they fail (never skip) without one
 t=$(date +%s)
 bash scripts/provision-docker.sh

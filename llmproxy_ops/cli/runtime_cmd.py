@@ -15,8 +15,8 @@ from llmproxy_ops.cli.output import console, print_findings
 from llmproxy_ops.errors import RuntimeStateError, UsageError
 from llmproxy_ops.ops import traffic
 from llmproxy_ops.ops.apply.deploy import with_build
-from llmproxy_ops.ops.smoke.plan import master_key_variable
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS, Target, env_file_of, runtime_for, start_target
+from llmproxy_ops.render.env_manifest import master_key_variable
 from llmproxy_ops.runtime.api import Runtime, Status
 from llmproxy_ops.spec.model import Spec
 from llmproxy_ops.targets.registry import target_named

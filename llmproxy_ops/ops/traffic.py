@@ -24,9 +24,9 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from llmproxy_ops.errors import RuntimeStateError, UsageError
-from llmproxy_ops.ops.smoke.plan import master_key_variable
 from llmproxy_ops.ops.smoke.target import read_key
 from llmproxy_ops.pipeline import Target, env_file_of
+from llmproxy_ops.render.env_manifest import master_key_variable
 from llmproxy_ops.runtime.api import Status
 from llmproxy_ops.spec.model import Spec
 

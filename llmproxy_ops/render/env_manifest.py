@@ -57,3 +57,12 @@ def render_manifest(spec: Spec) -> str:
         "layers": spec.sources,
     }
     return json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+
+
+def master_key_variable(spec: Spec) -> str | None:
+    """The variable general_settings.master_key refers to (None for a literal or no key)."""
+    settings = spec.root.get("general_settings")
+    key = settings.get("master_key") if isinstance(settings, dict) else None
+    if isinstance(key, str) and key.startswith(ENV_REF_PREFIX):
+        return key[len(ENV_REF_PREFIX):]
+    return None

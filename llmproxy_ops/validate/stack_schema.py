@@ -105,6 +105,7 @@ COMPOSE_SCHEMA: dict[str, Any] = {
 
 _DNS_LABEL = {"type": "string", "pattern": "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"}
 _QUANTITY = {"type": "string", "pattern": "^[0-9]+(Mi|Gi|Ti)$"}  # PVC sizes: 10Gi
+_LABEL_KEY = r"^([a-z0-9.-]+/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"  # Kubernetes
 
 KUBERNETES_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -152,6 +153,23 @@ KUBERNETES_SCHEMA: dict[str, Any] = {
                 **{k: v for k, v in COMPOSE_SCHEMA["properties"]["nginx"]["properties"].items()
                    if k in ("server_name", "rate", "burst", "client_max_body_size", "allow",
                             "basic_auth", "api_only")},
+            },
+        },
+        "monitoring": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "with stack.metrics: prometheus-operator's ServiceMonitor and "
+            "PrometheusRule, and the NetworkPolicy rule that lets Prometheus scrape",
+            "properties": {
+                "namespace": {**_DNS_LABEL, "description": "where Prometheus runs (default "
+                              "monitoring): its pods alone may reach LiteLLM's port to scrape"},
+                "labels": {
+                    "type": "object",
+                    "description": "labels your Prometheus selects ServiceMonitors and rules "
+                    "by (e.g. release: kube-prometheus-stack)",
+                    "propertyNames": {"pattern": _LABEL_KEY},
+                    "additionalProperties": {"type": "string", "maxLength": 63},
+                },
             },
         },
     },

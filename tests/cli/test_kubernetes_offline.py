@@ -46,6 +46,10 @@ CONFIG_DIRS = [REPO / "configs", REPO / "configs/examples/claude-gateway",
 KUBERNETES_ENVS = [(d, e) for d in CONFIG_DIRS for e in available_environments(d)
                    if load_environment(d, e).stack.runtime == "kubernetes"]
 IDS = [f"{d.name}:{e}" for d, e in KUBERNETES_ENVS]
+# The shipped k8s environment with stack.metrics on: prometheus-operator's objects too.
+METRICS_ID = "configs:k8s+metrics"
+CRD_API = "monitoring.coreos.com/v1"
+K8S_MODELS = REPO / ".cache" / "k8s-models"  # scripts/install-test-deps.sh (lock/k8s-models)
 
 
 def kustomize(folder: Path) -> str:
@@ -71,6 +75,12 @@ def built(tmp_path_factory) -> dict[str, tuple[Path, str]]:
         for (configs, env), ident in zip(KUBERNETES_ENVS, IDS, strict=True):
             folder = _render(configs, env, tmp_path_factory.mktemp("k8s") / env, mp)
             out[ident] = (folder, kustomize(folder))
+        overlay = tmp_path_factory.mktemp("k8s-metrics") / "k8s-metrics.yaml"
+        overlay.write_text(f"layers: [{REPO}/configs/environments/k8s.yaml]\n"
+                           "stack: {metrics: true}\n", encoding="utf-8")
+        folder = tmp_path_factory.mktemp("k8s") / "k8s-metrics"
+        render_build(load_files([overlay]), folder)
+        out[METRICS_ID] = (folder, kustomize(folder))
     return out
 
 
@@ -129,12 +139,39 @@ def test_a_config_change_renames_the_configmap_so_pods_roll(tmp_path, monkeypatc
     assert names[0][1] == names[1][1]  # runtime.env did not change: same name
 
 
-@pytest.mark.parametrize("ident", IDS)
+@pytest.mark.parametrize("ident", [*IDS, METRICS_ID])
 def test_every_object_validates_against_the_kubernetes_schemas(built, ident):
     docs = _docs(built[ident][1])
     assert len(docs) >= 15
     for doc in docs:
-        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+        if doc["apiVersion"] != CRD_API:  # prometheus-operator's: against its CRDs, below
+            kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
+def _crd_errors(docs: list[dict[str, Any]]) -> list[str | None]:
+    node = tool(shutil.which("node") or "node", "node")
+    if not (K8S_MODELS / "node_modules").is_dir():
+        pytest.fail(f"{K8S_MODELS} is missing: run scripts/install-test-deps.sh")
+    done = subprocess.run([node, str(REPO / "tests" / "k8s_crds.mjs"), str(K8S_MODELS)],
+                          input=json.dumps(docs), capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    errors: list[str | None] = json.loads(done.stdout)
+    return errors
+
+
+def test_metrics_add_a_service_monitor_and_the_rules_valid_for_prometheus_operator(built):
+    docs = _docs(built[METRICS_ID][1])
+    crds = [d for d in docs if d["apiVersion"] == CRD_API]
+    assert sorted(d["kind"] for d in crds) == ["PrometheusRule", "ServiceMonitor"]
+    assert {d["metadata"]["namespace"] for d in crds} == {"llmproxy"}
+    assert _crd_errors(crds) == [None, None]
+    assert not [d for d in _docs(built[IDS[0]][1]) if d["apiVersion"] == CRD_API]  # metrics off
+    broken = copy.deepcopy(crds)  # the check can fail: a bad interval, a rule without expr
+    broken[0]["spec"]["endpoints" if broken[0]["kind"] == "ServiceMonitor" else "groups"] = [
+        {"interval": "every 30 s"} if broken[0]["kind"] == "ServiceMonitor" else
+        {"name": "g", "rules": [{"alert": "x"}]}]
+    assert _crd_errors(broken)[0] is not None
 
 
 def test_the_schema_check_rejects_a_misspelt_field(built):

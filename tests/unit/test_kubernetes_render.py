@@ -363,3 +363,43 @@ def test_odd_kubernetes_shapes_are_schema_findings_not_crashes(write, in_tmp, od
     spec = load_files([write("x.yaml", BASE + f"    {odd}\n")])
     errors = validate_spec(spec).errors
     assert errors and {f.code for f in errors} == {"wrong-type"}
+
+
+def _render_metrics(write, kubernetes: str = "{}") -> tuple[Docs, dict[str, str]]:
+    body = BASE.replace("  workers: 2\n", "  workers: 2\n  metrics: true\n")
+    spec = load_files([write("x.yaml", body + "    " + kubernetes + "\n")])
+    files = render_files(spec, out_dir=Path("build/x"))
+    return _objects(files), files
+
+
+def test_metrics_on_give_prometheus_operator_a_monitor_the_rules_and_a_way_in(write, in_tmp):
+    docs, files = _render_metrics(
+        write, "{monitoring: {namespace: observability, labels: {release: kps}}}")
+    monitor = docs[("ServiceMonitor", "litellm")]
+    service = docs[("Service", "litellm")]
+    assert monitor["metadata"]["labels"]["release"] == "kps"
+    selected = monitor["spec"]["selector"]["matchLabels"]
+    assert selected.items() <= service["metadata"]["labels"].items()
+    [endpoint] = monitor["spec"]["endpoints"]
+    assert endpoint["port"] == service["spec"]["ports"][0]["name"]
+    assert endpoint["path"] == "/metrics/"
+    credentials = endpoint["authorization"]["credentials"]
+    assert credentials == {"name": "llmproxy-secrets", "key": "LITELLM_MASTER_KEY"}
+    assert "LITELLM_MASTER_KEY=" in files["secrets.env.example"]  # the key it reads is listed
+    shipped = yaml.safe_load((REPO / "monitoring/prometheus/alerts.yml").read_text())
+    rule = docs[("PrometheusRule", "litellm")]
+    assert rule["spec"]["groups"] == shipped["groups"] and rule["metadata"]["labels"]["release"]
+    policy = docs[("NetworkPolicy", "litellm")]["spec"]["ingress"][0]
+    sources = [s["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+               for s in policy["from"]]
+    assert sources == ["ingress-nginx", "observability"]
+    assert policy["from"][1]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "prometheus"}
+    assert "monitoring.yaml" in yaml.safe_load(files["kustomization.yaml"])["resources"]
+
+
+def test_metrics_off_render_no_monitoring_and_admit_only_the_ingress(write, in_tmp):
+    docs, files = _render(write)
+    assert "monitoring.yaml" not in files
+    assert not [k for k in docs if k[0] in ("ServiceMonitor", "PrometheusRule")]
+    [rule] = docs[("NetworkPolicy", "litellm")]["spec"]["ingress"]
+    assert len(rule["from"]) == 1

@@ -18,12 +18,11 @@ import yaml
 from llmproxy_ops.envfile import read_env_file
 from llmproxy_ops.errors import RuntimeStateError, SmokeTestFailed, UsageError
 from llmproxy_ops.ops.apply.diff import BuildDiff, diff_builds, read_build
-from llmproxy_ops.ops.smoke.plan import master_key_variable
 from llmproxy_ops.ops.smoke.run import SmokeTarget, run_smoke
 from llmproxy_ops.pipeline import Target, env_file_of, require_valid, validate_target
 from llmproxy_ops.releases import PreparedRelease, Release, ReleaseStore
 from llmproxy_ops.render.build import CONFIG_FILE, render_files
-from llmproxy_ops.render.env_manifest import runtime_environment
+from llmproxy_ops.render.env_manifest import master_key_variable, runtime_environment
 from llmproxy_ops.runtime.api import (
     Build,
     Check,

@@ -16,8 +16,8 @@ from llmproxy_ops.ops.keys.plan import RotationPlan, plan_rotation, refuse_provi
 from llmproxy_ops.ops.keys.restart import Restarter, StepResult, restarter_for, timed
 from llmproxy_ops.ops.keys.verify import ReplicaCheck, smoke_replicas, verify_keys
 from llmproxy_ops.ops.secret_store import SecretStore, check_value
-from llmproxy_ops.ops.smoke.plan import master_key_variable
 from llmproxy_ops.pipeline import Target, env_file_of, load_target
+from llmproxy_ops.render.env_manifest import master_key_variable
 from llmproxy_ops.spec.model import Spec
 
 

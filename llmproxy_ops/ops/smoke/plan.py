@@ -5,17 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from llmproxy_ops.render import stack_redis
-from llmproxy_ops.render.env_manifest import ENV_REF_PREFIX
 from llmproxy_ops.spec.model import Spec
-
-
-def master_key_variable(spec: Spec) -> str | None:
-    """The variable general_settings.master_key refers to (None for a literal or no key)."""
-    settings = spec.root.get("general_settings")
-    key = settings.get("master_key") if isinstance(settings, dict) else None
-    if isinstance(key, str) and key.startswith(ENV_REF_PREFIX):
-        return key[len(ENV_REF_PREFIX):]
-    return None
 
 
 def rate_limits_enforced(spec: Spec) -> bool:

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from llmproxy_ops.envfile import read_env_file
 from llmproxy_ops.errors import UsageError
-from llmproxy_ops.ops.smoke.plan import anthropic_groups, enforced_rpm, master_key_variable
+from llmproxy_ops.ops.smoke.plan import anthropic_groups, enforced_rpm
 from llmproxy_ops.ops.smoke.run import SmokeTarget
 from llmproxy_ops.pipeline import Target, env_file_of, load_target
+from llmproxy_ops.render.env_manifest import master_key_variable
 from llmproxy_ops.runtime.api import runtime_of
 from llmproxy_ops.spec.model import Spec
 

@@ -29,6 +29,15 @@ class IngressSettings:
 
 
 @dataclass(frozen=True)
+class MonitoringSettings:
+    """Where prometheus-operator's Prometheus runs and the labels it selects rules and
+    monitors by (with stack.metrics: a ServiceMonitor, a PrometheusRule, a NetworkPolicy rule)."""
+
+    namespace: str
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True)
 class KubernetesSettings:
     namespace: str
     litellm: Service
@@ -36,6 +45,7 @@ class KubernetesSettings:
     mlflow: Service
     redis: Service
     ingress: IngressSettings
+    monitoring: MonitoringSettings
     replicas: int
     max_replicas: int
     target_cpu_percent: int
@@ -68,6 +78,7 @@ def kubernetes_settings(raw: dict[str, Any], env_name: str) -> KubernetesSetting
     """Defaults applied to a validated `stack.kubernetes` mapping."""
     litellm_raw, db_raw = raw.get("litellm") or {}, raw.get("db") or {}
     mlflow_raw, ingress_raw = raw.get("mlflow") or {}, raw.get("ingress") or {}
+    monitoring_raw = raw.get("monitoring") or {}
     replicas = int(raw.get("replicas", 2))
     return KubernetesSettings(
         namespace=str(raw.get("namespace", default_namespace(env_name))),
@@ -81,6 +92,10 @@ def kubernetes_settings(raw: dict[str, Any], env_name: str) -> KubernetesSetting
             controller_namespace=str(ingress_raw.get("controller_namespace", "ingress-nginx")),
             tls_secret=str(ingress_raw.get("tls_secret", "litellm-tls")),
             nginx=NginxSettings(**nginx_settings_kwargs(ingress_raw)),
+        ),
+        monitoring=MonitoringSettings(
+            namespace=str(monitoring_raw.get("namespace", "monitoring")),
+            labels={str(k): str(v) for k, v in (monitoring_raw.get("labels") or {}).items()},
         ),
         replicas=replicas,
         max_replicas=max(replicas, int(raw.get("max_replicas", 2 * replicas))),

@@ -13,12 +13,13 @@ from typing import Any
 import yaml
 
 from llmproxy_ops import __version__
+from llmproxy_ops.render.env_manifest import master_key_variable
 from llmproxy_ops.render.initdb import INITDB_FILE, render_initdb
 from llmproxy_ops.render.launcher import launcher_files
 from llmproxy_ops.render.litellm_config import render_yaml
 from llmproxy_ops.render.litellm_hooks import hook_files
 from llmproxy_ops.spec.model import Spec
-from llmproxy_ops.targets.kubernetes.render import backing, litellm, network
+from llmproxy_ops.targets.kubernetes.render import backing, litellm, monitoring, network
 from llmproxy_ops.targets.kubernetes.render.common import PART_OF, SECRET_NAME
 
 KUSTOMIZATION_FILE = "kustomization.yaml"
@@ -44,8 +45,12 @@ def kubernetes_files(spec: Spec, *, request_timeout: float) -> dict[str, str]:
         "litellm.yaml": [litellm.deployment(spec, ks, config, request_timeout),
                          litellm.litellm_service(), litellm.disruption_budget(),
                          litellm.autoscaler(ks)],
-        "network-policy.yaml": network.network_policies(ks, redis=redis),
+        "network-policy.yaml": network.network_policies(ks, redis=redis,
+                                                        metrics=spec.stack.metrics),
     }
+    if spec.stack.metrics:
+        key_var = master_key_variable(spec) or "LITELLM_MASTER_KEY"
+        objects["monitoring.yaml"] = monitoring.monitoring_objects(ks, key_var)
     if redis:
         objects["redis.yaml"] = backing.redis(ks)
     if ks.runs_postgres:

@@ -22,23 +22,26 @@ from llmproxy_ops.targets.kubernetes.render.litellm import (
     REDIS_HOST,
     REDIS_PORT,
 )
+from llmproxy_ops.targets.kubernetes.render.monitoring import scrape_source
 from llmproxy_ops.targets.kubernetes.settings import IngressSettings, KubernetesSettings
 
 NGINX = "nginx.ingress.kubernetes.io/"
 BASIC_AUTH_SECRET = "litellm-basic-auth"  # htpasswd in key `auth`, created by the operator
 
 
-def network_policies(ks: KubernetesSettings, *, redis: bool) -> list[dict[str, Any]]:
+def network_policies(ks: KubernetesSettings, *, redis: bool,
+                     metrics: bool = False) -> list[dict[str, Any]]:
     ingress_pods = {
         "namespaceSelector": {"matchLabels": {
             "kubernetes.io/metadata.name": ks.ingress.controller_namespace}},
         "podSelector": {"matchLabels": {"app.kubernetes.io/name": "ingress-nginx"}},
     }
     litellm_pods = {"podSelector": {"matchLabels": selector(NAME)}}
+    sources = [ingress_pods, *([scrape_source(ks)] if metrics else [])]
     policies = [
         # Everything in the namespace refuses traffic unless a policy below lets it in.
         _policy("default-deny-ingress", {}, ingress=[]),
-        _policy(NAME, selector(NAME), ingress=[_rule([ingress_pods], LITELLM_PORT)]),
+        _policy(NAME, selector(NAME), ingress=[_rule(sources, LITELLM_PORT)]),
     ]
     if redis:
         policies.append(_policy(REDIS_HOST, selector(REDIS_HOST),
