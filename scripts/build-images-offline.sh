@@ -7,6 +7,7 @@
 #   llmproxy-ops/postgres:15            Debian's postgresql-15, official-like entrypoint
 #   llmproxy-ops/nginx:1.22             Debian's nginx 1.22.1 (OpenSSL 3)
 #   llmproxy-ops/redis:7.0              Debian's redis-server 7.0 (shared rate limits)
+#   llmproxy-ops/prometheus:2.42        Debian's prometheus 2.42 (stack.metrics)
 #   llmproxy-ops/fake-provider:latest   llmproxy_ops.testing.fake_provider + aiohttp
 # Needs: root (debootstrap), a running Docker engine, Debian's mirror and PyPI.
 # Idempotent: an image is rebuilt only when its inputs changed (its Dockerfile folder, the lock,
@@ -20,7 +21,7 @@ usage: scripts/build-images-offline.sh [--rebuild[=NAME,...]] [--check] [--ca-bu
 
   --rebuild         build every image again, even when its tag exists
   --rebuild=NAMES   build only these again (comma-separated: debian, python, litellm,
-                    mlflow, postgres, nginx, redis, fake-provider); running containers keep
+                    mlflow, postgres, nginx, redis, prometheus, fake-provider); running containers keep
                     their old image
   --check           build nothing: exit 1 unless every image exists and was built from the
                     inputs of this checkout (its inputs label); the test tiers run it before
@@ -247,7 +248,7 @@ build_all() {
   local debian="$PREFIX/debian:$SUITE" python="$PREFIX/python:$SUITE"
   local litellm="$PREFIX/litellm:$LITELLM_VERSION" mlflow="$PREFIX/mlflow:$MLFLOW_VERSION"
   local postgres="$PREFIX/postgres:15" nginx="$PREFIX/nginx:1.22" redis="$PREFIX/redis:7.0"
-  local fake="$PREFIX/fake-provider:latest" ca=()
+  local prometheus="$PREFIX/prometheus:2.42" fake="$PREFIX/fake-provider:latest" ca=()
   [ -n "$CA_BUNDLE" ] && ca=("$CA_BUNDLE")
   # the debootstrap base has no inputs but the mirror: it is built when missing or asked for
   if [ "$CHECK" = 1 ]; then
@@ -261,6 +262,8 @@ build_all() {
     build_from "$postgres" postgres "$debian"
   image "$nginx" "$(inputs_sha "$debian" "$IMAGES/nginx")" build_from "$nginx" nginx "$debian"
   image "$redis" "$(inputs_sha "$debian" "$IMAGES/redis")" build_from "$redis" redis "$debian"
+  image "$prometheus" "$(inputs_sha "$debian" "$IMAGES/prometheus")" \
+    build_from "$prometheus" prometheus "$debian"
   image "$fake" "$(inputs_sha "$python" "$IMAGES/fake-provider" "$REPO/llmproxy_ops/testing")" \
     build_fake_provider "$fake"
 }

@@ -23,6 +23,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,7 +236,7 @@ def _run(
     reader = threading.Thread(target=_read, args=(proc, lines, on_prompt), daemon=True)
     reader.start()
     try:
-        reader.join(timeout)
+        _join(reader, timeout)
         if reader.is_alive():
             raise CopilotLoginError(
                 f"Copilot login did not finish within {timeout:.0f}s",
@@ -245,9 +246,19 @@ def _run(
     finally:
         _stop(proc)  # on a timeout, an error or Ctrl-C (KeyboardInterrupt passes through)
         reader.join(5)  # the pipe is at EOF once the child is gone
-        if proc.stdout is not None:
-            proc.stdout.close()
+        if proc.stdout is not None and not reader.is_alive():
+            proc.stdout.close()  # never under a reader still blocked on it: close would wait
     return _result(proc.returncode, lines), lines
+
+
+def _join(thread: threading.Thread, timeout: float) -> None:
+    """Wait for `thread` in short steps. Ctrl-C must reach us while we wait, and the kernel may
+    deliver SIGINT to the reader thread: Python then raises KeyboardInterrupt in the main
+    thread only when it next runs, which a single long join would put off until the timeout
+    (a CI run saw `copilot login` ignore Ctrl-C for over 60 s)."""
+    deadline = time.monotonic() + timeout
+    while thread.is_alive() and time.monotonic() < deadline:
+        thread.join(min(0.25, max(0.0, deadline - time.monotonic())))
 
 
 def _read(

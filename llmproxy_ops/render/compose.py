@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from llmproxy_ops.render import prometheus as prometheus_files
 from llmproxy_ops.render.initdb import INITDB_FILE
 from llmproxy_ops.render.launcher import (
     CONTAINER_DIR,
@@ -30,7 +31,12 @@ from llmproxy_ops.render.launcher import (
     launcher_environment,
 )
 from llmproxy_ops.render.litellm_hooks import SHIPPED as SHIPPED_HOOKS
-from llmproxy_ops.render.service_secrets import EXPORT_SECRETS, REDIS_PASSWORD_VAR, secret_vars
+from llmproxy_ops.render.service_secrets import (
+    EXPORT_SECRETS,
+    REDIS_PASSWORD_VAR,
+    runs_prometheus,
+    secret_vars,
+)
 from llmproxy_ops.render.stack_redis import brings_redis, deployment_config
 from llmproxy_ops.spec import copilot
 from llmproxy_ops.spec.model import Spec, StackSettings
@@ -123,8 +129,10 @@ def compose_document(
     spec: Spec, paths: ComposePaths, *, one_litellm: bool = False
 ) -> dict[str, Any]:
     """The compose project; `one_litellm`: a single `litellm` service whatever the replicas
-    (the swarm renderer scales it with deploy.replicas instead)."""
+    (the swarm renderer scales it with deploy.replicas instead, and runs no Prometheus of its
+    own yet: its tasks have no stable names to list)."""
     cs = spec.stack.compose(spec.name)
+    prometheus = runs_prometheus(spec) and not one_litellm
     names = ["litellm"] if one_litellm else litellm_names(cs)
     owned = secret_vars(spec, deployment_config(spec))
     services: dict[str, Any] = {}
@@ -141,12 +149,16 @@ def compose_document(
                                  secrets=bool(owned["litellm"])) for i, n in enumerate(names)})
     if cs.nginx.enabled:
         services["nginx"] = _nginx(cs, paths, names)
+    if prometheus:
+        services["prometheus"] = _prometheus(cs, paths)
     for name, service in services.items():
         wanted = owned.get("litellm" if name in names else name, [])
         if wanted:
             service["secrets"] = list(wanted)
     doc: dict[str, Any] = {"name": project_name(cs), "services": services}
     volumes = _volumes(cs)
+    if prometheus:
+        volumes["prometheus-data"] = {}
     if copilot.uses_copilot(spec):
         _mount_copilot_auth(services, names, volumes)
     if volumes:
@@ -337,6 +349,41 @@ def _nginx(cs: ComposeSettings, paths: ComposePaths, upstreams: list[str]) -> di
     _label_digest(service, paths, NGINX_FILE)
     _label_digest(service, paths, NGINX_UPSTREAM_FILE)
     return _finish(service, cs.nginx, upstreams, caps=CAPS["nginx"])
+
+
+def _prometheus(cs: ComposeSettings, paths: ComposePaths) -> dict:
+    """Scrapes every LiteLLM replica on the compose network (prometheus.yml); no port on the
+    host: reach it from another container, or at its container address from this machine."""
+    ready = f"http://127.0.0.1:{prometheus_files.PORT}/-/ready"
+    service: dict[str, Any] = {
+        "image": cs.prometheus.image,
+        "entrypoint": ["prometheus"],
+        "command": [
+            f"--config.file={prometheus_files.CONFIG_DIR}/{prometheus_files.PROMETHEUS_FILE}",
+            f"--storage.tsdb.path={prometheus_files.DATA_DIR}",
+            f"--storage.tsdb.retention.time={cs.prometheus_retention}",
+            f"--web.listen-address=0.0.0.0:{prometheus_files.PORT}",
+        ],
+        "volumes": [
+            f"./{name}:{prometheus_files.CONFIG_DIR}/{name}:ro"
+            for name in (prometheus_files.PROMETHEUS_FILE, prometheus_files.RULES_FILE)
+        ] + [f"prometheus-data:{prometheus_files.DATA_DIR}"],
+        # busybox's wget in prom/prometheus, Debian's in ours
+        "healthcheck": _check(["CMD", "wget", "-q", "-O", "/dev/null", ready],
+                              start_period="20s"),
+    }
+    _label_digest(service, paths, prometheus_files.PROMETHEUS_FILE)
+    _label_digest(service, paths, prometheus_files.RULES_FILE)
+    return _finish(service, cs.prometheus, [])
+
+
+def prometheus_config(spec: Spec) -> str:
+    """prometheus.yml for the compose stack: each replica by its service name."""
+    cs = spec.stack.compose(spec.name)
+    owned = secret_vars(spec, deployment_config(spec)).get("prometheus")
+    key = owned[0] if owned else "LITELLM_MASTER_KEY"
+    return prometheus_files.render_prometheus(
+        [f"{name}:{LITELLM_PORT}" for name in litellm_names(cs)], f"/run/secrets/{key}")
 
 
 # ---- shared pieces -----------------------------------------------------------------------

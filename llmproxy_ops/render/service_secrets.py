@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmproxy_ops.render.env_manifest import env_references
+from llmproxy_ops.render.env_manifest import env_references, master_key_variable
 from llmproxy_ops.render.stack_redis import PASSWORD_VAR, uses_service_redis
 from llmproxy_ops.spec.model import Spec
 
@@ -41,4 +41,11 @@ def secret_vars(spec: Spec, config: dict[str, Any]) -> dict[str, list[str]]:
         out["mlflow"] = [POSTGRES_PASSWORD_VAR]
     if uses_service_redis(config):
         out["redis"] = [REDIS_PASSWORD_VAR]
+    if runs_prometheus(spec):  # it sends the master key to each replica's /metrics
+        out["prometheus"] = [master_key_variable(spec) or "LITELLM_MASTER_KEY"]
     return out
+
+
+def runs_prometheus(spec: Spec) -> bool:
+    """The stack runs its own Prometheus: metrics on and its service not turned off."""
+    return spec.stack.metrics and spec.stack.compose(spec.name).prometheus.enabled

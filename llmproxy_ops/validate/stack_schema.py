@@ -77,6 +77,10 @@ COMPOSE_SCHEMA: dict[str, Any] = {
         }}),
         "redis": _service({"run_as": _RUN_AS}),
         "fake_provider": _service({"run_as": _RUN_AS}),
+        "prometheus": _service({"run_as": _RUN_AS, "retention": {
+            "type": "string", "pattern": "^[0-9]+(h|d|w|y)$",
+            "description": "how long Prometheus keeps samples (default 15d)",
+        }}),
         "nginx": _service(
             {
                 "run_as": _RUN_AS,

@@ -83,6 +83,18 @@ REVIEWED: dict[str, dict[tuple[str, str], str]] = {
         ("unknown-key", "router_settings.enable_cooldowns"): _IGNORED,
         ("unknown-key", "router_settings.enable_load_balancing"): _IGNORED,
     },
+    # served since prometheus_client is installed (stack.metrics): their prometheus callback
+    # no longer stops LiteLLM, so what else they hold shows
+    "D0wn10ad__ai-gateway__litellm__config.yaml": {
+        ("unknown-key", "litellm_settings.default_end_user_params"): _IGNORED,
+    },
+    "KonstantinosPapazis__llmproxy__config__litellm_config.yaml": {
+        ("unknown-key", "general_settings.enable_redis_auth_cache"): "a litellm_settings key; under general_settings nothing reads it",
+    },
+    "ShivSingh96__litellm-gateway-demo__config__litellm_config.yaml": {
+        ("unknown-key", "general_settings.redis_host"): _IGNORED,
+        ("unknown-key", "general_settings.redis_port"): _IGNORED,
+    },
     "EsupPortail__esup-myia-mistral-amue__config__litellm_config.yaml": {
         ("unknown-key", "general_settings.disable_end_user_cost_tracking"): "a litellm_settings key; under general_settings nothing reads it",
         ("unknown-key", "litellm_settings.cooldown_time"): "a router_settings key; under litellm_settings nothing reads it",

@@ -9,6 +9,7 @@ import contextlib
 import json
 import socket
 import ssl
+import subprocess
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -16,10 +17,12 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+import yaml
 
 from llmproxy_ops.ops.smoke.run import run_smoke
 from llmproxy_ops.ops.smoke.target import SmokeRequest, smoke_target
 from llmproxy_ops.pipeline import Target
+from tests.conftest import REPO
 
 if TYPE_CHECKING:  # fixtures come from conftest.py; importing it would load it twice
     from tests.stack.conftest import GateStack
@@ -281,3 +284,52 @@ def test_nginx_rate_limit_answers_429_json_with_security_headers(ci_stack: GateS
         assert response.headers["content-type"] == "application/json"
     assert_security_headers(limited[0])
     assert_security_headers(limited[-1])
+
+
+# ---- metrics (stack.metrics: the ci environment runs its own Prometheus) ---------------------
+
+
+def _prometheus_url(stack: GateStack) -> str:
+    container = stack.compose("ps", "-q", "prometheus").stdout.strip()
+    assert container, "no prometheus container in the ci stack (stack.metrics)"
+    address = subprocess.run(
+        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+         container], capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+    return f"http://{address}:9090"
+
+
+def _prom(url: str, path: str, **params: str) -> dict:
+    answer = httpx.get(f"{url}/api/v1/{path}", params=params, timeout=10)
+    answer.raise_for_status()
+    data: dict = answer.json()["data"]
+    return data
+
+
+def test_prometheus_scrapes_every_replica_directly_and_loads_the_rules(ci_stack: GateStack) -> None:
+    headers = {"Authorization": f"Bearer {ci_stack.master_key}"}
+    with httpx.Client(verify=str(ci_stack.ca_path), timeout=60) as client:
+        for _ in range(3):
+            sent = client.post(f"{ci_stack.https_url}/v1/chat/completions", headers=headers,
+                               json=chat(ci_stack, "mock-gpt", "counted"))
+            assert sent.status_code == 200, sent.text
+        # never through nginx, with or without the key
+        assert client.get(f"{ci_stack.https_url}/metrics/", headers=headers).status_code == 404
+    prometheus = _prometheus_url(ci_stack)
+    replicas = [s for s in ci_stack.compose("config", "--services").stdout.split()
+                if s.startswith("litellm")]
+    deadline, up, counted = time.monotonic() + 90, [], 0.0
+    while time.monotonic() < deadline:  # scraped every 15 s
+        up = _prom(prometheus, "query", query='up{job="litellm"}')["result"]
+        found = _prom(prometheus, "query", query='sum(litellm_proxy_total_requests_metric_total'
+                      '{requested_model="mock-gpt", status_code="200"})')["result"]
+        counted = float(found[0]["value"][1]) if found else 0.0
+        if len(up) == len(replicas) and all(r["value"][1] == "1" for r in up) and counted >= 3:
+            break
+        time.sleep(2)
+    assert sorted(r["metric"]["instance"] for r in up) == sorted(f"{n}:4000" for n in replicas)
+    assert all(r["value"][1] == "1" for r in up), up
+    assert counted >= 3
+    loaded = {rule["name"] for group in _prom(prometheus, "rules")["groups"]
+              for rule in group["rules"]}
+    shipped = yaml.safe_load((REPO / "monitoring/prometheus/alerts.yml").read_text())
+    assert loaded == {rule["alert"] for group in shipped["groups"] for rule in group["rules"]}

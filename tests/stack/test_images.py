@@ -22,6 +22,8 @@ IMAGES = [
     "llmproxy-ops/mlflow:3.17.2",
     POSTGRES,
     "llmproxy-ops/nginx:1.22",
+    "llmproxy-ops/redis:7.0",
+    "llmproxy-ops/prometheus:2.42",
     "llmproxy-ops/fake-provider:latest",
 ]
 
@@ -60,6 +62,8 @@ def test_image_is_present(image: str) -> None:
         (POSTGRES, ["postgres", "--version"], "postgres (PostgreSQL) 15."),
         (POSTGRES, ["pg_isready", "--version"], "pg_isready (PostgreSQL) 15."),
         ("llmproxy-ops/nginx:1.22", ["nginx", "-v"], "nginx version: nginx/1.22.1"),
+        # prometheus is the entrypoint, as in prom/prometheus: compose passes flags only
+        ("llmproxy-ops/prometheus:2.42", ["--version"], "prometheus, version 2.42.0"),
         (
             "llmproxy-ops/fake-provider:latest",
             ["python", "-m", "llmproxy_ops.testing.fake_provider", "--help"],

@@ -345,3 +345,40 @@ def test_apply_starts_the_redis_a_new_build_adds(write, in_tmp):
     assert added_services(path, running, skip=["litellm"]) == ["redis"]
     assert added_services(path, running | {"redis"}, skip=["litellm"]) == []
     assert added_services(in_tmp / "missing.yml", running, skip=["litellm"]) == []
+
+
+def _render_metrics(write, compose: str = "{}") -> tuple[dict, dict[str, str]]:
+    body = BASE.replace("  workers: 2\n", "  workers: 2\n  metrics: true\n")
+    spec = load_files([write("x.yaml", body + "    " + compose + "\n")])
+    files = render_files(spec, out_dir=Path("build/x"))
+    return yaml.safe_load(files["docker-compose.yml"]), files
+
+
+def test_metrics_run_a_prometheus_that_scrapes_every_replica_directly(write, in_tmp):
+    doc, files = _render_metrics(write, "{litellm: {replicas: 2}, prometheus: {retention: 30d}}")
+    service = doc["services"]["prometheus"]
+    assert "ports" not in service  # on the compose network only
+    assert service["secrets"] == ["LITELLM_MASTER_KEY"]  # its own secret, nothing else
+    assert "--storage.tsdb.retention.time=30d" in service["command"]
+    assert "prometheus-data:/prometheus" in service["volumes"]
+    assert service["cap_drop"] == ["ALL"] and service["security_opt"] == ["no-new-privileges:true"]
+    config = yaml.safe_load(files["prometheus.yml"])
+    [job] = config["scrape_configs"]
+    assert job["static_configs"] == [{"targets": ["litellm-1:4000", "litellm-2:4000"]}]
+    assert job["job_name"] == "litellm" and job["metrics_path"] == "/metrics/"
+    assert job["authorization"] == {"credentials_file": "/run/secrets/LITELLM_MASTER_KEY"}
+    shipped = (REPO / "monitoring/prometheus/alerts.yml").read_text()
+    assert files["prometheus-alerts.yml"] == shipped
+    assert config["rule_files"] == ["/etc/llmproxy-ops/prometheus-alerts.yml"]
+    mounted = {v.split(":")[1] for v in service["volumes"] if v.startswith("./")}
+    assert mounted == {"/etc/llmproxy-ops/prometheus.yml", "/etc/llmproxy-ops/prometheus-alerts.yml"}
+    assert set(service["labels"]) == {"llmproxy-ops.sha256.prometheus.yml",
+                                      "llmproxy-ops.sha256.prometheus-alerts.yml"}
+    assert doc["volumes"]["prometheus-data"] == {}
+
+
+def test_no_prometheus_without_metrics_or_when_turned_off(write, in_tmp):
+    doc, files = _render(write)
+    assert "prometheus" not in doc["services"] and "prometheus.yml" not in files
+    doc, files = _render_metrics(write, "{prometheus: {enabled: false}}")
+    assert "prometheus" not in doc["services"] and "prometheus.yml" not in files

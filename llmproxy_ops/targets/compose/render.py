@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from llmproxy_ops.render import prometheus
 from llmproxy_ops.render.build import CONFIG_FILE
 from llmproxy_ops.render.compose import (
     COMPOSE_FILE,
@@ -14,6 +15,7 @@ from llmproxy_ops.render.compose import (
     NGINX_UPSTREAM_LIVE,
     compose_paths,
     litellm_names,
+    prometheus_config,
     render_compose,
 )
 from llmproxy_ops.render.initdb import INITDB_FILE, render_initdb
@@ -21,6 +23,7 @@ from llmproxy_ops.render.launcher import launcher_files
 from llmproxy_ops.render.litellm_config import litellm_config
 from llmproxy_ops.render.litellm_hooks import hook_files
 from llmproxy_ops.render.nginx import render_nginx, render_upstream
+from llmproxy_ops.render.service_secrets import runs_prometheus
 from llmproxy_ops.spec.model import Spec
 
 
@@ -37,6 +40,9 @@ def build_files(spec: Spec, out_dir: Path, env_file: Path | None,
             api_only=cs.nginx_settings.api_only_for(spec.production),
         )
         files[NGINX_UPSTREAM_FILE] = render_upstream([(n, False) for n in litellm_names(cs)])
+    if runs_prometheus(spec):
+        files[prometheus.PROMETHEUS_FILE] = prometheus_config(spec)
+        files[prometheus.RULES_FILE] = prometheus.shipped_rules()
     files.update(launcher_files())
     # config_yaml: as render_files serialised it (its digest is a compose label)
     mounted = {CONFIG_FILE: config_yaml, **hook_files(litellm_config(spec)), **files}

@@ -37,6 +37,7 @@ from llmproxy_ops.render.compose import (
     litellm_names,
     project_name,
 )
+from llmproxy_ops.render.prometheus import PROMETHEUS_FILE, RULES_FILE
 from llmproxy_ops.runtime.api import (
     Build,
     Check,
@@ -58,6 +59,9 @@ from llmproxy_ops.targets.compose.project import (
 from llmproxy_ops.targets.local.process import base_url
 
 _CLIENT_SLACK_S = 120.0
+
+
+PROMETHEUS_FILES = (PROMETHEUS_FILE, RULES_FILE)
 
 
 class ComposeEnvRuntime:
@@ -173,6 +177,11 @@ class ComposeEnvRuntime:
         if added and not out.failed:  # e.g. the Redis a second worker brings: up before them
             out.steps.append(timed(f"start the services the new build adds: {', '.join(added)}",
                                    lambda: self._start_stopped(compose, added)))
+        if not out.failed and self._files_changed(build, "prometheus", PROMETHEUS_FILES):
+            # It serves no client: recreated at once (a replica added or gone, new rules);
+            # its samples stay in its volume.
+            out.steps.append(timed("recreate prometheus: its scrape targets or rules changed",
+                                   lambda: self._recreate(compose, "prometheus")))
         if out.failed or not (self.nginx and self._nginx_changed(build)):
             return 0.0
         # No second nginx can hold its ports, so it restarts (SIGQUIT: in-flight requests
@@ -270,14 +279,17 @@ class ComposeEnvRuntime:
         return "healthy"
 
     def _nginx_changed(self, build: Build) -> bool:
-        """Whether the running nginx container was made from other nginx files than `build`'s
-        (the digest labels render/compose.py puts on it)."""
-        ids = self.container_ids("nginx")
+        return self._files_changed(build, "nginx", (NGINX_FILE, NGINX_UPSTREAM_FILE))
+
+    def _files_changed(self, build: Build, service: str, files: tuple[str, ...]) -> bool:
+        """Whether the running container of `service` was made from other rendered files than
+        `build`'s (the digest labels render/compose.py puts on it)."""
+        ids = self.container_ids(service)
         if not ids:
             return False
         out = run_command([self.compose.docker, "inspect", ids[0]], timeout=30).stdout
         labels = json.loads(out)[0]["Config"].get("Labels") or {}
-        for name in (NGINX_FILE, NGINX_UPSTREAM_FILE):
+        for name in files:
             path = Path(build.dir) / name
             digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else None
             if digest and labels.get(f"llmproxy-ops.sha256.{name}") != digest:

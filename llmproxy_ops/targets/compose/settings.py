@@ -16,6 +16,8 @@ DEFAULT_IMAGES = {
     "nginx": "nginx:1.27",
     "redis": "redis:7",
     "fake_provider": "llmproxy-ops/fake-provider:latest",
+    # with stack.metrics: the version Debian bookworm ships (our offline image builds it)
+    "prometheus": "prom/prometheus:v2.42.0",
 }
 
 
@@ -31,6 +33,7 @@ DEFAULT_RUN_AS: dict[str, str | None] = {
     "nginx": None,
     "redis": "redis",
     "fake_provider": "10001:10001",
+    "prometheus": None,  # the image's own: nobody in prom/prometheus, prometheus in ours
 }
 
 
@@ -76,12 +79,14 @@ class ComposeSettings:
     redis: Service
     fake_provider: Service
     nginx: Service
+    prometheus: Service  # runs with stack.metrics only
     nginx_settings: NginxSettings = field(default_factory=NginxSettings)
     replicas: int = 1
     use_db: bool = False
     db_user: str = "llmproxy"
     db_publish: str | bool = False
     mlflow_port: int | None = None  # published on 127.0.0.1 only when set (no authentication)
+    prometheus_retention: str = "15d"  # how long Prometheus keeps samples
 
 
 # name: (enabled, cpus, memory, cpus_reserved, memory_reserved) — seed 004's limits
@@ -92,6 +97,7 @@ _SERVICE_DEFAULTS: dict[str, tuple[bool, str, str, str, str]] = {
     "nginx": (True, "0.5", "512m", "0.1", "64m"),
     "redis": (False, "0.5", "512m", "0.1", "64m"),
     "fake_provider": (False, "1.0", "512m", "0.1", "64m"),
+    "prometheus": (True, "0.5", "1g", "0.1", "128m"),
 }
 
 
@@ -132,6 +138,7 @@ def compose_settings(raw: dict[str, Any], env_name: str) -> ComposeSettings:
         db_user=str(db_raw.get("user", "llmproxy")),
         db_publish=db_raw.get("publish", False),
         mlflow_port=_optional_int((raw.get("mlflow") or {}).get("port")),
+        prometheus_retention=str((raw.get("prometheus") or {}).get("retention", "15d")),
     )
 
 

@@ -9,18 +9,17 @@ the operator reads that Secret in this namespace.
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Any
 
 import yaml
 
+from llmproxy_ops.render import prometheus
 from llmproxy_ops.render.compose import LITELLM_PORT
 from llmproxy_ops.targets.kubernetes.render.common import SECRET_NAME, metadata, selector
 from llmproxy_ops.targets.kubernetes.render.litellm import NAME
 from llmproxy_ops.targets.kubernetes.settings import KubernetesSettings
 
 API_VERSION = "monitoring.coreos.com/v1"
-RULES_FILE = "prometheus-alerts.yml"  # render/templates/; monitoring/prometheus/alerts.yml
 SCRAPE_INTERVAL = "30s"
 # Prometheus pods as prometheus-operator labels them (the only pods admitted to scrape).
 PROMETHEUS_POD = {"app.kubernetes.io/name": "prometheus"}
@@ -28,8 +27,7 @@ PROMETHEUS_POD = {"app.kubernetes.io/name": "prometheus"}
 
 def shipped_rules() -> dict[str, Any]:
     """The alert rules this project ships (the same file promtool tests)."""
-    text = resources.files("llmproxy_ops.render").joinpath("templates", RULES_FILE).read_text()
-    rules: dict[str, Any] = yaml.safe_load(text)
+    rules: dict[str, Any] = yaml.safe_load(prometheus.shipped_rules())
     return rules
 
 
