@@ -265,27 +265,6 @@ def test_postgres_has_the_mlflow_database(ci_stack: GateStack) -> None:
     assert {"mlflow", "litellm"} <= databases, listing
 
 
-# ---- LAST: nginx's own rate limit -----------------------------------------------------------
-
-
-def test_nginx_rate_limit_answers_429_json_with_security_headers(ci_stack: GateStack) -> None:
-    with client(ci_stack, limits=httpx.Limits(max_connections=BURST_CONCURRENCY)) as http:
-
-        def one(_: int) -> httpx.Response:
-            return http.get(f"{ci_stack.https_url}/v1/models", headers=auth(ci_stack))
-
-        with ThreadPoolExecutor(BURST_CONCURRENCY) as pool:
-            responses = list(pool.map(one, range(BURST_REQUESTS)))
-    statuses = {r.status_code for r in responses}
-    limited = [r for r in responses if r.status_code == 429]
-    assert statuses == {200, 429}, statuses
-    for response in limited:
-        assert response.json() == NGINX_429_BODY
-        assert response.headers["content-type"] == "application/json"
-    assert_security_headers(limited[0])
-    assert_security_headers(limited[-1])
-
-
 # ---- metrics (stack.metrics: the ci environment runs its own Prometheus) ---------------------
 
 
@@ -308,12 +287,12 @@ def _prom(url: str, path: str, **params: str) -> dict:
 def test_prometheus_scrapes_every_replica_directly_and_loads_the_rules(ci_stack: GateStack) -> None:
     headers = {"Authorization": f"Bearer {ci_stack.master_key}"}
     with httpx.Client(verify=str(ci_stack.ca_path), timeout=60) as client:
-        for _ in range(3):
-            sent = client.post(f"{ci_stack.https_url}/v1/chat/completions", headers=headers,
-                               json=chat(ci_stack, "mock-gpt", "counted"))
-            assert sent.status_code == 200, sent.text
         # never through nginx, with or without the key
         assert client.get(f"{ci_stack.https_url}/metrics/", headers=headers).status_code == 404
+        for _ in range(3):  # fake-anthropic: a group without an rpm (the others' may be spent)
+            sent = client.post(f"{ci_stack.https_url}/v1/chat/completions", headers=headers,
+                               json=chat(ci_stack, "fake-anthropic", "counted"))
+            assert sent.status_code == 200, sent.text
     prometheus = _prometheus_url(ci_stack)
     replicas = [s for s in ci_stack.compose("config", "--services").stdout.split()
                 if s.startswith("litellm")]
@@ -321,7 +300,7 @@ def test_prometheus_scrapes_every_replica_directly_and_loads_the_rules(ci_stack:
     while time.monotonic() < deadline:  # scraped every 15 s
         up = _prom(prometheus, "query", query='up{job="litellm"}')["result"]
         found = _prom(prometheus, "query", query='sum(litellm_proxy_total_requests_metric_total'
-                      '{requested_model="mock-gpt", status_code="200"})')["result"]
+                      '{requested_model="fake-anthropic", status_code="200"})')["result"]
         counted = float(found[0]["value"][1]) if found else 0.0
         if len(up) == len(replicas) and all(r["value"][1] == "1" for r in up) and counted >= 3:
             break
@@ -333,3 +312,25 @@ def test_prometheus_scrapes_every_replica_directly_and_loads_the_rules(ci_stack:
               for rule in group["rules"]}
     shipped = yaml.safe_load((REPO / "monitoring/prometheus/alerts.yml").read_text())
     assert loaded == {rule["alert"] for group in shipped["groups"] for rule in group["rules"]}
+
+
+# ---- LAST: nginx's own rate limit -----------------------------------------------------------
+
+
+def test_nginx_rate_limit_answers_429_json_with_security_headers(ci_stack: GateStack) -> None:
+    with client(ci_stack, limits=httpx.Limits(max_connections=BURST_CONCURRENCY)) as http:
+
+        def one(_: int) -> httpx.Response:
+            return http.get(f"{ci_stack.https_url}/v1/models", headers=auth(ci_stack))
+
+        with ThreadPoolExecutor(BURST_CONCURRENCY) as pool:
+            responses = list(pool.map(one, range(BURST_REQUESTS)))
+    statuses = {r.status_code for r in responses}
+    limited = [r for r in responses if r.status_code == 429]
+    assert statuses == {200, 429}, statuses
+    for response in limited:
+        assert response.json() == NGINX_429_BODY
+        assert response.headers["content-type"] == "application/json"
+    assert_security_headers(limited[0])
+    assert_security_headers(limited[-1])
+
