@@ -131,8 +131,8 @@ def status(
     login = copilot_cmd.status_login(spec)
     if as_json or fmt is Format.json:
         doc = st.as_dict()
-        if figures is not None:
-            doc["traffic"] = figures[0]
+        # always there, so the document keeps one shape: null without stack.metrics
+        doc["traffic"] = figures[0] if figures is not None else None
         if login is not None:
             doc["copilot"] = login if isinstance(login, dict) else copilot_cmd.login_dict(login)
         print(json.dumps(doc, indent=2, sort_keys=True))

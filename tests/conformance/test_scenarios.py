@@ -38,7 +38,7 @@ from tests.k8s_tools import kubectl_path
 
 # Every runtime's `status --format json` has exactly these keys, and its units these.
 STATUS_KEYS = {"env", "runtime", "running", "healthy", "url", "build", "drift", "note",
-               "units", "facts"}
+               "units", "facts", "traffic"}
 UNIT_KEYS = {"name", "state", "health", "url", "detail", "restarts", "last_exit"}
 LIMITED_RPM = 8  # the `limited` group: a burst of LIMITED_RPM + 4 meets exactly this many 200s
 
@@ -61,6 +61,11 @@ def test_status_has_one_shape(deployment: Deployment) -> None:
     assert st["units"] and all(set(u) == UNIT_KEYS for u in st["units"]), st["units"]
     # nothing restarted: a crash would show here (restarts, last exit) and mark the unit
     assert [u for u in st["units"] if u["restarts"]] == [], st["units"]
+    # traffic: null without stack.metrics; with it (the ci stack), what every replica reports
+    traffic = st["traffic"]
+    assert traffic is None or (set(traffic) == {"window_s", "replicas", "groups"}
+                               and traffic["replicas"] == sum(1 for u in st["units"] if u["url"])
+                               ), traffic
     text = deployment.env_cli("status").stdout
     assert text.startswith(f"{deployment.target.env}: running on {st['runtime']}, healthy")
 
@@ -185,7 +190,36 @@ def test_master_key_rotation_under_load(deployment: Deployment) -> None:
     for key, expected in ((old, 401), (new, 200)):
         statuses = {_models_status(d, key) for _ in range(4)}  # every replica, round robin
         assert statuses == {expected}, (key == new, statuses)
+    # the stack's own Prometheus (stack.metrics) scrapes with the master key: the new one now
+    scraped = _own_prometheus_scrapes(d)
+    assert scraped is None or scraped == "every replica up", scraped
     print(f"\n{d.target.name} master-key rotation: {report.summary()}")
+
+
+def _own_prometheus_scrapes(d: Deployment) -> str | None:
+    """None where the stack runs no Prometheus of its own; else whether it scrapes every
+    replica (up == 1), waiting up to 90 s (its scrape interval is 15 s)."""
+    status = d.status()
+    if "prometheus" not in {u["name"] for u in status["units"]}:
+        return None
+    project = status["facts"]["project"]
+    container = subprocess.run(
+        ["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={project}",
+         "--filter", "label=com.docker.compose.service=prometheus"],
+        capture_output=True, text=True, timeout=30, check=True).stdout.split()[0]
+    address = subprocess.run(
+        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+         container], capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+    replicas = sum(1 for u in status["units"] if u["url"])
+    deadline, up = time.monotonic() + 90, []
+    while time.monotonic() < deadline:
+        found = httpx.get(f"http://{address}:9090/api/v1/query",
+                          params={"query": 'up{job="litellm"}'}, timeout=10).json()
+        up = [r["value"][1] for r in found["data"]["result"]]
+        if len(up) == replicas and set(up) == {"1"}:
+            return "every replica up"
+        time.sleep(2)
+    return f"after 90 s: up={up} for {replicas} replica(s)"
 
 
 def test_backup_round_trip(deployment: Deployment) -> None:

@@ -58,7 +58,9 @@ def test_every_shipped_environment_renders_and_mounts_it(tmp_path: Path) -> None
         files = render_files(spec, out_dir=tmp_path / env, env_file=tmp_path / ".env")
         assert HOOK in files, env
         config = yaml.safe_load(files["config.yaml"])
-        assert config["litellm_settings"]["callbacks"] == ["llmproxy_auth_status.handler"]
+        # the ci stack runs with stack.metrics: LiteLLM's prometheus callback beside ours
+        metrics = ["prometheus"] if spec.stack.metrics else []
+        assert config["litellm_settings"]["callbacks"] == ["llmproxy_auth_status.handler", *metrics]
         if "docker-compose.yml" in files:
             litellm = yaml.safe_load(files["docker-compose.yml"])["services"]["litellm"]
             assert f"./{HOOK}:/app/{HOOK}:ro" in litellm["volumes"]

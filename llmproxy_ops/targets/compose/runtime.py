@@ -37,7 +37,6 @@ from llmproxy_ops.render.compose import (
     litellm_names,
     project_name,
 )
-from llmproxy_ops.render.prometheus import PROMETHEUS_FILE, RULES_FILE
 from llmproxy_ops.runtime.api import (
     Build,
     Check,
@@ -61,7 +60,7 @@ from llmproxy_ops.targets.local.process import base_url
 _CLIENT_SLACK_S = 120.0
 
 
-PROMETHEUS_FILES = (PROMETHEUS_FILE, RULES_FILE)
+PROMETHEUS = "prometheus"  # the stack's own, with stack.metrics (render/compose.py)
 
 
 class ComposeEnvRuntime:
@@ -162,6 +161,14 @@ class ComposeEnvRuntime:
             out.steps.append(timed("check every replica: healthy, none restarted during the "
                                    "rollout" + (", answering through nginx" if self.nginx else ""),
                                    self._settled))
+        if not out.failed and self.container_ids(PROMETHEUS) and PROMETHEUS in build_services(
+                Path(build.dir) / COMPOSE_FILE):
+            # Last, once every replica runs the new build: Prometheus sends the master key,
+            # which a rotation changes without changing anything compose can see (the value
+            # comes from the environment), and its targets or rules may have changed. It
+            # serves no client; its samples stay in its volume.
+            out.steps.append(timed("recreate prometheus (the key and targets of the new build)",
+                                   lambda: self._recreate(compose, PROMETHEUS)))
         return out
 
     # ---- rollout steps -----------------------------------------------------------------------
@@ -177,11 +184,7 @@ class ComposeEnvRuntime:
         if added and not out.failed:  # e.g. the Redis a second worker brings: up before them
             out.steps.append(timed(f"start the services the new build adds: {', '.join(added)}",
                                    lambda: self._start_stopped(compose, added)))
-        if not out.failed and self._files_changed(build, "prometheus", PROMETHEUS_FILES):
-            # It serves no client: recreated at once (a replica added or gone, new rules);
-            # its samples stay in its volume.
-            out.steps.append(timed("recreate prometheus: its scrape targets or rules changed",
-                                   lambda: self._recreate(compose, "prometheus")))
+
         if out.failed or not (self.nginx and self._nginx_changed(build)):
             return 0.0
         # No second nginx can hold its ports, so it restarts (SIGQUIT: in-flight requests
@@ -405,17 +408,22 @@ class ComposeEnvRuntime:
                       facts, note, st.time_to_healthy_s)
 
 
-def added_services(compose_file: Path, existing: set[str], *, skip: list[str]) -> list[str]:
-    """Backing services of a build's compose file that the running project lacks.
-
-    Replicas are recreated with --no-deps, so a service a new build adds would never start.
-    """
+def build_services(compose_file: Path) -> list[str]:
+    """The services a build's compose file defines ([] when it cannot be read)."""
     try:
         doc = yaml.safe_load(compose_file.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         return []
     services = doc.get("services") if isinstance(doc, dict) else None
-    names = list(services) if isinstance(services, dict) else []
+    return list(services) if isinstance(services, dict) else []
+
+
+def added_services(compose_file: Path, existing: set[str], *, skip: list[str]) -> list[str]:
+    """Backing services of a build's compose file that the running project lacks.
+
+    Replicas are recreated with --no-deps, so a service a new build adds would never start.
+    """
+    names = build_services(compose_file)
     return [n for n in names if n not in existing and n not in (*skip, "nginx")]
 
 
