@@ -223,6 +223,10 @@ def test_login_gives_up_at_the_timeout_and_on_ctrl_c(project, fake):
             text=True,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONPATH": str(REPO)},
+            # Ctrl-C as a terminal delivers it: with SIGINT at its default. A run started in
+            # the background of a shell without job control inherits SIGINT ignored, and a
+            # Python started so keeps ignoring it (two CI runs started with `&` hung here)
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         assert child.stdout is not None
         for line in child.stdout:  # interrupt once the code is on screen, as a user would

@@ -286,7 +286,10 @@ def test_status_watch_redraws_until_ctrl_c(proxy: str) -> None:
     with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True) as watch:
         assert watch.stdout is not None and watch.stderr is not None
-        time.sleep(3.0)
+        # the first frame (its first scrape) before the request: on a loaded machine the CLI
+        # may take longer to start than any fixed sleep, and a request it saw in its first
+        # scrape is in no window after it
+        lines.append(json.loads(watch.stdout.readline()))
         _chat(proxy, "mock-gpt")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
