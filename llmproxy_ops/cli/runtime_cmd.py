@@ -16,7 +16,7 @@ from llmproxy_ops.errors import RuntimeStateError, UsageError
 from llmproxy_ops.ops import traffic
 from llmproxy_ops.ops.apply.deploy import with_build
 from llmproxy_ops.pipeline import DEFAULT_CONFIGS, Target, env_file_of, runtime_for, start_target
-from llmproxy_ops.render.env_manifest import master_key_variable
+from llmproxy_ops.render.env_manifest import master_key_var
 from llmproxy_ops.runtime.api import Runtime, Status
 from llmproxy_ops.spec.model import Spec
 from llmproxy_ops.targets.registry import target_named
@@ -39,7 +39,7 @@ def up(
     console.print(f"[green]up[/green]: {env} on {status.kind}, healthy in {healthy_in}")
     console.out(status.as_text(), highlight=False)
     spec = validated.spec
-    key_var = master_key_variable(spec) or "LITELLM_MASTER_KEY"
+    key_var = master_key_var(spec)
     key_file = env_file_of(spec, tgt)
     model = (spec.model_groups() or ["MODEL"])[0]
     console.print(f"  key:    {key_var} in {key_file} (never printed)")
@@ -166,14 +166,15 @@ def _traffic(spec: Spec, tgt: Target, st: Status, window: float) -> tuple[dict, 
 
 def _watch(spec: Spec, tgt: Target, runtime: Runtime, interval: float, as_json: bool) -> None:
     """Like top: status and the traffic over the last minute, redrawn every `interval`."""
-    if not spec.stack.metrics:
-        traffic.environment_sample(spec, tgt, runtime.status())  # raises the UsageError
+    traffic.require_metrics(spec)
+    key = traffic.master_key(spec, tgt)  # read once, not at every refresh
+    drifts: dict[str | None, str | None] = {}  # per running build: the spec stays the same
     samples: list[traffic.Sample] = []
     try:
         while True:
-            st = with_build(spec, tgt, runtime.status())
+            st = with_build(spec, tgt, runtime.status(), known_drift=drifts)
             try:
-                samples.append(traffic.environment_sample(spec, tgt, st))
+                samples.append(traffic.environment_sample(spec, tgt, st, key))
                 error = None
             except RuntimeStateError as exc:
                 error = str(exc)

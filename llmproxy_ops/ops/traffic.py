@@ -26,7 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from llmproxy_ops.errors import RuntimeStateError, UsageError
 from llmproxy_ops.ops.smoke.target import read_key
 from llmproxy_ops.pipeline import Target, env_file_of
-from llmproxy_ops.render.env_manifest import master_key_variable
+from llmproxy_ops.render.env_manifest import master_key_var
 from llmproxy_ops.runtime.api import Status
 from llmproxy_ops.spec.model import Spec
 
@@ -100,9 +100,10 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def parse(text: str) -> dict[str, Counters]:
-    """Model group -> counters, from one /metrics page (Prometheus text format)."""
-    groups: dict[str, Counters] = {}
+def parse(text: str, groups: dict[str, Counters] | None = None) -> dict[str, Counters]:
+    """Model group -> counters, from one /metrics page (Prometheus text format), added to
+    `groups` when given (the replicas of one sample sum into one dict)."""
+    groups = {} if groups is None else groups
 
     def of(name: str | None) -> Counters | None:
         if not name or name == "None":
@@ -142,14 +143,7 @@ def scrape(urls: Iterable[str], key: str, *, verify: bool | str = True,
         if answer.status_code != 200:
             raise RuntimeStateError(f"{where} answered HTTP {answer.status_code}")
         replicas += 1
-        for name, c in parse(answer.text).items():
-            t = total.setdefault(name, Counters())
-            t.requests += c.requests
-            t.errors += c.errors
-            t.tokens_in += c.tokens_in
-            t.tokens_out += c.tokens_out
-            for le, n in c.buckets.items():
-                t.buckets[le] = t.buckets.get(le, 0.0) + n
+        parse(answer.text, total)
     return Sample(time.monotonic(), total, replicas)
 
 
@@ -233,16 +227,27 @@ def replica_urls(status: Status) -> list[str]:
     return [u.url for u in status.units if u.url]
 
 
-def environment_sample(spec: Spec, target: Target, status: Status) -> Sample:
+def require_metrics(spec: Spec) -> None:
     if not spec.stack.metrics:
         raise UsageError(
             f"stack.metrics is off in {spec.name}: its proxies serve no figures",
             hint="set `stack: {metrics: true}` in its environment file and apply (docs/metrics.md)")
+
+
+def master_key(spec: Spec, target: Target) -> str:
+    """The key /metrics asks for, from the environment's env file."""
+    return read_key(master_key_var(spec), env_file_of(spec, target))
+
+
+def environment_sample(spec: Spec, target: Target, status: Status,
+                       key: str | None = None) -> Sample:
+    """One sample of every replica `status` lists; `key`: the master key when the caller
+    already read it (`--watch` reads the env file once, not at every refresh)."""
+    require_metrics(spec)
     urls = replica_urls(status)
     if not status.running or not urls:
         raise RuntimeStateError(
             f"no proxy replica of {spec.name} to scrape from here ({status.kind}"
             + ("" if status.running else ", not running") + "); point Prometheus at them "
             "(monitoring/prometheus/scrape.example.yml)")
-    key = read_key(master_key_variable(spec) or "LITELLM_MASTER_KEY", env_file_of(spec, target))
-    return scrape(urls, key)
+    return scrape(urls, key if key is not None else master_key(spec, target))

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from llmproxy_ops.render import prometheus as prometheus_files
+from llmproxy_ops.render.env_manifest import master_key_var
 from llmproxy_ops.render.initdb import INITDB_FILE
 from llmproxy_ops.render.launcher import (
     CONTAINER_DIR,
@@ -34,6 +35,7 @@ from llmproxy_ops.render.litellm_hooks import SHIPPED as SHIPPED_HOOKS
 from llmproxy_ops.render.service_secrets import (
     EXPORT_SECRETS,
     REDIS_PASSWORD_VAR,
+    SECRETS_DIR,
     runs_prometheus,
     secret_vars,
 )
@@ -380,10 +382,9 @@ def _prometheus(cs: ComposeSettings, paths: ComposePaths) -> dict:
 def prometheus_config(spec: Spec) -> str:
     """prometheus.yml for the compose stack: each replica by its service name."""
     cs = spec.stack.compose(spec.name)
-    owned = secret_vars(spec, deployment_config(spec)).get("prometheus")
-    key = owned[0] if owned else "LITELLM_MASTER_KEY"
-    return prometheus_files.render_prometheus(
-        [f"{name}:{LITELLM_PORT}" for name in litellm_names(cs)], f"/run/secrets/{key}")
+    return prometheus_files.render_prometheus(  # its secret (service_secrets.secret_vars)
+        [f"{name}:{LITELLM_PORT}" for name in litellm_names(cs)],
+        f"{SECRETS_DIR}/{master_key_var(spec)}")
 
 
 # ---- shared pieces -----------------------------------------------------------------------

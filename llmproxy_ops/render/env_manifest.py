@@ -59,6 +59,14 @@ def render_manifest(spec: Spec) -> str:
     return json.dumps(manifest, indent=2, sort_keys=True) + "\n"
 
 
+DEFAULT_MASTER_KEY_VAR = "LITELLM_MASTER_KEY"  # what LiteLLM reads when the config names none
+
+
+def master_key_var(spec: Spec) -> str:
+    """The variable that holds the master key: the one the config names, else LiteLLM's own."""
+    return master_key_variable(spec) or DEFAULT_MASTER_KEY_VAR
+
+
 def master_key_variable(spec: Spec) -> str | None:
     """The variable general_settings.master_key refers to (None for a literal or no key)."""
     settings = spec.root.get("general_settings")

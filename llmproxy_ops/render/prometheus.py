@@ -8,6 +8,7 @@ links to it), so compose, Kubernetes and a Prometheus of your own load the same 
 
 from __future__ import annotations
 
+from functools import cache
 from importlib import resources
 
 import yaml
@@ -21,6 +22,7 @@ JOB = "litellm"  # the rules expect this job name (LiteLLMProxyDown: up{job="lit
 SCRAPE_INTERVAL = "15s"
 
 
+@cache  # package data: the same text for every render of this process
 def shipped_rules() -> str:
     """The alert rules this project ships (the same file promtool tests)."""
     return resources.files("llmproxy_ops.render").joinpath("templates", RULES_FILE).read_text()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmproxy_ops.render.env_manifest import env_references, master_key_variable
+from llmproxy_ops.render.env_manifest import env_references, master_key_var
 from llmproxy_ops.render.stack_redis import PASSWORD_VAR, uses_service_redis
 from llmproxy_ops.spec.model import Spec
 
@@ -42,7 +42,7 @@ def secret_vars(spec: Spec, config: dict[str, Any]) -> dict[str, list[str]]:
     if uses_service_redis(config):
         out["redis"] = [REDIS_PASSWORD_VAR]
     if runs_prometheus(spec):  # it sends the master key to each replica's /metrics
-        out["prometheus"] = [master_key_variable(spec) or "LITELLM_MASTER_KEY"]
+        out["prometheus"] = [master_key_var(spec)]
     return out
 
 

@@ -22,7 +22,7 @@ from llmproxy_ops.ops.smoke.run import SmokeTarget, run_smoke
 from llmproxy_ops.pipeline import Target, env_file_of, require_valid, validate_target
 from llmproxy_ops.releases import PreparedRelease, Release, ReleaseStore
 from llmproxy_ops.render.build import CONFIG_FILE, render_files
-from llmproxy_ops.render.env_manifest import master_key_variable, runtime_environment
+from llmproxy_ops.render.env_manifest import master_key_var, runtime_environment
 from llmproxy_ops.runtime.api import (
     Build,
     Check,
@@ -103,7 +103,7 @@ def smoke_check(spec: Spec, env: dict[str, str], models: list[str] | None = None
                 ) -> Callable[[str, bool | str], str]:
     """The smoke test of `spec`, as a rollout check against any URL of one of its instances;
     `models`: the groups the build being rolled out serves (default: the spec's)."""
-    key = env.get(master_key_variable(spec) or "LITELLM_MASTER_KEY", "")
+    key = env.get(master_key_var(spec), "")
     expected = spec.model_groups() if models is None else models
 
     def check(url: str, verify: bool | str = True) -> str:
@@ -119,7 +119,7 @@ def smoke_check(spec: Spec, env: dict[str, str], models: list[str] | None = None
 
 def serving_check(spec: Spec, env: dict[str, str]) -> Callable[[str, bool | str], str]:
     """Alive and taking the master key: for callers that verify more themselves (keys)."""
-    key = env.get(master_key_variable(spec) or "LITELLM_MASTER_KEY", "")
+    key = env.get(master_key_var(spec), "")
 
     def check(url: str, verify: bool | str = True) -> str:
         try:
@@ -228,9 +228,10 @@ def _require_running(e: _Env) -> None:
         )
 
 
-def drift(spec: Spec, target: Target) -> str | None:
-    """`status`: whether the configs render something else than the running build."""
-    running = ReleaseStore(spec).running()
+def drift(spec: Spec, target: Target, running: Release | None = None) -> str | None:
+    """`status`: whether the configs render something else than the running build (`running`:
+    the running release when the caller already read it)."""
+    running = running or ReleaseStore(spec).running()
     if running is None:
         return None
     try:
@@ -243,9 +244,19 @@ def drift(spec: Spec, target: Target) -> str | None:
     return None
 
 
-def with_build(spec: Spec, target: Target, status: Status) -> Status:
-    """A status with the running release id and, when the configs changed since, a note."""
+def with_build(spec: Spec, target: Target, status: Status, *,
+               known_drift: dict[str | None, str | None] | None = None) -> Status:
+    """A status with the running release id and, when the configs changed since, a note.
+
+    `known_drift`: build id -> note already worked out for this spec (`status --watch` keeps
+    one: rendering the configs again at every refresh would find the same answer)."""
     if not status.running:
         return status
     running = ReleaseStore(spec).running()
-    return replace(status, build=running.id if running else None, drift=drift(spec, target))
+    build = running.id if running else None
+    if known_drift is not None and build in known_drift:
+        return replace(status, build=build, drift=known_drift[build])
+    note = drift(spec, target, running)
+    if known_drift is not None:
+        known_drift[build] = note
+    return replace(status, build=build, drift=note)

@@ -11,7 +11,7 @@ from llmproxy_ops.errors import UsageError
 from llmproxy_ops.ops.smoke.plan import anthropic_groups, enforced_rpm
 from llmproxy_ops.ops.smoke.run import SmokeTarget
 from llmproxy_ops.pipeline import Target, env_file_of, load_target
-from llmproxy_ops.render.env_manifest import master_key_variable
+from llmproxy_ops.render.env_manifest import DEFAULT_MASTER_KEY_VAR, master_key_var
 from llmproxy_ops.runtime.api import runtime_of
 from llmproxy_ops.spec.model import Spec
 
@@ -43,7 +43,7 @@ def smoke_target(req: SmokeRequest) -> SmokeTarget:
     if req.target is None:
         if not req.url:
             raise UsageError("give --env NAME, or --url URL with --key-env VAR")
-        key = read_key(req.key_env or "LITELLM_MASTER_KEY", Path(".env"))
+        key = read_key(req.key_env or DEFAULT_MASTER_KEY_VAR, Path(".env"))
         return SmokeTarget(
             url=req.url.rstrip("/"),
             key=key,
@@ -54,7 +54,7 @@ def smoke_target(req: SmokeRequest) -> SmokeTarget:
     spec = load_target(req.target)
     url, verify = endpoint_of(spec)
     key = read_key(
-        req.key_env or master_key_variable(spec) or "LITELLM_MASTER_KEY",
+        req.key_env or master_key_var(spec),
         env_file_of(spec, req.target),
     )
     return SmokeTarget(

@@ -282,17 +282,14 @@ class ComposeEnvRuntime:
         return "healthy"
 
     def _nginx_changed(self, build: Build) -> bool:
-        return self._files_changed(build, "nginx", (NGINX_FILE, NGINX_UPSTREAM_FILE))
-
-    def _files_changed(self, build: Build, service: str, files: tuple[str, ...]) -> bool:
-        """Whether the running container of `service` was made from other rendered files than
-        `build`'s (the digest labels render/compose.py puts on it)."""
-        ids = self.container_ids(service)
+        """Whether the running nginx container was made from other nginx files than `build`'s
+        (the digest labels render/compose.py puts on it)."""
+        ids = self.container_ids("nginx")
         if not ids:
             return False
         out = run_command([self.compose.docker, "inspect", ids[0]], timeout=30).stdout
         labels = json.loads(out)[0]["Config"].get("Labels") or {}
-        for name in files:
+        for name in (NGINX_FILE, NGINX_UPSTREAM_FILE):
             path = Path(build.dir) / name
             digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else None
             if digest and labels.get(f"llmproxy-ops.sha256.{name}") != digest:

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from llmproxy_ops import __version__
-from llmproxy_ops.render.env_manifest import master_key_variable
+from llmproxy_ops.render.env_manifest import master_key_var
 from llmproxy_ops.render.initdb import INITDB_FILE, render_initdb
 from llmproxy_ops.render.launcher import launcher_files
 from llmproxy_ops.render.litellm_config import render_yaml
@@ -49,7 +49,7 @@ def kubernetes_files(spec: Spec, *, request_timeout: float) -> dict[str, str]:
                                                         metrics=spec.stack.metrics),
     }
     if spec.stack.metrics:
-        key_var = master_key_variable(spec) or "LITELLM_MASTER_KEY"
+        key_var = master_key_var(spec)
         objects["monitoring.yaml"] = monitoring.monitoring_objects(ks, key_var)
     if redis:
         objects["redis.yaml"] = backing.redis(ks)

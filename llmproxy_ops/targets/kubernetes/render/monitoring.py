@@ -14,7 +14,6 @@ from typing import Any
 import yaml
 
 from llmproxy_ops.render import prometheus
-from llmproxy_ops.render.compose import LITELLM_PORT
 from llmproxy_ops.targets.kubernetes.render.common import SECRET_NAME, metadata, selector
 from llmproxy_ops.targets.kubernetes.render.litellm import NAME
 from llmproxy_ops.targets.kubernetes.settings import KubernetesSettings
@@ -59,5 +58,3 @@ def scrape_source(ks: KubernetesSettings) -> dict[str, Any]:
                 "kubernetes.io/metadata.name": ks.monitoring.namespace}},
             "podSelector": {"matchLabels": PROMETHEUS_POD}}
 
-
-__all__ = ["LITELLM_PORT", "monitoring_objects", "scrape_source", "shipped_rules"]
