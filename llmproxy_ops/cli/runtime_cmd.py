@@ -127,7 +127,8 @@ def status(
         _watch(spec, tgt, runtime, interval, fmt is Format.json or as_json)
         return
     st = with_build(spec, tgt, runtime.status())
-    figures = _traffic(spec, tgt, st, window) if spec.stack.metrics and st.running else None
+    figures = (_traffic(spec, tgt, st, window, runtime) if spec.stack.metrics and st.running
+               else None)
     login = copilot_cmd.status_login(spec)
     if as_json or fmt is Format.json:
         doc = st.as_dict()
@@ -147,17 +148,20 @@ def status(
     raise typer.Exit(0 if st.running and st.healthy else 1)
 
 
-def _traffic(spec: Spec, tgt: Target, st: Status, window: float) -> tuple[dict, str]:
+def _traffic(spec: Spec, tgt: Target, st: Status, window: float,
+             runtime: Runtime) -> tuple[dict, str]:
     """(JSON, text) of the traffic figures; a proxy that cannot be scraped is said, not fatal:
     status still reports its health."""
     try:
-        first = traffic.environment_sample(spec, tgt, st)
+        first = traffic.environment_sample(spec, tgt, st, runtime=runtime)
         earlier, later = (None, first)
         if window:
             time.sleep(window)
-            earlier, later = first, traffic.environment_sample(spec, tgt, st)
+            earlier, later = first, traffic.environment_sample(spec, tgt, st, runtime=runtime)
     except (RuntimeStateError, UsageError) as exc:
         return {"error": str(exc)}, f"  traffic: unavailable ({exc})"
+    if earlier is not None and later.at <= earlier.at:
+        earlier = None  # the stack's Prometheus took no new scrape in the window: since start
     got = traffic.traffic(later, earlier)
     span = later.at - earlier.at if earlier else None
     return (traffic.as_dict(got, later.replicas, span),
@@ -174,7 +178,9 @@ def _watch(spec: Spec, tgt: Target, runtime: Runtime, interval: float, as_json: 
         while True:
             st = with_build(spec, tgt, runtime.status(), known_drift=drifts)
             try:
-                samples.append(traffic.environment_sample(spec, tgt, st, key))
+                sample = traffic.environment_sample(spec, tgt, st, key, runtime)
+                if not samples or sample.at != samples[-1].at:  # Prometheus: a new scrape
+                    samples.append(sample)
                 error = None
             except RuntimeStateError as exc:
                 error = str(exc)

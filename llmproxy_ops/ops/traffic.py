@@ -3,8 +3,11 @@
 
 No Prometheus is needed: each proxy replica (a status unit with a url) is scraped directly with
 the master key and the replicas are summed; within a replica LiteLLM already sums its workers
-(the multiprocess folder). A single scrape gives the counters since the proxy started; two
-scrapes give rates over the time between them (`--window`, `--watch`). Latency percentiles come
+(the multiprocess folder). Where the replicas have no address on this machine (Swarm's tasks,
+on an overlay network) the stack's own Prometheus is asked instead, from inside its container:
+its federation page holds the last scrape of every replica, in the same text format. A single
+sample gives the counters since the proxy started; two give rates over the time between them
+(`--window`, `--watch`). Latency percentiles come
 from LiteLLM's histogram buckets, interpolated inside a bucket as Prometheus's
 histogram_quantile does, so `status` and the dashboard agree.
 
@@ -26,14 +29,18 @@ from prometheus_client.parser import text_string_to_metric_families
 from llmproxy_ops.errors import RuntimeStateError, UsageError
 from llmproxy_ops.ops.smoke.target import read_key
 from llmproxy_ops.pipeline import Target, env_file_of
+from llmproxy_ops.render import prometheus as prometheus_files
 from llmproxy_ops.render.env_manifest import master_key_var
-from llmproxy_ops.runtime.api import Status
+from llmproxy_ops.runtime.api import Runtime, Status
 from llmproxy_ops.spec.model import Spec
 
 REQUESTS = "litellm_proxy_total_requests_metric_total"  # requested_model, status_code
 LATENCY = "litellm_request_total_latency_metric_bucket"  # model_group, le (seconds)
 TOKENS_IN = "litellm_input_tokens_metric_total"  # requested_model
 TOKENS_OUT = "litellm_output_tokens_metric_total"
+UP = "up"  # Prometheus's own series per scraped replica (federation)
+PROMETHEUS_SERVICE = "prometheus"  # the stack's own (render/prometheus.py), when it runs one
+FEDERATE = ("http://127.0.0.1:{port}/federate?match%5B%5D=%7Bjob%3D%22{job}%22%7D")
 
 
 @dataclass
@@ -125,6 +132,29 @@ def parse(text: str, groups: dict[str, Counters] | None = None) -> dict[str, Cou
                 le = float(labels["le"])
                 c.buckets[le] = c.buckets.get(le, 0.0) + value
     return groups
+
+
+def federated(runtime: Runtime, *, timeout: float = 15.0) -> Sample:
+    """The last scrape of every replica, from the stack's Prometheus (asked from inside its
+    container: it publishes no port). Timed by the newest scrape it holds, so two samples
+    give a rate over the time between scrapes, not between questions; a replica whose last
+    scrape failed (up 0) is not counted as scraped."""
+    url = FEDERATE.format(port=prometheus_files.PORT, job=prometheus_files.JOB)
+    answer = runtime.exec(PROMETHEUS_SERVICE, ["wget", "-q", "-O", "-", url], timeout=timeout)
+    if answer.returncode != 0:
+        raise RuntimeStateError(f"the stack's Prometheus did not answer its federation page "
+                                f"({answer.stderr.strip() or f'exit {answer.returncode}'})")
+    groups = parse(answer.stdout)
+    up, newest = 0, 0.0
+    for family in text_string_to_metric_families(answer.stdout):
+        for sample in family.samples:
+            newest = max(newest, float(sample.timestamp or 0.0))
+            if sample.name == UP and float(sample.value) == 1.0:
+                up += 1
+    if not newest:
+        raise RuntimeStateError("the stack's Prometheus holds no scrape of the proxies yet "
+                                f"(it scrapes every {prometheus_files.SCRAPE_INTERVAL})")
+    return Sample(newest, groups, up)
 
 
 def scrape(urls: Iterable[str], key: str, *, verify: bool | str = True,
@@ -240,11 +270,15 @@ def master_key(spec: Spec, target: Target) -> str:
 
 
 def environment_sample(spec: Spec, target: Target, status: Status,
-                       key: str | None = None) -> Sample:
+                       key: str | None = None, runtime: Runtime | None = None) -> Sample:
     """One sample of every replica `status` lists; `key`: the master key when the caller
-    already read it (`--watch` reads the env file once, not at every refresh)."""
+    already read it (`--watch` reads the env file once, not at every refresh). Replicas with
+    no address here are read from the stack's Prometheus through `runtime`, when it runs one."""
     require_metrics(spec)
     urls = replica_urls(status)
+    runs_prometheus = any(u.name == PROMETHEUS_SERVICE and u.ok for u in status.units)
+    if status.running and not urls and runtime is not None and runs_prometheus:
+        return federated(runtime)
     if not status.running or not urls:
         raise RuntimeStateError(
             f"no proxy replica of {spec.name} to scrape from here ({status.kind}"

@@ -131,10 +131,9 @@ def compose_document(
     spec: Spec, paths: ComposePaths, *, one_litellm: bool = False
 ) -> dict[str, Any]:
     """The compose project; `one_litellm`: a single `litellm` service whatever the replicas
-    (the swarm renderer scales it with deploy.replicas instead, and runs no Prometheus of its
-    own yet: its tasks have no stable names to list)."""
+    (the swarm renderer scales it with deploy.replicas instead)."""
     cs = spec.stack.compose(spec.name)
-    prometheus = runs_prometheus(spec) and not one_litellm
+    prometheus = runs_prometheus(spec)
     names = ["litellm"] if one_litellm else litellm_names(cs)
     owned = secret_vars(spec, deployment_config(spec))
     services: dict[str, Any] = {}
@@ -382,9 +381,15 @@ def _prometheus(cs: ComposeSettings, paths: ComposePaths) -> dict:
 def prometheus_config(spec: Spec) -> str:
     """prometheus.yml for the compose stack: each replica by its service name."""
     cs = spec.stack.compose(spec.name)
-    return prometheus_files.render_prometheus(  # its secret (service_secrets.secret_vars)
-        [f"{name}:{LITELLM_PORT}" for name in litellm_names(cs)],
-        f"{SECRETS_DIR}/{master_key_var(spec)}")
+    return prometheus_files.render_prometheus(
+        prometheus_files.static_targets([f"{name}:{LITELLM_PORT}" for name in litellm_names(cs)]),
+        prometheus_key_file(spec))
+
+
+def prometheus_key_file(spec: Spec) -> str:
+    """Where its container reads the master key: its own secret (service_secrets.secret_vars),
+    a compose secret or a Docker secret, both under /run/secrets."""
+    return f"{SECRETS_DIR}/{master_key_var(spec)}"
 
 
 # ---- shared pieces -----------------------------------------------------------------------

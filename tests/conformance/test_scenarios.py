@@ -25,6 +25,7 @@ import yaml
 
 from llmproxy_ops.envfile import read_env_file
 from llmproxy_ops.testing.load import Load, LoadReport, stream_chunks
+from tests import prometheus_in_container as prom
 from tests.conformance.deployment import Deployment
 from tests.conformance.targets import (
     DOCKER,
@@ -201,24 +202,23 @@ def test_master_key_rotation_under_load(deployment: Deployment) -> None:
 
 def _own_prometheus_scrapes(d: Deployment) -> str | None:
     """None where the stack runs no Prometheus of its own; else whether it scrapes every
-    replica (up == 1), waiting up to 90 s (its scrape interval is 15 s)."""
+    replica (up == 1), waiting up to 90 s (its scrape interval is 15 s). Asked from inside
+    its container: no port is published, and Swarm's overlay is not reachable from here."""
     status = d.status()
     if "prometheus" not in {u["name"] for u in status["units"]}:
         return None
-    project = status["facts"]["project"]
-    container = subprocess.run(
-        ["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={project}",
-         "--filter", "label=com.docker.compose.service=prometheus"],
-        capture_output=True, text=True, timeout=30, check=True).stdout.split()[0]
-    address = subprocess.run(
-        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-         container], capture_output=True, text=True, timeout=30, check=True).stdout.strip()
-    replicas = sum(1 for u in status["units"] if u["url"])
+    facts = status["facts"]
+    labels = ((f"com.docker.swarm.service.name={facts['stack']}_prometheus",) if "stack" in facts
+              else (f"com.docker.compose.project={facts['project']}",
+                    "com.docker.compose.service=prometheus"))
+    container = prom.container_of(*labels)
+    if container is None:
+        return f"no running prometheus container ({', '.join(labels)})"
+    replicas = d.target.processes  # one worker per replica on the container targets
     deadline, up = time.monotonic() + 90, []
     while time.monotonic() < deadline:
-        found = httpx.get(f"http://{address}:9090/api/v1/query",
-                          params={"query": 'up{job="litellm"}'}, timeout=10).json()
-        up = [r["value"][1] for r in found["data"]["result"]]
+        found = prom.api(container, "query", query='up{job="litellm"}')
+        up = [r["value"][1] for r in found["result"]]
         if len(up) == replicas and set(up) == {"1"}:
             return "every replica up"
         time.sleep(2)

@@ -2,7 +2,8 @@
 
 The swarm is created by the fixture when the engine is not in one, and left at the end (the
 engine is shared with compose stacks that assume no swarm). The stack: 2 LiteLLM replicas ×
-2 workers with LiteLLM's MLflow callback, Redis, Postgres, MLflow, the fake provider and nginx.
+2 workers with LiteLLM's MLflow callback, Redis, Postgres, MLflow, the fake provider, nginx
+and Prometheus.
 What every target must do (smoke, exact rpm and its control without Redis, changes, a failing
 change, key rotation, backups, `down`) the conformance suite proves on swarm too (target
 swarm-2, tests/conformance/); this module keeps what only Swarm has: its secrets, the MLflow
@@ -28,11 +29,13 @@ from typing import ClassVar, Self
 
 import httpx
 import pytest
+import yaml
 
 from llmproxy_ops.ops.apply.deploy import ApplyRequest, apply
 from llmproxy_ops.ops.certs import CERT_FILE, create_self_signed
 from llmproxy_ops.pipeline import Target, runtime_for, start_target
 from llmproxy_ops.targets.swarm.runtime import SwarmRuntime
+from tests import prometheus_in_container as prom
 from tests.conftest import REPO, free_port
 from tests.swarm_node import docker as _docker
 from tests.swarm_node import one_node_swarm
@@ -162,7 +165,8 @@ def test_secrets_absent_from_inspect_outputs_and_process_args(swarm: Swarm) -> N
                        f"label=com.docker.stack.namespace={STACK}").split()
     names = _docker("secret", "ls", "--format", "{{.Name}}", "--filter",
                     f"label=llmproxy-ops.stack={STACK}").split()
-    assert len(ids) >= 6 and len(services) == 6 and len(names) == 4
+    # litellm, db, mlflow, redis, fake-provider, nginx, prometheus (the ci layer's metrics)
+    assert len(ids) >= 7 and len(services) == 7 and len(names) == 4
     texts = {
         "docker inspect": _docker("inspect", *ids),
         "docker service inspect": _docker("service", "inspect", *services),
@@ -207,6 +211,52 @@ def test_mlflow_holds_a_trace_of_a_request_through_nginx(swarm: Swarm) -> None:
         found = json.loads(_docker("exec", mlflow[0], "python", "-c", TRACE_SEARCH, marker))
     assert len(found) == 1, f"no MLflow trace with {marker} within 60 s"
     assert found[0]["state"] == "OK"
+
+
+def test_prometheus_scrapes_every_task_directly_and_loads_the_rules(swarm: Swarm) -> None:
+    """stack.metrics (the ci layer): the stack's Prometheus finds each LiteLLM task by DNS on
+    the overlay and scrapes it with the master key; /metrics is not served through nginx."""
+    with _client(swarm) as client:
+        assert client.get("/metrics/").status_code == 404  # with the key, too
+        for _ in range(3):
+            sent = client.post("/v1/chat/completions", json={
+                "model": "load", "messages": [{"role": "user", "content": "counted"}]})
+            assert sent.status_code == 200, sent.text
+    container = prom.container_of(f"com.docker.swarm.service.name={STACK}_prometheus")
+    assert container, "no prometheus task in the swarm stack (stack.metrics)"
+    tasks = {_overlay_address(t) for t in _litellm_tasks()}
+    assert len(tasks) == 2
+    deadline, up, counted = time.monotonic() + 90, [], 0.0
+    while time.monotonic() < deadline:  # scraped every 15 s, DNS refreshed as often
+        up = prom.api(container, "query", query='up{job="litellm"}')["result"]
+        found = prom.api(container, "query", query='sum(litellm_proxy_total_requests_metric_'
+                         'total{requested_model="load", status_code="200"})')["result"]
+        counted = float(found[0]["value"][1]) if found else 0.0
+        if len(up) == len(tasks) and all(r["value"][1] == "1" for r in up) and counted >= 3:
+            break
+        time.sleep(2)
+    assert {r["metric"]["instance"] for r in up} == {f"{a}:4000" for a in tasks}, up
+    assert all(r["value"][1] == "1" for r in up), up
+    assert counted >= 3
+    loaded = {rule["name"] for group in prom.api(container, "rules")["groups"]
+              for rule in group["rules"]}
+    shipped = yaml.safe_load((REPO / "monitoring/prometheus/alerts.yml").read_text())
+    assert loaded == {rule["alert"] for group in shipped["groups"] for rule in group["rules"]}
+    # `status` has no address for the tasks here: it reads their figures from that Prometheus
+    shown = subprocess.run([sys.executable, "-m", "llmproxy_ops", "status", "--env", ENV,
+                            "--format", "json"], cwd=swarm.root, capture_output=True, text=True,
+                           timeout=120)
+    figures = json.loads(shown.stdout)["traffic"]
+    assert figures["replicas"] == 2, figures
+    assert figures["groups"]["load"]["requests"] >= 3, figures
+    assert figures["groups"]["load"]["error_pct"] == 0.0, figures
+    assert swarm.key not in shown.stdout + shown.stderr
+
+
+def _overlay_address(container: str) -> str:
+    networks = json.loads(_docker("inspect", "-f", "{{json .NetworkSettings.Networks}}",
+                                  container))
+    return str(networks[f"{STACK}_default"]["IPAddress"])
 
 
 class Load:

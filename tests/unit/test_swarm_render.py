@@ -224,3 +224,34 @@ def test_no_per_worker_warning_when_the_stack_brings_redis(write) -> None:
     for switch, warned in (("{}", False), ("{enabled: false}", True)):
         spec = load_files([write("y.yaml", local.replace("ON", switch))])
         assert ("rate-limit-per-worker" in [f.code for f in validate_spec(spec).warnings]) is warned
+
+
+def test_metrics_run_a_prometheus_that_finds_every_task_by_dns(write) -> None:
+    doc, files = _render(write, extra="  metrics: true\n  swarm: {data_label: big-disk}\n")
+    service = doc["services"]["prometheus"]
+    config = yaml.safe_load(files["prometheus.yml"])
+    job = config["scrape_configs"][0]
+    # tasks come and go with each rolling update: DNS lists the current ones, on the
+    # replicas' own port (never nginx's, which answers /metrics with 404)
+    assert job["dns_sd_configs"] == [{"names": ["tasks.litellm"], "type": "A", "port": 4000,
+                                      "refresh_interval": "15s"}]
+    assert "static_configs" not in job
+    # the master key from its own Docker secret (rotated with the others: a new name)
+    assert job["authorization"] == {"credentials_file": "/run/secrets/LITELLM_MASTER_KEY"}
+    assert service["secrets"] == ["LITELLM_MASTER_KEY"]
+    assert "LITELLM_MASTER_KEY" not in str(service.get("environment", ""))
+    # the rendered files are Docker configs (every node gets them), the rules the shipped ones
+    targets = {c["target"] for c in service["configs"]}
+    assert targets == {"/etc/llmproxy-ops/prometheus.yml", "/etc/llmproxy-ops/prometheus-alerts.yml"}
+    assert files["prometheus-alerts.yml"] == (
+        Path(__file__).resolve().parents[2] / "monitoring/prometheus/alerts.yml").read_text()
+    # its data volume stays with the labelled node; no port on any node
+    assert service["deploy"]["placement"] == {"constraints": ["node.labels.big-disk == true"]}
+    assert "ports" not in service
+    assert "prometheus-data" in doc["volumes"]
+
+
+def test_no_prometheus_without_metrics(write) -> None:
+    doc, files = _render(write)
+    assert "prometheus" not in doc["services"]
+    assert "prometheus.yml" not in files

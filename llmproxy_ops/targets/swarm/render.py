@@ -13,7 +13,8 @@ and limits); this module only changes what Swarm does differently:
   new config, hence a rolling update that Swarm carries out (start-first, rollback);
 - no routing mesh: ports are published in host mode and services resolve by DNS round
   robin by default (endpoint_mode dnsrr; VIPs and the mesh need IPVS in the kernel);
-- one `litellm` service with deploy.replicas instead of one service per replica;
+- one `litellm` service with deploy.replicas instead of one service per replica; the
+  stack's Prometheus (stack.metrics) finds its tasks by DNS (`tasks.litellm`), not by name;
 - the overlay network is encrypted (stack.swarm.encrypted; needs IPsec ESP in the kernels).
 
 Images must exist on every node that runs them: on a single node, locally built images
@@ -30,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from llmproxy_ops.render import prometheus
 from llmproxy_ops.render.compose import (
     LITELLM_PORT,
     NGINX_CERTS_PATH,
@@ -37,6 +39,7 @@ from llmproxy_ops.render.compose import (
     NGINX_UPSTREAM_FILE,
     compose_document,
     compose_paths,
+    prometheus_key_file,
 )
 from llmproxy_ops.render.initdb import INITDB_FILE, render_initdb
 from llmproxy_ops.render.launcher import launcher_argv, launcher_files
@@ -47,6 +50,7 @@ from llmproxy_ops.render.service_secrets import (
     EXPORT_SECRETS,
     REDIS_PASSWORD_VAR,
     SECRETS_DIR,
+    runs_prometheus,
     secret_vars,
 )
 from llmproxy_ops.render.stack_redis import deployment_config, uses_service_redis
@@ -58,7 +62,7 @@ STACK_FILE = "stack.yml"
 CONFIG_FILE = "config.yaml"
 SECRET_NAME_VAR = "LLMPROXY_SECRET_{}"  # the runtime sets it to the versioned secret name
 DOCKER_DNS = "127.0.0.11"  # Docker's embedded DNS server, in every container on a network
-STATEFUL = ("db", "mlflow", "redis", "nginx")  # placed on the labelled node
+STATEFUL = ("db", "mlflow", "redis", "nginx", "prometheus")  # placed on the labelled node
 
 # Swarm takes a task out of DNS, waits 2 s (moby's gossip delay) and only then sends SIGTERM,
 # but nginx keeps a resolved address for RESOLVER_VALID_S: for up to that long after the
@@ -96,6 +100,9 @@ def swarm_files(spec: Spec, *, out_dir: Path, env_file: Path | None, request_tim
             certs_path=NGINX_CERTS_PATH, resolver=DOCKER_DNS,
             api_only=cs.nginx_settings.api_only_for(spec.production),
         )
+    if runs_prometheus(spec):
+        files[prometheus.PROMETHEUS_FILE] = prometheus_config(spec)
+        files[prometheus.RULES_FILE] = prometheus.shipped_rules()
     paths = compose_paths(spec, out_dir, env_file, files)  # every rendered file is mounted
     doc = stack_document(spec, cs, ss, paths_doc=compose_document(spec, paths, one_litellm=True),
                          files=files, config=config)
@@ -106,6 +113,13 @@ def swarm_files(spec: Spec, *, out_dir: Path, env_file: Path | None, request_tim
 def swarm_litellm_config(spec: Spec) -> dict[str, Any]:
     """Every runtime's config, plus the stack's Redis when it is needed (stack_redis.py)."""
     return deployment_config(spec)
+
+
+def prometheus_config(spec: Spec) -> str:
+    """prometheus.yml for the stack: every LiteLLM task, found by DNS on the overlay network
+    (a rolling update replaces tasks and their addresses; DNS follows within a scrape)."""
+    return prometheus.render_prometheus(prometheus.dns_targets("tasks.litellm", LITELLM_PORT),
+                                        prometheus_key_file(spec))
 
 
 def uses_stack_redis(config: dict[str, Any]) -> bool:
