@@ -594,7 +594,7 @@ def fork_fork_server() -> None:
     from multiprocessing import connection, forkserver, resource_tracker, util
 
     resource_tracker.ensure_running()  # as ForkServer.ensure_running does, before the fork
-    address = connection.arbitrary_address("AF_UNIX")
+    address = connection.arbitrary_address("AF_UNIX")  # type: ignore[attr-defined]  # no stub
     listener = socket.socket(socket.AF_UNIX)
     listener.bind(address)
     if not util.is_abstract_socket_namespace(address):
@@ -602,18 +602,21 @@ def fork_fork_server() -> None:
     listener.listen()
     alive_r, alive_w = os.pipe()  # EOF on alive_r: every client is gone, the server exits
     pid = os.fork()
-    if pid == 0:
+    if pid == 0:  # the fork server: never returns into LiteLLM's CLI
         code = 1
         try:
             os.close(alive_w)
             forkserver.main(listener.fileno(), alive_r, [])
-        except SystemExit:
+        except SystemExit:  # how it ends once the supervisor is gone
             code = 0
+        except BaseException:  # noqa: BLE001  # said in the log, then the supervisor sees it
+            sys.excepthook(*sys.exc_info())
         finally:
+            sys.stderr.flush()
             os._exit(code)
     listener.close()
     os.close(alive_r)
-    server = forkserver._forkserver  # what ForkServer.ensure_running records after a spawn
+    server: Any = forkserver._forkserver  # what ForkServer.ensure_running records after a spawn
     server._forkserver_address = address
     server._forkserver_alive_fd = alive_w
     server._forkserver_pid = pid
