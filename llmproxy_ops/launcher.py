@@ -549,7 +549,7 @@ def start_fork_server() -> None:
 
     The app is imported here before LiteLLM's CLI runs, as the CLI itself imports it before
     its set-up: module-level state sees the same environment as `litellm --config` gives it
-    (none of it reads what the CLI sets: CONFIG_FILE_PATH, WORKER_CONFIG, DATABASE_URL...,
+    (none of it reads what the CLI sets: the config path, worker config, database URL...,
     which every worker takes before its start-up, serve_worker). LLMPROXY_SHARE_APP=0, a
     CPython whose fork server differs (3.14 authenticates its clients), or a thread already
     running: the previous way, a spawned fork server that imports litellm only.
