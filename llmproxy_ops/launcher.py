@@ -32,14 +32,19 @@ socket per worker in one SO_REUSEPORT group the kernel spreads connections as th
 Any process of the same user could join that group on the port, so the local runtime checks
 the port is free before it starts.
 
-Workers come from a multiprocessing fork server started before LiteLLM's CLI runs, which
-imports litellm meanwhile: a worker starts, or restarts, without importing LiteLLM's core
-again. Each worker takes the CLI's environment as it is when the worker starts (config path,
-database URL...) before it imports the proxy app. Not a plain fork of the CLI: LiteLLM's CLI
-starts a reaper thread for multi-worker runs, and a fork taken while that thread held an
-import lock hung the worker at start-up. A worker that dies is restarted on its socket,
-which the supervisor keeps open, so connections the kernel queued for it wait for the
-replacement instead of being reset.
+Workers come from a multiprocessing fork server forked from this process before LiteLLM's
+CLI runs, once the proxy app (and what a worker imports to serve) is imported and frozen out
+of the collector: a worker starts, or restarts, without importing anything again, and the
+pages of those imports are shared by the supervisor, the fork server and every worker
+(start_fork_server; LLMPROXY_SHARE_APP=0: a spawned fork server that imports litellm only).
+Each worker takes the CLI's environment as it is when the worker starts (config path,
+database URL...) before the app's start-up runs. Not a fork of the CLI's process when it
+calls `uvicorn.run`: LiteLLM's CLI has started a reaper thread for multi-worker runs by then,
+and a fork copies any lock another thread holds (one taken while the reaper held an import
+lock hung the worker at start-up); the fork server is forked while this process has one
+thread, and it never has another. A worker
+that dies is restarted on its socket, which the supervisor keeps open, so connections the
+kernel queued for it wait for the replacement instead of being reset.
 
 A local rollout (targets/local/runtime.py) starts a second proxy beside this one on the same
 port and says how through the environment: LLMPROXY_PRIVATE_PORT (every worker also listens
