@@ -606,6 +606,8 @@ def fork_fork_server() -> None:
         os.chmod(address, 0o600)
     listener.listen()
     alive_r, alive_w = os.pipe()  # EOF on alive_r: every client is gone, the server exits
+    for stream in (sys.stdout, sys.stderr):  # or every worker would print it again at exit
+        stream.flush()
     pid = os.fork()
     if pid == 0:  # the fork server: never returns into LiteLLM's CLI
         code = 1
