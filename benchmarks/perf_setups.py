@@ -62,6 +62,13 @@ CANDIDATES: tuple[Candidate, ...] = (
          "environment": {**_LOG_GC, "LLMPROXY_GC_FREEZE": "0"}},
     ),
     Candidate(
+        "uvicorn2_unshared",
+        "our default, each worker importing the proxy app itself (LLMPROXY_SHARE_APP=0: "
+        "a spawned fork server preloading litellm, the previous default)",
+        {"server": "uvicorn", "workers": 2,
+         "environment": {**_LOG_GC, "LLMPROXY_SHARE_APP": "0"}},
+    ),
+    Candidate(
         "uvicorn2_py313",
         "our default on CPython 3.13 (uvicorn x2, a socket per worker, LITELLM_LOG=ERROR, GC)",
         {"server": "uvicorn", "workers": 2, "environment": _LOG_GC},

@@ -32,14 +32,19 @@ socket per worker in one SO_REUSEPORT group the kernel spreads connections as th
 Any process of the same user could join that group on the port, so the local runtime checks
 the port is free before it starts.
 
-Workers come from a multiprocessing fork server started before LiteLLM's CLI runs, which
-imports litellm meanwhile: a worker starts, or restarts, without importing LiteLLM's core
-again. Each worker takes the CLI's environment as it is when the worker starts (config path,
-database URL...) before it imports the proxy app. Not a plain fork of the CLI: LiteLLM's CLI
-starts a reaper thread for multi-worker runs, and a fork taken while that thread held an
-import lock hung the worker at start-up. A worker that dies is restarted on its socket,
-which the supervisor keeps open, so connections the kernel queued for it wait for the
-replacement instead of being reset.
+Workers come from a multiprocessing fork server forked from this process before LiteLLM's
+CLI runs, once the proxy app (and what a worker imports to serve) is imported and frozen out
+of the collector: a worker starts, or restarts, without importing anything again, and the
+pages of those imports are shared by the supervisor, the fork server and every worker
+(start_fork_server; LLMPROXY_SHARE_APP=0: a spawned fork server that imports litellm only).
+Each worker takes the CLI's environment as it is when the worker starts (config path,
+database URL...) before the app's start-up runs. Not a fork of the CLI's process when it
+calls `uvicorn.run`: LiteLLM's CLI has started a reaper thread for multi-worker runs by then,
+and a fork copies any lock another thread holds (one taken while the reaper held an import
+lock hung the worker at start-up); the fork server is forked while this process has one
+thread, and it never has another. A worker
+that dies is restarted on its socket, which the supervisor keeps open, so connections the
+kernel queued for it wait for the replacement instead of being reset.
 
 A local rollout (targets/local/runtime.py) starts a second proxy beside this one on the same
 port and says how through the environment: LLMPROXY_PRIVATE_PORT (every worker also listens
@@ -53,6 +58,7 @@ and streams). SIGUSR2 hands the choice back to the kernel's hash.
 from __future__ import annotations
 
 import gc
+import importlib
 import json
 import logging
 import multiprocessing
@@ -61,6 +67,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -72,6 +79,67 @@ LOOP_VAR = "LLMPROXY_EVENT_LOOP"  # uvicorn's loop ("asyncio", "uvloop"); unset:
 PORT_VAR = "LLMPROXY_PORT"
 SUPERVISE_VAR = "LLMPROXY_SUPERVISE"
 WORKERS_FILE_VAR = "LLMPROXY_WORKERS_FILE"
+SHARE_APP_VAR = "LLMPROXY_SHARE_APP"  # "0": each worker imports the proxy app itself (benchmarks)
+APP_MODULE = "litellm.proxy.proxy_server"  # where LiteLLM's CLI has uvicorn find the app
+# What a worker imports after the app module, at start-up and for its first chat request
+# (plain and streamed), imported once before the fork so it is shared too. Found with
+# PYTHONPROFILEIMPORTTIME=1 on a worker of LiteLLM 1.108.7 (each at the top of its import
+# chain); a name another LiteLLM no longer has is skipped, costing memory, never start-up.
+# Nothing here reads what LiteLLM's CLI sets in the environment (start_fork_server).
+WORKER_IMPORTS = (
+    "anyio._core._sockets",
+    "anyio._core._streams",
+    "fastapi.telemetry._runtime",
+    "httptools",
+    "litellm.chat_completions.dispatch",
+    "litellm.containers.main",
+    "litellm.decisions.main",
+    "litellm.evals.main",
+    "litellm.integrations.otel.logger",
+    "litellm.integrations.shadow_eval_logger",
+    "litellm.litellm_core_utils.default_encoding",
+    "litellm.llms.a2a.chat.guardrail_translation.handler",
+    "litellm.llms.a2a.chat.transformation",
+    "litellm.llms.anthropic.common_utils",
+    "litellm.llms.bedrock.passthrough.guardrail_translation.handler",
+    "litellm.llms.cohere.rerank.guardrail_translation.handler",
+    "litellm.llms.edenai.common_utils",
+    "litellm.llms.fal_ai.chat.transformation",
+    "litellm.llms.gemini.google_genai.guardrail_translation.handler",
+    "litellm.llms.github_copilot.per_user_auth",
+    "litellm.llms.mistral.ocr.guardrail_translation.handler",
+    "litellm.llms.openai.completion.guardrail_translation.handler",
+    "litellm.llms.openai.embeddings.guardrail_translation.handler",
+    "litellm.llms.openai.speech.guardrail_translation.handler",
+    "litellm.llms.openai.transcriptions.guardrail_translation.handler",
+    "litellm.llms.openai.videos.guardrail_translation.handler",
+    "litellm.llms.openai_like.dynamic_config",
+    "litellm.llms.pass_through.guardrail_translation.handler",
+    "litellm.messages.dispatch",
+    "litellm.ocr.dispatch",
+    "litellm.proxy._experimental.mcp_server.auth.user_api_key_auth_mcp",
+    "litellm.proxy._experimental.mcp_server.guardrail_translation",
+    "litellm.proxy._experimental.mcp_server.mcp_server_manager",
+    "litellm.proxy.admin_mcp",
+    "litellm.proxy.common_utils.banner",
+    "litellm.proxy.guardrails.guardrail_helpers",
+    "litellm.proxy.hooks.mcp_semantic_filter",
+    "litellm.proxy.image_endpoints.endpoints",
+    "litellm.proxy.pass_through_endpoints.llm_passthrough_endpoints",
+    "litellm.proxy.policy_engine.init_policies",
+    "litellm.proxy.rag_endpoints.endpoints",
+    "litellm.rag.main",
+    "litellm.sandbox.sandbox_tools",
+    "litellm.search.main",
+    "litellm.skills.main",
+    "litellm.systemone.main",
+    "litellm.types.litellm_core_utils.streaming_chunk_builder_utils",
+    "litellm.videos.main",
+    "litellm_enterprise.proxy.auth.route_checks",
+    "uvicorn.protocols.http.httptools_impl",
+    "uvicorn.protocols.websockets.websockets_sansio_impl",
+    "uvloop",
+)
 GC_FREEZE_VAR = "LLMPROXY_GC_FREEZE"  # "0": leave start-up objects to the collector (benchmarks)
 # CPython before 3.12: a collection that starts inside ContextVar.set (while it allocates the
 # new HAMT nodes) can run a finaliser that sets a variable of the same context, which frees
@@ -470,15 +538,95 @@ def _replace_text(path: Path, text: str) -> None:
 
 def main(argv: list[str]) -> None:
     if os.environ.get(SUPERVISE_VAR, "1") != "0":
-        # Start the fork server first: it imports litellm on the other core while this
-        # process does the same for the CLI (workers then start without importing it again).
-        FORK_SERVER.set_forkserver_preload(["litellm"])
-        multiprocessing.forkserver.ensure_running()
+        start_fork_server()
     import uvicorn
     from litellm import run_server
 
     uvicorn.run = run  # LiteLLM's CLI does `import uvicorn; uvicorn.run(...)` when serving
     run_server.main(args=argv, prog_name="litellm")
+
+
+# ---- the fork server: workers share the proxy app's pages -----------------------------------
+
+
+def start_fork_server() -> None:
+    """The fork server the workers come from, with the proxy app imported (see fork_fork_server).
+
+    The app is imported here before LiteLLM's CLI runs, as the CLI itself imports it before
+    its set-up: module-level state sees the same environment as `litellm --config` gives it
+    (none of it reads what the CLI sets: the config path, worker config, database URL...,
+    which every worker takes before its start-up, serve_worker). LLMPROXY_SHARE_APP=0, a
+    CPython whose fork server differs (3.14 authenticates its clients), or a thread already
+    running: the previous way, a spawned fork server that imports litellm only.
+    """
+    if os.environ.get(SHARE_APP_VAR, "1") != "0" and sys.version_info < (3, 14):
+        preload_app()
+        if threading.active_count() == 1:  # a fork keeps only this thread: no lock held
+            fork_fork_server()
+            return
+        log.warning("Threads running after the import: workers import the proxy app themselves")
+    # Started before LiteLLM's CLI runs: it imports litellm on the other core meanwhile.
+    FORK_SERVER.set_forkserver_preload(["litellm"])
+    multiprocessing.forkserver.ensure_running()
+
+
+def preload_app() -> None:
+    """Import what every worker serves, then move it out of the collector's reach: a
+    collection writes to the header of every object it walks, which would copy the shared
+    pages into each process that collects."""
+    import uvicorn  # noqa: F401  # what every worker runs, imported once for all of them
+
+    importlib.import_module(APP_MODULE)
+    for name in WORKER_IMPORTS:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001  # moved in another LiteLLM: the worker imports its own
+            continue
+    gc.collect()
+    gc.freeze()
+
+
+def fork_fork_server() -> None:
+    """multiprocessing's fork server, forked from this process instead of spawned afresh.
+
+    Its workers (and their replacements) are forked from it: every page of the imports so
+    far is shared by this process, the fork server and all workers, instead of one copy per
+    process. The fork server is forked now, while this process has one thread, and never
+    runs LiteLLM's CLI: forking later, from the CLI, would copy its reaper thread's locks.
+    It serves multiprocessing's own protocol (CPython 3.11 to 3.13 share it), so starting,
+    restarting and reaping a worker are multiprocessing's as before.
+    """
+    from multiprocessing import connection, forkserver, resource_tracker, util
+
+    resource_tracker.ensure_running()  # as ForkServer.ensure_running does, before the fork
+    address = connection.arbitrary_address("AF_UNIX")  # type: ignore[attr-defined]  # no stub
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(address)
+    if not util.is_abstract_socket_namespace(address):
+        os.chmod(address, 0o600)
+    listener.listen()
+    alive_r, alive_w = os.pipe()  # EOF on alive_r: every client is gone, the server exits
+    for stream in (sys.stdout, sys.stderr):  # or every worker would print it again at exit
+        stream.flush()
+    pid = os.fork()
+    if pid == 0:  # the fork server: never returns into LiteLLM's CLI
+        code = 1
+        try:
+            os.close(alive_w)
+            forkserver.main(listener.fileno(), alive_r, [])
+        except SystemExit:  # how it ends once the supervisor is gone
+            code = 0
+        except BaseException:  # noqa: BLE001  # said in the log, then the supervisor sees it
+            sys.excepthook(*sys.exc_info())
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
+    listener.close()
+    os.close(alive_r)
+    server: Any = forkserver._forkserver  # what ForkServer.ensure_running records after a spawn
+    server._forkserver_address = address
+    server._forkserver_alive_fd = alive_w
+    server._forkserver_pid = pid
 
 
 if __name__ == "__main__":

@@ -101,6 +101,44 @@ def test_each_worker_freezes_its_start_up_objects(two_workers: tuple) -> None:
     assert chat(status.url).status_code == 200  # and serving goes on
 
 
+def shared_fraction(pid: int) -> float:
+    """The part of a process's resident memory that other processes map too (smaps_rollup)."""
+    kib = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        key, value = line.split(":", 1)
+        kib[key] = int(value.split()[0])
+    return (kib["Shared_Clean"] + kib["Shared_Dirty"]) / kib["Rss"]
+
+
+def parent_of(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2 :].split()[1])
+
+
+def test_workers_share_the_proxy_app_imported_once(two_workers: tuple) -> None:
+    """The supervisor imports the proxy app (and what a worker imports to serve), freezes it
+    out of the collector, then forks the fork server the workers come from: most of a
+    worker's memory is pages it shares. A worker importing the app itself (a spawned fork
+    server, LLMPROXY_SHARE_APP=0) shares about a quarter of its memory; sharing shares
+    three quarters here, after requests."""
+    _, _, status = two_workers
+    for stream in (False, True):  # a served request's lazy imports happen before the reading
+        body = {"model": "mock-gpt", "stream": stream,
+                "messages": [{"role": "user", "content": "hi"}]}
+        answer = httpx.post(f"{status.url}/v1/chat/completions", json=body,
+                            headers={"Authorization": f"Bearer {KEY}"}, timeout=30)
+        assert answer.status_code == 200
+    workers = workers_of(status)
+    fork_servers = {parent_of(pid) for pid in workers}
+    assert len(fork_servers) == 1
+    fork_server = fork_servers.pop()
+    # forked from the supervisor (same command line), not spawned (`python -c ...`)
+    assert parent_of(fork_server) == status.pid
+    assert cmdline(fork_server) == cmdline(status.pid)
+    shared = {pid: round(shared_fraction(pid), 2) for pid in workers}
+    assert min(shared.values()) >= 0.5, shared
+
+
 def test_new_connections_spread_over_both_workers(two_workers: tuple) -> None:
     _, launch, status = two_workers
     clients = [httpx.Client() for _ in range(CONNECTIONS)]
