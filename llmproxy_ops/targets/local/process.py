@@ -60,6 +60,8 @@ class LaunchSpec:
     # stack.metrics: the workers share a fresh PROMETHEUS_MULTIPROC_DIR (one per start), so
     # /metrics counts each of them once and a restart starts from zero, as Prometheus expects
     metrics: bool = False
+    # stack.workers_max_rss: the supervisor recycles a worker past it (MiB; None: off)
+    max_rss_mib: int | None = None
     # A rollout's new proxy: also on 127.0.0.1:private_port (checked there on its own), and
     # new connections stay on the `steer_behind` sockets of the old one until it is steered.
     private_port: int | None = None
@@ -313,6 +315,7 @@ class LocalRuntime:
             "LLMPROXY_PRIVATE_PORT": str(launch.private_port or ""),
             "LLMPROXY_STEER_BEHIND": str(launch.steer_behind or ""),
             "LLMPROXY_STEER_FILE": str(launch.steer_file or ""),
+            "LLMPROXY_MAX_RSS_MB": str(launch.max_rss_mib or ""),
         }
         # the marker lets `down` find this process if state.json is ever lost (recovery.py)
         marker = recovery.marker_env(self.env_dir)

@@ -232,7 +232,7 @@ class LocalEnvRuntime:
             config_path=Path(build.dir) / CONFIG_FILE, env=env, host=stack.host,
             port=stack.port, workers=stack.workers, server=stack.server,
             startup_timeout=stack.startup_timeout, drain_timeout=stack.drain_timeout,
-            metrics=stack.metrics, **extra,
+            metrics=stack.metrics, max_rss_mib=stack.workers_max_rss, **extra,
         )
 
 
