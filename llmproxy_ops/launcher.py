@@ -426,7 +426,8 @@ class Supervisor:
             code = self._reap()
             if code:
                 break
-            self._watch_memory()
+            if not self.stopping:  # the group's SIGTERM also reached a replacement starting
+                self._watch_memory()
         self._stop_all()
         return code
 
