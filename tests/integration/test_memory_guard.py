@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from llmproxy_ops.targets.local.process import LaunchSpec, LocalRuntime, RuntimeStatus
+from llmproxy_ops.targets.local.runtime import _status
 from llmproxy_ops.testing.fake_provider import FakeProvider
 from tests.integration.test_local_runtime import KEY, launch_for, write_config
 
@@ -139,6 +140,13 @@ def test_workers_past_the_limit_are_recycled_without_a_failure(
     assert load.ok > 0 and load.streams > 0
     assert log.count(f"MiB > {idle + MARGIN_MIB} MiB; replaced by [") >= RECYCLES
     assert after.restarts == 0 and "died" not in log  # a recycle is not a crash
+    # `status` says it per worker, in text and JSON
+    shown = _status("guarded", after)
+    workers = shown.as_dict()["units"][0]["workers"]
+    assert sum(w["recycles"] for w in workers) == _recycles(after), workers
+    assert all(isinstance(w["rss_mib"], int) for w in workers), workers
+    assert "recycled" in shown.as_text() and " MiB" in shown.as_text(), shown.as_text()
+    assert dict(shown.facts)["memory_guard"] == f"{idle + MARGIN_MIB} MiB per worker"
 
 
 def _recycles(source: LocalRuntime | RuntimeStatus) -> int:

@@ -123,3 +123,20 @@ def test_rss_is_read_from_proc(tmp_path: Path) -> None:
     gone = subprocess.Popen(["true"])
     gone.wait()
     assert rss_mib(gone.pid) is None
+
+
+def test_status_shows_each_workers_memory_and_recycles() -> None:
+    from llmproxy_ops.runtime.api import Status, Unit, WorkerView
+
+    workers = (WorkerView(0, 41, 390, recycles=2), WorkerView(1, 43, None, restarts=1,
+                                                              last_exit="killed by SIGSEGV"))
+    unit = Unit("litellm", "running", "healthy", None, "pid 40, workers 41, 43", restarts=1,
+                workers=workers)
+    st = Status("dev", "local", True, True, units=(unit,))
+    assert st.as_text().splitlines()[2:] == [
+        "       worker 0 pid 41, 390 MiB, recycled 2 times",
+        "       worker 1 pid 43, RSS unknown, restarted 1 time (last: killed by SIGSEGV)"]
+    assert st.as_dict()["units"][0]["workers"] == [
+        {"slot": 0, "pid": 41, "rss_mib": 390, "recycles": 2, "restarts": 0, "last_exit": None},
+        {"slot": 1, "pid": 43, "rss_mib": None, "recycles": 0, "restarts": 1,
+         "last_exit": "killed by SIGSEGV"}]
