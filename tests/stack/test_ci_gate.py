@@ -314,6 +314,20 @@ def test_prometheus_scrapes_every_replica_directly_and_loads_the_rules(ci_stack:
     assert loaded == {rule["alert"] for group in shipped["groups"] for rule in group["rules"]}
 
 
+def test_each_replica_serves_under_the_memory_guard(ci_stack: GateStack) -> None:
+    """stack.workers_max_rss reaches the replicas: one worker, supervised, guarded."""
+    services = yaml.safe_load(ci_stack.compose_file.read_text())["services"]
+    replicas = {name: s for name, s in services.items() if name.startswith("litellm")}
+    assert replicas
+    for name, service in replicas.items():
+        env = service["environment"]
+        assert env["LLMPROXY_SUPERVISE"] == "1", env  # even with one worker
+        logs = ci_stack.compose("logs", "--no-color", name).stdout
+        limit = env["LLMPROXY_MAX_RSS_MB"]
+        assert f"Memory guard: a worker past {limit} MiB is replaced, then drained" in logs
+        assert "on its own SO_REUSEPORT socket" in logs and " died (" not in logs
+
+
 # ---- LAST: nginx's own rate limit -----------------------------------------------------------
 
 
