@@ -4,7 +4,9 @@ No cluster can run here. This is the closest offline proof that the container st
 serves as rendered: the uid of runAsUser (not root), a read-only root filesystem, every
 capability dropped, no privilege escalation, each emptyDir a tmpfs, the hash-named ConfigMaps
 as files and environment, secretKeyRef values from a test Secret, $(VAR) expanded as the
-kubelet does, and the rendered args. It runs the offline image (make images-offline).
+kubelet does, and the rendered command and args (the launcher). The memory guard runs at its
+minimum here, so the pod's worker is recycled under load. It runs the offline image (make
+images-offline).
 """
 
 from __future__ import annotations
