@@ -21,6 +21,11 @@ What it chooses:
   it), uvicorn's server in this very process.
 - SIGTERM drains kept-alive connections before uvicorn's graceful shutdown, and every worker
   freezes its start-up objects out of the collector once it serves.
+- A memory guard (LLMPROXY_MAX_RSS_MB, stack.workers_max_rss): a supervised worker whose
+  resident memory passes the limit is recycled without dropping anything: a replacement starts
+  on the same socket (both accept from the one queue), and once it serves the old one drains
+  as `apply` drains it (LiteLLM 1.108.7's workers grow; its own max-requests-per-worker drops
+  the connections the worker holds).
 The event loop stays LiteLLM's choice (uvloop on Linux); LLMPROXY_EVENT_LOOP=asyncio
 overrides it, for side-by-side benchmarks.
 
@@ -79,6 +84,7 @@ LOOP_VAR = "LLMPROXY_EVENT_LOOP"  # uvicorn's loop ("asyncio", "uvloop"); unset:
 PORT_VAR = "LLMPROXY_PORT"
 SUPERVISE_VAR = "LLMPROXY_SUPERVISE"
 WORKERS_FILE_VAR = "LLMPROXY_WORKERS_FILE"
+MAX_RSS_VAR = "LLMPROXY_MAX_RSS_MB"  # memory guard: recycle a worker past this RSS (MiB)
 SHARE_APP_VAR = "LLMPROXY_SHARE_APP"  # "0": each worker imports the proxy app itself (benchmarks)
 APP_MODULE = "litellm.proxy.proxy_server"  # where LiteLLM's CLI has uvicorn find the app
 # What a worker imports after the app module, at start-up and for its first chat request
@@ -207,6 +213,7 @@ def _supervisor(app: Any, options: dict[str, Any], config: Any, workers: int) ->
         app, options, sockets, FORK_SERVER, graceful_s=graceful, private=private,
         steer_behind=behind, steer_file=Path(steer_file) if steer_file else None,
         record_file=Path(record_file) if record_file else None,
+        max_rss_mib=int(os.environ.get(MAX_RSS_VAR) or 0),
     )
 
 
@@ -329,7 +336,14 @@ def freeze_startup_objects() -> None:
 CRASH_WINDOW_S = 60.0
 CRASHES_PER_WORKER = 5  # restarts allowed per worker within CRASH_WINDOW_S before giving up
 POLL_S = 0.5
-
+# memory guard: a worker is sampled every poll, recorded every RSS_RECORD_S; one that has not
+# served RECYCLE_MIN_AGE_S yet is left alone (a limit below a fresh worker's size must not
+# turn into a start loop); a replacement that does not serve within RECYCLE_START_S is given
+# up, and its slot is not tried again for RECYCLE_BACKOFF_S
+RSS_RECORD_S = 5.0
+RECYCLE_MIN_AGE_S = 10.0
+RECYCLE_START_S = 180.0
+RECYCLE_BACKOFF_S = 60.0
 
 
 def listen_sockets(
@@ -361,7 +375,8 @@ def listen_sockets(
 
 
 def serve_worker(
-    app: Any, options: dict[str, Any], socks: list[socket.socket], environ: dict[str, str]
+    app: Any, options: dict[str, Any], socks: list[socket.socket], environ: dict[str, str],
+    ready: Any = None,
 ) -> None:
     """One worker: uvicorn's Server on its own listening socket(s) (a fork server's child)."""
     import uvicorn
@@ -369,9 +384,36 @@ def serve_worker(
     os.environ.clear()  # the fork server's copy predates what LiteLLM's CLI set
     os.environ.update(environ)
     server = draining_server(uvicorn.Config(app, **options))
+    if ready is not None:
+        signal_when_serving(server, ready)
     server.run(sockets=socks)
     if not server.started:
         sys.exit(STARTUP_FAILURE)
+
+
+def signal_when_serving(server: Any, ready: Any) -> None:
+    """Set `ready` (a multiprocessing Event) once uvicorn's start-up is complete and it
+    accepts: the memory guard retires the worker it replaces only then."""
+    startup = server.startup
+
+    async def startup_then_signal(sockets: list[socket.socket] | None = None) -> None:
+        await startup(sockets=sockets)
+        if server.started and not server.should_exit:
+            ready.set()
+
+    server.startup = startup_then_signal
+
+
+def rss_mib(pid: int) -> int | None:
+    """Resident memory of a process in MiB (VmRSS), None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 def describe_exit(code: int | None) -> str:
@@ -396,6 +438,21 @@ class WorkerRecord:
     restarts: int = 0
     last_exit: str = ""  # "killed by SIGSEGV", "exit code 1"
     last_exit_at: float | None = None
+    recycles: int = 0  # replaced by the memory guard (not crashes: nothing was dropped)
+    rss_mib: int | None = None  # resident memory at the last sample
+
+
+@dataclass
+class Recycle:
+    """A replacement starting beside the worker of slot `index`, which it replaces once it
+    serves."""
+
+    index: int
+    old: BaseProcess
+    new: BaseProcess
+    ready: Any  # multiprocessing Event, set by the replacement once uvicorn serves
+    rss_mib: int
+    started: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -411,10 +468,15 @@ class Supervisor:
     steer_behind: int = 0
     steer_file: Path | None = None
     record_file: Path | None = None
+    max_rss_mib: int = 0  # memory guard: 0 = off
     workers: list[BaseProcess] = field(default_factory=list)
     records: list[WorkerRecord] = field(default_factory=list)
     crashes: deque[float] = field(default_factory=deque)
     stopping: bool = False
+    recycle: Recycle | None = None  # at most one slot is being recycled at a time
+    retiring: list[tuple[BaseProcess, float]] = field(default_factory=list)  # (worker, deadline)
+    backoff: dict[int, float] = field(default_factory=dict)  # slot: no recycle before then
+    rss_recorded: float = 0.0
 
     def run(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -423,12 +485,17 @@ class Supervisor:
         signal.signal(signal.SIGUSR2, self._unsteer)
         self.records = [WorkerRecord(i) for i in range(len(self.sockets))]
         self.workers = [self._start(i) for i in range(len(self.sockets))]
+        if self.max_rss_mib:
+            log.info("Memory guard: a worker past %d MiB is replaced, then drained",
+                     self.max_rss_mib)
         code = 0
         while not self.stopping:
             time.sleep(POLL_S)
             code = self._reap()
             if code:
                 break
+            if not self.stopping:  # the group's SIGTERM also reached a replacement starting
+                self._watch_memory()
         self._stop_all()
         return code
 
@@ -452,17 +519,21 @@ class Supervisor:
             _replace_text(self.steer_file, text + "\n")
 
     def _start(self, index: int) -> BaseProcess:
+        worker = self._spawn(index)
+        log.info("Started worker process [%s] on its own SO_REUSEPORT socket", worker.pid)
+        record = self.records[index]
+        record.pid, record.started_at, record.rss_mib = worker.pid or 0, time.time(), None
+        self._save_records()
+        return worker
+
+    def _spawn(self, index: int, ready: Any = None) -> BaseProcess:
         socks = [self.sockets[index], *self.private[index : index + 1]]
         worker = self.context.Process(
             target=serve_worker,
-            args=(self.app, self.options, socks, dict(os.environ)),
+            args=(self.app, self.options, socks, dict(os.environ), ready),
             name=f"litellm-worker-{index}",
         )
         worker.start()
-        log.info("Started worker process [%s] on its own SO_REUSEPORT socket", worker.pid)
-        record = self.records[index]
-        record.pid, record.started_at = worker.pid or 0, time.time()
-        self._save_records()
         return worker
 
     def _reap(self) -> int:
@@ -471,6 +542,7 @@ class Supervisor:
             if worker.is_alive() or self.stopping:
                 continue
             worker.join()
+            self._cancel_recycle(index)  # its replacement gives way to the restart
             how = describe_exit(worker.exitcode)
             record = self.records[index]
             record.last_exit, record.last_exit_at = how, time.time()
@@ -488,6 +560,90 @@ class Supervisor:
             record.restarts += 1
             self.workers[index] = self._start(index)
         return 0
+
+    # ---- the memory guard: replace a worker past the limit, then drain it ------------------
+
+    def _watch_memory(self) -> None:
+        """Sample each worker's RSS (every poll with the guard on, else every RSS_RECORD_S,
+        for `status`) and recycle at most one worker past the limit."""
+        now = time.monotonic()
+        due = now - self.rss_recorded >= RSS_RECORD_S
+        if not self.max_rss_mib and not due:
+            return
+        self._reap_retiring()
+        if self.recycle is not None:
+            self._advance_recycle(self.recycle)
+            return
+        over: list[tuple[int, int]] = []  # (rss, slot)
+        for index, worker in enumerate(self.workers):
+            rss = self.records[index].rss_mib = rss_mib(worker.pid or 0)
+            if rss is not None and self._recyclable(index, rss, now):
+                over.append((rss, index))
+        if over:
+            rss, index = max(over)
+            ready = self.context.Event()
+            new = self._spawn(index, ready)
+            self.recycle = Recycle(index, self.workers[index], new, ready, rss)
+        if due:
+            self.rss_recorded = now
+            self._save_records()
+
+    def _recyclable(self, index: int, rss: int, now: float) -> bool:
+        young = time.time() - self.records[index].started_at < RECYCLE_MIN_AGE_S
+        return 0 < self.max_rss_mib < rss and not young and self.backoff.get(index, 0.0) <= now
+
+    def _advance_recycle(self, recycle: Recycle) -> None:
+        """Retire the old worker once its replacement serves; give up on a replacement that
+        died or took too long (the old worker goes on serving)."""
+        old_pid, new_pid = recycle.old.pid, recycle.new.pid
+        if recycle.ready.is_set():
+            self.recycle = None
+            recycle.old.terminate()  # SIGTERM: it drains, as in a rollout
+            self.retiring.append((recycle.old, time.monotonic() + self.graceful_s))
+            self.workers[recycle.index] = recycle.new
+            record = self.records[recycle.index]
+            record.pid, record.started_at = new_pid or 0, time.time()
+            record.recycles += 1
+            record.rss_mib = rss_mib(new_pid or 0)
+            log.info("Worker [%s] at %d MiB > %d MiB; replaced by [%s]",
+                     old_pid, recycle.rss_mib, self.max_rss_mib, new_pid)
+            self._save_records()
+        elif not recycle.new.is_alive():
+            recycle.new.join()
+            self._give_up_recycle(recycle, f"its replacement [{new_pid}] ended before it "
+                                  f"served ({describe_exit(recycle.new.exitcode)})")
+        elif time.monotonic() - recycle.started > RECYCLE_START_S:
+            self._give_up_recycle(recycle, f"its replacement [{new_pid}] did not serve "
+                                  f"within {RECYCLE_START_S:.0f} s")
+
+    def _give_up_recycle(self, recycle: Recycle, why: str) -> None:
+        log.warning("Worker [%s] at %d MiB > %d MiB stays: %s; next try in %.0f s",
+                    recycle.old.pid, recycle.rss_mib, self.max_rss_mib, why, RECYCLE_BACKOFF_S)
+        self._cancel_recycle(recycle.index)
+        self.backoff[recycle.index] = time.monotonic() + RECYCLE_BACKOFF_S
+
+    def _cancel_recycle(self, index: int) -> None:
+        recycle = self.recycle
+        if recycle is None or recycle.index != index:
+            return
+        self.recycle = None
+        if recycle.new.is_alive():
+            recycle.new.kill()  # it never served: nothing to drain
+        recycle.new.join()
+
+    def _reap_retiring(self) -> None:
+        """Join retired workers that finished draining; kill one past the drain timeout."""
+        still = []
+        for worker, deadline in self.retiring:
+            if worker.is_alive() and time.monotonic() > deadline:
+                log.warning("Worker [%s] still draining after %.0f s; killed",
+                            worker.pid, self.graceful_s)
+                worker.kill()
+            if worker.is_alive():
+                still.append((worker, deadline))
+            else:
+                worker.join()
+        self.retiring = still
 
     def _crash_looping(self) -> bool:
         now = time.monotonic()
@@ -507,7 +663,10 @@ class Supervisor:
             log.warning("Cannot record workers in %s: %s", self.record_file, exc)
 
     def _stop_all(self) -> None:
-        alive = [w for w in self.workers if w.is_alive()]
+        retiring = [w for w, _ in self.retiring]
+        if self.recycle is not None:
+            retiring.append(self.recycle.new)  # a replacement starting: stopped like the rest
+        alive = [w for w in [*self.workers, *retiring] if w.is_alive()]
         for worker in alive:
             worker.terminate()  # SIGTERM: uvicorn finishes in-flight requests
         deadline = time.monotonic() + self.graceful_s

@@ -182,7 +182,8 @@ def _litellm(cs: ComposeSettings, stack: StackSettings, paths: ComposePaths, ind
     service["command"] = _litellm_args(stack)
     # Non-secret runtime settings only; the secrets are files (compose_document).
     service["env_file"] = [RUNTIME_ENV_FILE]
-    service["environment"] = {**launcher_environment(stack.workers, stack.server),
+    service["environment"] = {**launcher_environment(stack.workers, stack.server,
+                                                   stack.workers_max_rss),
                               **_litellm_environment(cs)}
     service["volumes"] = ["./config.yaml:/app/config.yaml:ro"]
     _label_digest(service, paths, "config.yaml")

@@ -16,6 +16,7 @@ import llmproxy_ops
 LAUNCHER_FILE = "llmproxy_launcher.py"
 CONTAINER_DIR = "/app"  # where config.yaml and the shipped hooks are mounted too
 _SOURCE = Path(llmproxy_ops.__file__).resolve().parent / "launcher.py"
+MAX_RSS_VAR = "LLMPROXY_MAX_RSS_MB"  # launcher.py's memory guard (not imported: see above)
 
 
 def launcher_files() -> dict[str, str]:
@@ -29,9 +30,16 @@ def launcher_argv() -> list[str]:
     return ["python3", f"{CONTAINER_DIR}/{LAUNCHER_FILE}"]
 
 
-def launcher_environment(workers: int, server: str) -> dict[str, str]:
+def launcher_environment(
+    workers: int, server: str, max_rss_mib: int | None = None
+) -> dict[str, str]:
     """Several uvicorn workers are supervised (a socket each, restarted when one dies). One
     worker in a container is served in the launcher's own process: the engine restarts the
     container, a supervisor and a fork server would only cost memory; gunicorn and granian
-    keep their own workers."""
-    return {"LLMPROXY_SUPERVISE": "1" if server == "uvicorn" and workers > 1 else "0"}
+    keep their own workers. The memory guard (stack.workers_max_rss) is the supervisor's, so
+    it supervises one worker too: the replacement starts beside it in the same container."""
+    guarded = server == "uvicorn" and max_rss_mib is not None
+    env = {"LLMPROXY_SUPERVISE": "1" if server == "uvicorn" and (workers > 1 or guarded) else "0"}
+    if guarded:
+        env[MAX_RSS_VAR] = str(max_rss_mib)
+    return env

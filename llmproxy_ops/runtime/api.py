@@ -53,6 +53,36 @@ class Endpoint:
 
 
 @dataclass(frozen=True)
+class WorkerView:
+    """One worker slot of a unit: who serves it, its resident memory, and how often it was
+    replaced by the memory guard (recycles) or restarted after dying (restarts)."""
+
+    slot: int
+    pid: int
+    rss_mib: int | None = None
+    recycles: int = 0
+    restarts: int = 0
+    last_exit: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"slot": self.slot, "pid": self.pid, "rss_mib": self.rss_mib,
+                "recycles": self.recycles, "restarts": self.restarts,
+                "last_exit": self.last_exit or None}
+
+    @property
+    def text(self) -> str:
+        rss = f"{self.rss_mib} MiB" if self.rss_mib is not None else "RSS unknown"
+        parts = [f"worker {self.slot} pid {self.pid}", rss]
+        if self.recycles:
+            parts.append(f"recycled {self.recycles} time{'s' if self.recycles != 1 else ''}")
+        if self.restarts:
+            last = f" (last: {self.last_exit})" if self.last_exit else ""
+            parts.append(f"restarted {self.restarts} time"
+                         f"{'s' if self.restarts != 1 else ''}{last}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
 class Unit:
     """One serving part: the local process, or one compose service."""
 
@@ -66,6 +96,9 @@ class Unit:
     restarts: int = 0
     last_exit: str = ""
     id: str = ""  # what a restart count belongs to: a container id, a supervisor pid
+    # its worker processes, where the runtime sees them (the local supervisor's record):
+    # WorkerView per slot; () elsewhere (a container's workers are inside it)
+    workers: tuple[WorkerView, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -105,7 +138,8 @@ class Status:
             "note": self.note,
             "units": [
                 {"name": u.name, "state": u.state, "health": u.health, "url": u.url,
-                 "detail": u.detail, "restarts": u.restarts, "last_exit": u.last_exit or None}
+                 "detail": u.detail, "restarts": u.restarts, "last_exit": u.last_exit or None,
+                 "workers": [w.as_dict() for w in u.workers]}
                 for u in self.units
             ],
             # what only this runtime knows (pid, compose project...): one key, so the
@@ -124,6 +158,7 @@ class Status:
             mark = "ok" if u.ok and not u.restarts else "!!"
             lines.append(f"  {mark} {u.name:<14} {u.state:<10} {u.health or '-':<10} {u.detail}"
                          + (f"; {u.restart_text}" if u.restarts else ""))
+            lines += [f"       {w.text}" for w in u.workers]
         lines += [f"  {name}: {value}" for name, value in self.facts]
         if self.build:
             lines.append(f"  build: {self.build}")

@@ -28,6 +28,8 @@ STACK_DEFAULTS: dict[str, Any] = {
     # A spec without configs/base.yaml gets one worker (rate limits stay exact without
     # Redis). uvicorn, not granian: see configs/base.yaml (granian worker segfaults).
     "workers": 1,
+    # Memory guard (MiB): a uvicorn worker past it is replaced, then drained (launcher.py)
+    "workers_max_rss": None,
     "server": "uvicorn",
     "startup_timeout": 90,
     # How long a retiring proxy may take to finish in-flight requests and streams (apply).
@@ -72,6 +74,7 @@ class StackSettings:
     local_fake_provider: bool = False
     production: bool | None = None  # as written; Spec.production applies the default
     metrics: bool = False  # LiteLLM's prometheus callback, /metrics aggregated over workers
+    workers_max_rss: int | None = None  # MiB; None: no memory guard
 
     def section(self, key: str) -> dict[str, Any]:
         """The raw `stack.<key>` mapping a target keeps its settings in ({}: none)."""
@@ -115,7 +118,13 @@ class StackSettings:
             local_fake_provider=bool((values["local"] or {}).get("fake_provider", False)),
             production=values["production"] if isinstance(values["production"], bool) else None,
             metrics=values["metrics"] is True,
+            workers_max_rss=_mib(values["workers_max_rss"]),
         )
+
+
+def _mib(value: Any) -> int | None:
+    """A positive whole number of MiB, else None (the schema reports a wrong one)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def is_production_name(name: str) -> bool:

@@ -104,6 +104,10 @@ class TargetInfo:
     key_rotation: str  # how a key rotation restarts it
     apply_guarantee: str  # what `apply` guarantees, and why
     hooks: Hooks
+    # the memory limit of one LiteLLM container and where it is set, e.g. ("4g", ("stack",
+    # "compose", "litellm", "memory")) (None: processes of this machine, no limit of ours);
+    # stack.workers_max_rss must stay below it
+    litellm_memory: Callable[[Spec], tuple[str, tuple[str, ...]] | None] = lambda spec: None
 
 
 @dataclass(frozen=True)

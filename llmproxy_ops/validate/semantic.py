@@ -25,6 +25,7 @@ from llmproxy_ops.validate.checks.master_key import (
     check_master_key_boot,
     check_master_key_format,
 )
+from llmproxy_ops.validate.checks.memory_guard import check_workers_max_rss
 from llmproxy_ops.validate.checks.metrics import check_metrics
 from llmproxy_ops.validate.checks.model_groups import check_unknown_model_group
 from llmproxy_ops.validate.checks.providers import check_unknown_model, check_unknown_provider
@@ -72,6 +73,7 @@ CHECKS: tuple[Check, ...] = (
     check_copilot_runtime,
     check_target,  # the target's own checks (targets/<name>/checks.py)
     check_server_crash_unprotected,
+    check_workers_max_rss,
 )
 
 

@@ -274,6 +274,12 @@ STACK_SCHEMA: dict[str, Any] = {
             "oneOf": [{"type": "integer", "minimum": 1, "maximum": 64}, {"const": "auto"}],
             "description": "worker processes; 'auto' = CPUs available to the process",
         },
+        "workers_max_rss": {
+            "type": ["integer", "null"],
+            "description": "memory guard, MiB per uvicorn worker (null: off): a worker past it "
+            "is replaced by a fresh one on the same socket, then drained; nothing is dropped "
+            "(checked: at least 128, below the container memory limit; docs/performance.md)",
+        },
         "server": {"enum": ["uvicorn", "gunicorn", "granian"]},
         "startup_timeout": {"type": "number", "exclusiveMinimum": 0},
         "drain_timeout": {

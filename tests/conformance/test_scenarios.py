@@ -40,7 +40,7 @@ from tests.k8s_tools import kubectl_path
 # Every runtime's `status --format json` has exactly these keys, and its units these.
 STATUS_KEYS = {"env", "runtime", "running", "healthy", "url", "build", "drift", "note",
                "units", "facts", "traffic"}
-UNIT_KEYS = {"name", "state", "health", "url", "detail", "restarts", "last_exit"}
+UNIT_KEYS = {"name", "state", "health", "url", "detail", "restarts", "last_exit", "workers"}
 LIMITED_RPM = 8  # the `limited` group: a burst of LIMITED_RPM + 4 meets exactly this many 200s
 
 

@@ -111,6 +111,7 @@ def test_pid_and_state_files_hold_no_secret(started: tuple) -> None:
         "identity",  # start time, boot id, uid, exe, token (runtime/identity.py): no secret
         "listening_on",
         "log_path",
+        "max_rss_mib",  # the memory guard's limit (null: off)
         "metrics_dir",  # "" unless stack.metrics: a folder path, no secret
         "pid",
         "port",

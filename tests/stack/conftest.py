@@ -40,6 +40,7 @@ GATE_HTTPS, GATE_HTTP, GATE_MLFLOW = 18443, 18080, 15101
 # a minute, and the other tests' few. 120 r/m with burst 120 lets ~120 + 2/s through, so all
 # of that passes while a burst of a few hundred requests meets nginx's own 429 within seconds.
 GATE_RATE, GATE_BURST = "120r/m", 120
+GATE_MAX_RSS = 1536  # MiB, below ci's 2g container limit
 LOG_LINES = 30
 
 GATE_LAYER = f"""\
@@ -47,6 +48,10 @@ GATE_LAYER = f"""\
 # own project name and ports.
 layers: [ci.yaml]
 stack:
+  # the memory guard in a replica: its one worker runs supervised (far below what it reaches
+  # in the gate's few minutes: the gate proves the container path, the local integration
+  # test proves recycling under load)
+  workers_max_rss: {GATE_MAX_RSS}
   compose:
     project: {GATE_PROJECT}
     mlflow: {{port: {GATE_MLFLOW}}}

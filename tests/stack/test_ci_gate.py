@@ -314,6 +314,40 @@ def test_prometheus_scrapes_every_replica_directly_and_loads_the_rules(ci_stack:
     assert loaded == {rule["alert"] for group in shipped["groups"] for rule in group["rules"]}
 
 
+def test_each_replica_serves_under_the_memory_guard(ci_stack: GateStack) -> None:
+    """stack.workers_max_rss reaches the replicas: their one worker runs supervised (the
+    supervisor, its fork server and the worker; unsupervised it would be one process)."""
+    services = yaml.safe_load(ci_stack.compose_file.read_text())["services"]
+    replicas = {name: s for name, s in services.items() if name.startswith("litellm")}
+    assert replicas
+    for name, service in replicas.items():
+        env = service["environment"]
+        assert env["LLMPROXY_SUPERVISE"] == "1", env  # even with one worker
+        shown = json.loads(ci_stack.compose("exec", "-T", name, "python3", "-c",
+                                            _PROCESSES).stdout)
+        guarded = [p for p in shown if f"LLMPROXY_MAX_RSS_MB={env['LLMPROXY_MAX_RSS_MB']}"
+                   in p["environ"]]
+        assert len(guarded) >= 3 and all(p["rss_mib"] for p in guarded), shown
+
+
+# each python process of the container: its command line, RSS and whether it has the guard
+_PROCESSES = """
+import json, os
+out = []
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        cmd = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\0")
+        env = open(f"/proc/{pid}/environ", "rb").read().split(b"\\0")
+        rss = [int(x.split()[1]) // 1024 for x in open(f"/proc/{pid}/status") if x.startswith("VmRSS:")]
+    except OSError:
+        continue
+    if b"python" in cmd[0]:
+        out.append({"pid": int(pid), "cmd": cmd[0].decode()[-40:], "rss_mib": rss[0] if rss else 0,
+                    "environ": [e.decode(errors="replace") for e in env if e.startswith(b"LLMPROXY_")]})
+print(json.dumps(out))
+"""
+
+
 # ---- LAST: nginx's own rate limit -----------------------------------------------------------
 
 

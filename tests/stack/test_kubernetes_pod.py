@@ -4,7 +4,9 @@ No cluster can run here. This is the closest offline proof that the container st
 serves as rendered: the uid of runAsUser (not root), a read-only root filesystem, every
 capability dropped, no privilege escalation, each emptyDir a tmpfs, the hash-named ConfigMaps
 as files and environment, secretKeyRef values from a test Secret, $(VAR) expanded as the
-kubelet does, and the rendered args. It runs the offline image (make images-offline).
+kubelet does, and the rendered command and args (the launcher). The memory guard runs at its
+minimum here, so the pod's worker is recycled under load. It runs the offline image (make
+images-offline).
 """
 
 from __future__ import annotations
@@ -30,10 +32,17 @@ pytestmark = pytest.mark.stack
 
 IMAGE = "llmproxy-ops/litellm:1.108.7"
 MASTER_KEY = "sk-PODsecretZZ4242"
+GUARD_MIB = 128
 LAYER = f"""\
 layers: [{REPO}/configs/base.yaml, {REPO}/configs/providers/mock.yaml]
+model_list:  # the shipped mock-gpt has an rpm limit: this one has none
+  - model_name: unlimited-mock
+    litellm_params: {{model: openai/mock-gpt, mock_response: "hi", api_key: dummy}}
 stack:
   runtime: kubernetes
+  # the memory guard at its minimum: smaller than a fresh worker, so the pod's one worker is
+  # replaced as soon as it is 10 s old, again and again (test_recycled_workers_drop_nothing)
+  workers_max_rss: {GUARD_MIB}
   kubernetes:
     replicas: 1
     max_replicas: 1
@@ -93,7 +102,11 @@ def docker_argv(docs: list[dict[str, Any]], name: str, files: Path) -> list[str]
         env[var["name"]] = value
     for key, value in sorted(env.items()):
         argv += ["-e", f"{key}={value}"]
-    return [*argv, container["image"], *container["args"]]
+    # a kubelet runs `command` in place of the image's entrypoint, with `args` after it
+    command = container.get("command") or []
+    if command:
+        argv += ["--entrypoint", command[0]]
+    return [*argv, container["image"], *command[1:], *container["args"]]
 
 
 @pytest.fixture(scope="module")
@@ -173,3 +186,80 @@ def test_it_serves_the_rendered_config_with_the_secret_key(pod):
     assert status == 200, text
     assert json.loads(text)["choices"][0]["message"]["content"].startswith("Hello from llmproxy-ops!")
     assert _get(name, "/v1/models", {"Authorization": "Bearer sk-wrong"})[0] in (400, 401)
+
+
+# From inside the pod: plain and streaming clients in threads until the worker was replaced
+# RECYCLES times (a new python process under the fork server, whose parent is the launcher,
+# pid 1) or 90 s passed.
+_LOAD = """
+import json, os, threading, time, urllib.request
+KEY, RECYCLES = %r, %d
+def pids():
+    found = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            cmd = open(f"/proc/{pid}/cmdline", "rb").read()
+        except OSError:
+            continue
+        if b"python" in cmd:
+            found[int(pid)] = int(stat[1])
+    return found
+def workers():
+    procs = pids()
+    servers = {p for p, parent in procs.items() if parent == 1}  # the fork server
+    return {p for p, parent in procs.items() if parent in servers and p not in servers}
+first, seen = workers(), set()
+done = threading.Event()
+counts = {"ok": 0, "streams": 0, "failed": []}
+lock = threading.Lock()
+def call(stream):
+    body = json.dumps({"model": "unlimited-mock", "stream": stream,
+                       "messages": [{"role": "user", "content": "hi"}]}).encode()
+    while not done.is_set():
+        req = urllib.request.Request("http://127.0.0.1:4000/v1/chat/completions", data=body,
+                                     headers={"Authorization": "Bearer " + KEY,
+                                              "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                text = r.read().decode()
+            failure = "" if not stream or text.rstrip().endswith("data: [DONE]") else "cut"
+        except Exception as exc:
+            failure = repr(exc)
+        with lock:
+            if failure:
+                counts["failed"].append(failure)
+            else:
+                counts["streams" if stream else "ok"] += 1
+threads = [threading.Thread(target=call, args=(s,)) for s in (False, False, True, True)]
+for t in threads:
+    t.start()
+deadline = time.monotonic() + 90
+while time.monotonic() < deadline and len(seen - first) < RECYCLES + 1:
+    seen |= workers()
+    time.sleep(0.5)
+time.sleep(2)
+done.set()
+for t in threads:
+    t.join(60)
+print(json.dumps({**counts, "first": sorted(first), "seen": sorted(seen)}))
+"""
+
+
+def test_recycled_workers_drop_nothing(pod):
+    """stack.workers_max_rss reaches the pod (supervised with its one worker) and its
+    recycles, in a read-only container as a kubelet runs it, fail no request and cut no
+    stream."""
+    name, docs = pod
+    [deployment] = [d for d in docs if d["kind"] == "Deployment"
+                    and d["metadata"]["name"] == "litellm"]
+    env = {v["name"]: v.get("value") for v in
+           deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert (env["LLMPROXY_SUPERVISE"], env["LLMPROXY_MAX_RSS_MB"]) == ("1", str(GUARD_MIB))
+    done = subprocess.run(["docker", "exec", name, "python3", "-c", _LOAD % (MASTER_KEY, 2)],
+                          capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    replacements = set(result["seen"]) - set(result["first"])
+    assert len(replacements) >= 2, result
+    assert result["failed"] == [] and result["ok"] > 0 and result["streams"] > 0, result

@@ -70,7 +70,7 @@ def test_one_status_shape_as_text_and_json() -> None:
         "drift": "the configs changed since build 0003", "note": None, "facts": {"pid": 42},
         "units": [{"name": "litellm", "state": "running", "health": "healthy",
                    "url": "http://127.0.0.1:4000", "detail": "pid 42", "restarts": 0,
-                   "last_exit": None}],
+                   "last_exit": None, "workers": []}],
     }
     assert st.as_text() == (
         "dev: running on local, healthy, url http://127.0.0.1:4000\n"

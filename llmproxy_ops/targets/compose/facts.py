@@ -10,6 +10,11 @@ def serving_processes(spec: Spec) -> int:
     return spec.stack.workers * spec.stack.compose(spec.name).replicas
 
 
+def litellm_memory(spec: Spec) -> tuple[str, tuple[str, ...]]:
+    return (spec.stack.compose(spec.name).litellm.memory,
+            ("stack", "compose", "litellm", "memory"))
+
+
 INFO = TargetInfo(
     name="compose",
     summary="a Docker Compose stack: litellm replicas, db, mlflow, redis, nginx",
@@ -38,4 +43,5 @@ INFO = TargetInfo(
         settings="llmproxy_ops.targets.compose.settings:compose_settings",
         render="llmproxy_ops.targets.compose.render:build_files",
     ),
+    litellm_memory=litellm_memory,
 )

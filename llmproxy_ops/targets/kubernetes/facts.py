@@ -15,6 +15,11 @@ def decides_redis(spec: Spec) -> bool:
     return spec.stack.kubernetes(spec.name).needs_redis
 
 
+def litellm_memory(spec: Spec) -> tuple[str, tuple[str, ...]]:
+    return (spec.stack.kubernetes(spec.name).litellm.memory,
+            ("stack", "kubernetes", "litellm", "memory"))
+
+
 INFO = TargetInfo(
     name="kubernetes",
     summary="Kubernetes manifests (kustomize), rendered and checked offline",
@@ -41,4 +46,5 @@ INFO = TargetInfo(
         render="llmproxy_ops.targets.kubernetes.render:build_files",
         checks="llmproxy_ops.targets.kubernetes.checks:CHECKS",
     ),
+    litellm_memory=litellm_memory,
 )

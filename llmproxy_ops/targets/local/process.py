@@ -60,6 +60,8 @@ class LaunchSpec:
     # stack.metrics: the workers share a fresh PROMETHEUS_MULTIPROC_DIR (one per start), so
     # /metrics counts each of them once and a restart starts from zero, as Prometheus expects
     metrics: bool = False
+    # stack.workers_max_rss: the supervisor recycles a worker past it (MiB; None: off)
+    max_rss_mib: int | None = None
     # A rollout's new proxy: also on 127.0.0.1:private_port (checked there on its own), and
     # new connections stay on the `steer_behind` sockets of the old one until it is steered.
     private_port: int | None = None
@@ -103,12 +105,20 @@ class RuntimeStatus:
     uptime_s: float | None = None
     time_to_healthy_s: float | None = None
     note: str | None = None
-    # the supervisor's record per worker: pid, restarts, last_exit, last_exit_at
+    # the supervisor's record per worker: pid, restarts, last_exit, last_exit_at, recycles,
+    # rss_mib (launcher.py's WorkerRecord)
     worker_records: tuple[dict[str, Any], ...] = ()
+    max_rss_mib: int | None = None  # the memory guard's limit (None: off)
 
     @property
     def restarts(self) -> int:
         counts = (w.get("restarts") for w in self.worker_records)
+        return sum(c for c in counts if isinstance(c, int) and c > 0)
+
+    @property
+    def recycles(self) -> int:
+        """Workers the memory guard replaced (not crashes: nothing was dropped)."""
+        counts = (w.get("recycles") for w in self.worker_records)
         return sum(c for c in counts if isinstance(c, int) and c > 0)
 
     @property
@@ -313,6 +323,7 @@ class LocalRuntime:
             "LLMPROXY_PRIVATE_PORT": str(launch.private_port or ""),
             "LLMPROXY_STEER_BEHIND": str(launch.steer_behind or ""),
             "LLMPROXY_STEER_FILE": str(launch.steer_file or ""),
+            "LLMPROXY_MAX_RSS_MB": str(launch.max_rss_mib or ""),
         }
         # the marker lets `down` find this process if state.json is ever lost (recovery.py)
         marker = recovery.marker_env(self.env_dir)
@@ -380,6 +391,7 @@ class LocalRuntime:
             "port": launch.port,
             "server": launch.server,
             "workers": launch.workers,
+            "max_rss_mib": launch.max_rss_mib,
             "shares_port": launch.shares_port,
             "started_at": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
             "started_epoch": started,
@@ -485,6 +497,7 @@ class LocalRuntime:
             uptime_s=round(time.time() - started, 1) if started else None,
             time_to_healthy_s=state.get("time_to_healthy_s"),
             worker_records=tuple(self.workers(state)),
+            max_rss_mib=state.get("max_rss_mib"),
         )
 
     def _kill(self, pid: int, grace: float) -> bool:

@@ -30,6 +30,7 @@ from llmproxy_ops.runtime.api import (
     Status,
     StopResult,
     Unit,
+    WorkerView,
     timed,
 )
 from llmproxy_ops.runtime.local_fake import LocalFakeProvider, environment
@@ -232,7 +233,7 @@ class LocalEnvRuntime:
             config_path=Path(build.dir) / CONFIG_FILE, env=env, host=stack.host,
             port=stack.port, workers=stack.workers, server=stack.server,
             startup_timeout=stack.startup_timeout, drain_timeout=stack.drain_timeout,
-            metrics=stack.metrics, **extra,
+            metrics=stack.metrics, max_rss_mib=stack.workers_max_rss, **extra,
         )
 
 
@@ -243,13 +244,28 @@ def _status(env: str, st: RuntimeStatus) -> Status:
     workers = f", workers {pids}" if pids else ""
     unit = Unit("litellm", "running", "healthy" if st.healthy else "unhealthy", st.url,
                 f"pid {st.pid}{workers}", restarts=st.restarts, last_exit=st.last_exit,
-                id=str(st.pid))
+                id=str(st.pid), workers=_worker_views(st))
+    guard = f"{st.max_rss_mib} MiB per worker" if st.max_rss_mib else "off"
     facts: tuple[tuple[str, Any], ...] = (
         ("pid", st.pid), ("uptime_s", st.uptime_s), ("started_at", st.started_at),
-        ("server", st.server), ("workers", st.workers), ("log", str(st.log_path)),
+        ("server", st.server), ("workers", st.workers), ("memory_guard", guard),
+        ("log", str(st.log_path)),
     )
     return Status(env, "local", True, st.healthy, st.url, (unit,), facts, st.note,
                   st.time_to_healthy_s)
+
+
+def _worker_views(st: RuntimeStatus) -> tuple[WorkerView, ...]:
+    """The supervisor's record, slot by slot (its file is ours, but read as untrusted)."""
+    def number(value: Any) -> int:
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+    return tuple(
+        WorkerView(slot, number(r.get("pid")),
+                   r["rss_mib"] if number(r.get("rss_mib")) else None,
+                   number(r.get("recycles")), number(r.get("restarts")),
+                   str(r.get("last_exit") or "")[:60])
+        for slot, r in enumerate(st.worker_records))
 
 
 def _healthy_in(st: RuntimeStatus) -> str:

@@ -10,6 +10,11 @@ def serving_processes(spec: Spec) -> int:
     return spec.stack.workers * spec.stack.compose(spec.name).replicas
 
 
+def litellm_memory(spec: Spec) -> tuple[str, tuple[str, ...]]:
+    return (spec.stack.compose(spec.name).litellm.memory,
+            ("stack", "compose", "litellm", "memory"))
+
+
 INFO = TargetInfo(
     name="swarm",
     summary="stack.compose's services deployed as a Docker Swarm stack (several machines)",
@@ -37,4 +42,5 @@ INFO = TargetInfo(
         settings="llmproxy_ops.targets.swarm.settings:swarm_settings",
         render="llmproxy_ops.targets.swarm.render:build_files",
     ),
+    litellm_memory=litellm_memory,
 )

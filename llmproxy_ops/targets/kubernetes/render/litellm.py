@@ -165,7 +165,8 @@ def _env(spec: Spec, ks: KubernetesSettings, config: dict[str, Any]) -> list[dic
     # Fixed values after the secrets: $(VAR) expands only variables defined earlier.
     env.append({"name": "HOME", "value": "/tmp"})  # the root filesystem is read-only
     env.append({"name": "LITELLM_UI_PATH", "value": UI_DIR})
-    served = launcher_environment(workers(spec, ks), spec.stack.server)
+    served = launcher_environment(workers(spec, ks), spec.stack.server,
+                                  spec.stack.workers_max_rss)
     env += [{"name": name, "value": value} for name, value in served.items()]
     if ks.mlflow.enabled:
         env.append({"name": "MLFLOW_TRACKING_URI", "value": f"http://{MLFLOW_HOST}:{MLFLOW_PORT}"})
