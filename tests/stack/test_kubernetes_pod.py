@@ -25,6 +25,7 @@ import yaml
 
 from llmproxy_ops.render.build import render_build
 from llmproxy_ops.spec import load_files
+from tests import guard_load
 from tests.conftest import REPO
 from tests.k8s_tools import kubectl_path
 
@@ -188,64 +189,6 @@ def test_it_serves_the_rendered_config_with_the_secret_key(pod):
     assert _get(name, "/v1/models", {"Authorization": "Bearer sk-wrong"})[0] in (400, 401)
 
 
-# From inside the pod: plain and streaming clients in threads until the worker was replaced
-# RECYCLES times (a new python process under the fork server, whose parent is the launcher,
-# pid 1) or 90 s passed.
-_LOAD = """
-import json, os, threading, time, urllib.request
-KEY, RECYCLES = %r, %d
-def pids():
-    found = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            stat = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-            cmd = open(f"/proc/{pid}/cmdline", "rb").read()
-        except OSError:
-            continue
-        if b"python" in cmd:
-            found[int(pid)] = int(stat[1])
-    return found
-def workers():
-    procs = pids()
-    servers = {p for p, parent in procs.items() if parent == 1}  # the fork server
-    return {p for p, parent in procs.items() if parent in servers and p not in servers}
-first, seen = workers(), set()
-done = threading.Event()
-counts = {"ok": 0, "streams": 0, "failed": []}
-lock = threading.Lock()
-def call(stream):
-    body = json.dumps({"model": "unlimited-mock", "stream": stream,
-                       "messages": [{"role": "user", "content": "hi"}]}).encode()
-    while not done.is_set():
-        req = urllib.request.Request("http://127.0.0.1:4000/v1/chat/completions", data=body,
-                                     headers={"Authorization": "Bearer " + KEY,
-                                              "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=30) as r:
-                text = r.read().decode()
-            failure = "" if not stream or text.rstrip().endswith("data: [DONE]") else "cut"
-        except Exception as exc:
-            failure = repr(exc)
-        with lock:
-            if failure:
-                counts["failed"].append(failure)
-            else:
-                counts["streams" if stream else "ok"] += 1
-threads = [threading.Thread(target=call, args=(s,)) for s in (False, False, True, True)]
-for t in threads:
-    t.start()
-deadline = time.monotonic() + 90
-while time.monotonic() < deadline and len(seen - first) < RECYCLES + 1:
-    seen |= workers()
-    time.sleep(0.5)
-time.sleep(2)
-done.set()
-for t in threads:
-    t.join(60)
-print(json.dumps({**counts, "first": sorted(first), "seen": sorted(seen)}))
-"""
-
-
 def test_recycled_workers_drop_nothing(pod):
     """stack.workers_max_rss reaches the pod (supervised with its one worker) and its
     recycles, in a read-only container as a kubelet runs it, fail no request and cut no
@@ -256,7 +199,8 @@ def test_recycled_workers_drop_nothing(pod):
     env = {v["name"]: v.get("value") for v in
            deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert (env["LLMPROXY_SUPERVISE"], env["LLMPROXY_MAX_RSS_MB"]) == ("1", str(GUARD_MIB))
-    done = subprocess.run(["docker", "exec", name, "python3", "-c", _LOAD % (MASTER_KEY, 2)],
+    load = guard_load.script(MASTER_KEY, 2)
+    done = subprocess.run(["docker", "exec", name, "python3", "-c", load],
                           capture_output=True, text=True, timeout=180, check=False)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
