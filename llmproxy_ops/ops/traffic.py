@@ -110,14 +110,18 @@ def _round(value: float | None) -> float | None:
 def parse(text: str, groups: dict[str, Counters] | None = None) -> dict[str, Counters]:
     """Model group -> counters, from one /metrics page (Prometheus text format), added to
     `groups` when given (the replicas of one sample sum into one dict)."""
-    groups = {} if groups is None else groups
+    return add_families(text_string_to_metric_families(text), {} if groups is None else groups)
+
+
+def add_families(families: Iterable[Any], groups: dict[str, Counters]) -> dict[str, Counters]:
+    """parse's work on already parsed metric families (federated parses the page once)."""
 
     def of(name: str | None) -> Counters | None:
         if not name or name == "None":
             return None
         return groups.setdefault(name, Counters())
 
-    for family in text_string_to_metric_families(text):
+    for family in families:
         for sample in family.samples:
             labels, value = sample.labels, float(sample.value)
             if sample.name == REQUESTS and (c := of(labels.get("requested_model"))):
@@ -144,9 +148,10 @@ def federated(runtime: Runtime, *, timeout: float = 15.0) -> Sample:
     if answer.returncode != 0:
         raise RuntimeStateError(f"the stack's Prometheus did not answer its federation page "
                                 f"({answer.stderr.strip() or f'exit {answer.returncode}'})")
-    groups = parse(answer.stdout)
+    families = list(text_string_to_metric_families(answer.stdout))
+    groups = add_families(families, {})
     up, newest = 0, 0.0
-    for family in text_string_to_metric_families(answer.stdout):
+    for family in families:
         for sample in family.samples:
             newest = max(newest, float(sample.timestamp or 0.0))
             if sample.name == UP and float(sample.value) == 1.0:
