@@ -208,8 +208,11 @@ def test_master_key_rotation_under_load(deployment: Deployment) -> None:
 
 def _own_prometheus_scrapes(d: Deployment) -> str | None:
     """None where the stack runs no Prometheus of its own; else whether it scrapes every
-    replica (up == 1), waiting up to 90 s (its scrape interval is 15 s). Asked from inside
-    its container: no port is published, and Swarm's overlay is not reachable from here."""
+    replica now with success (its targets page: what it scrapes, and the last scrape's
+    health and error), waiting up to 90 s (its scrape interval is 15 s). Not `up` itself: a
+    target dropped from discovery keeps its last `up` sample visible for up to two more
+    intervals. Asked from inside its container: no port is published, and Swarm's overlay is
+    not reachable from here."""
     status = d.status()
     if "prometheus" not in {u["name"] for u in status["units"]}:
         return None
@@ -221,14 +224,15 @@ def _own_prometheus_scrapes(d: Deployment) -> str | None:
     if container is None:
         return f"no running prometheus container ({', '.join(labels)})"
     replicas = d.target.processes  # one worker per replica on the container targets
-    deadline, up = time.monotonic() + 90, []
+    deadline, targets = time.monotonic() + 90, []
     while time.monotonic() < deadline:
-        found = prom.api(container, "query", query='up{job="litellm"}')
-        up = [r["value"][1] for r in found["result"]]
-        if len(up) == replicas and set(up) == {"1"}:
+        targets = [(t["scrapeUrl"], t["health"], t["lastError"])
+                   for t in prom.api(container, "targets", state="active")["activeTargets"]
+                   if t["labels"].get("job") == "litellm"]
+        if len(targets) == replicas and {health for _, health, _ in targets} == {"up"}:
             return "every replica up"
         time.sleep(2)
-    return f"after 90 s: up={up} for {replicas} replica(s)"
+    return f"after 90 s: {len(targets)} target(s) for {replicas} replica(s): {targets}"
 
 
 def test_backup_round_trip(deployment: Deployment) -> None:

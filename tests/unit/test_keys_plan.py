@@ -136,6 +136,23 @@ def test_swarm_plan_is_swarms_rolling_update_not_the_local_rollout(write, in_tmp
     assert not any("127.0.0.1:4123" in step for step in plan.steps)  # no local process
 
 
+@pytest.mark.parametrize("runtime", ["compose", "swarm"])
+def test_master_plan_says_the_stacks_prometheus_meets_401s_while_replicas_roll(
+        write, in_tmp, runtime: str) -> None:  # noqa: ANN001
+    """Measured on swarm (2 tasks): its scrapes of the tasks holding the other key answered
+    401 for about 70 s and LiteLLMProxyDown fired for one; the plan says so before."""
+    stack = compose_stack(2).replace("runtime: compose", f"runtime: {runtime}")
+    plain = load_environment(env_with(write, stack), "x")
+    metrics = load_environment(env_with(write, stack + "  metrics: true\n"), "x")
+    said = [s for s in plan_rotation(metrics, kind="master", variable="LITELLM_MASTER_KEY",
+                                     env_file=Path(".env")).steps if "LiteLLMProxyDown" in s]
+    assert len(said) == 1 and "401" in said[0]
+    for spec, kind, variable in ((plain, "master", "LITELLM_MASTER_KEY"),
+                                 (metrics, "provider", "OPENAI_API_KEY")):
+        steps = plan_rotation(spec, kind=kind, variable=variable, env_file=Path(".env")).steps
+        assert not [s for s in steps if "Prometheus" in s], (kind, steps)
+
+
 def test_provider_plan_names_exactly_the_groups_using_the_variable(write, in_tmp) -> None:  # noqa: ANN001
     spec = load_environment(env_with(write, "  runtime: local\n"), "x")
     assert groups_using(spec, "ANTHROPIC_API_KEY") == ("claude",)

@@ -82,6 +82,7 @@ def plan_rotation(spec: Spec, *, kind: str, variable: str, env_file: Path) -> Ro
         f"back up {env_file} to {env_file.name}.bak-<UTC time> (mode 0600)",
         _write_step(kind, variable, env_file),
         *restart.steps,
+        *_scrape_step(spec, kind),
         _verify_step(kind, variable, replicas, groups),
         "on any failure: restore the backup, restart the same way, say so and exit 1",
     )
@@ -101,6 +102,17 @@ def _write_step(kind: str, variable: str, env_file: Path) -> str:
     if kind == "master":
         return f"write a new {variable} (sk- + 32 random bytes, URL-safe) to {env_file} (0600)"
     return f"write the new {variable} (read from stdin or --from-file) to {env_file} (0600)"
+
+
+def _scrape_step(spec: Spec, kind: str) -> tuple[str, ...]:
+    """Said before, as the 401s clients may meet are: Prometheus holds one master key too, and
+    the replicas change theirs one at a time (LiteLLM has a single master key, no overlap)."""
+    if kind != "master" or not spec.stack.metrics or spec.stack.runtime == "local":
+        return ()
+    return ("while the replicas roll over, Prometheus (it scrapes /metrics with the master key) "
+            "gets 401 from the ones holding the other key: up == 0 for them, so "
+            "LiteLLMProxyDown may fire during the rollout; it resolves once every replica and "
+            "Prometheus hold the new key",)
 
 
 def _verify_step(
