@@ -226,13 +226,35 @@ def _own_prometheus_scrapes(d: Deployment) -> str | None:
     replicas = d.target.processes  # one worker per replica on the container targets
     deadline, targets = time.monotonic() + 90, []
     while time.monotonic() < deadline:
-        targets = [(t["scrapeUrl"], t["health"], t["lastError"])
+        targets = [(t["labels"]["instance"].rsplit(":", 1)[0], t["health"], t["lastError"])
                    for t in prom.api(container, "targets", state="active")["activeTargets"]
                    if t["labels"].get("job") == "litellm"]
-        if len(targets) == replicas and {health for _, health, _ in targets} == {"up"}:
+        # Swarm's DNS may still list a task that has exited for a while: what must be up is
+        # every running task (by its overlay address); compose names each replica.
+        tasks = _swarm_task_addresses(facts["stack"]) if "stack" in facts else None
+        up = {host for host, health, _ in targets if health == "up"}
+        if (tasks is None and len(targets) == replicas and len(up) == replicas) or (
+                tasks is not None and len(tasks) == replicas and all(t & up for t in tasks)):
+            known = set().union(*tasks) if tasks else set()
+            extra = [t for t in targets if tasks is not None and t[0] not in known]
+            if extra:
+                print(f"\n{d.target.name}: Prometheus also scrapes {extra} (not a running task)")
             return "every replica up"
         time.sleep(2)
     return f"after 90 s: {len(targets)} target(s) for {replicas} replica(s): {targets}"
+
+
+def _swarm_task_addresses(stack: str) -> list[set[str]]:
+    """Each running task of the stack's litellm service: its addresses on its networks."""
+    ids = subprocess.run(["docker", "service", "ps", "-q", "--filter", "desired-state=running",
+                          f"{stack}_litellm"], capture_output=True, text=True, timeout=30,
+                         check=True).stdout.split()
+    if not ids:
+        return []
+    out = subprocess.run(["docker", "inspect", "--format",
+                          "{{range .NetworksAttachments}}{{range .Addresses}}{{.}} {{end}}{{end}}",
+                          *ids], capture_output=True, text=True, timeout=30, check=True).stdout
+    return [{address.split("/")[0] for address in line.split()} for line in out.splitlines()]
 
 
 def test_backup_round_trip(deployment: Deployment) -> None:
