@@ -374,7 +374,30 @@ def _announced(output: str) -> int:
 def _evidence(d: Deployment, report: LoadReport) -> str:
     """What the clients saw, then what ran: status (restarts, last exits) and the logs."""
     logs = d.env_cli("logs", "-n", "40", check=False).stdout
-    return f"{report.summary()}\n{d.env_cli('status', check=False).stdout}\n{logs[-6000:]}"
+    return (f"{report.summary()}\n{d.env_cli('status', check=False).stdout}\n{logs[-6000:]}"
+            f"{_slow_through_nginx(d)}")
+
+
+def _slow_through_nginx(d: Deployment) -> str:
+    """nginx's answers that show why a pause happened: more than one upstream address (a
+    connect that failed or timed out, then the next task) or time spent before any upstream
+    answered (its resolver, a connect)."""
+    if not d.target.tls:
+        return ""
+    out = d.env_cli("logs", "-s", "nginx", "-n", "20000", check=False).stdout
+    found = []
+    for line in out.splitlines():
+        record = line[line.find("{"):]
+        try:
+            entry = json.loads(record)
+            waited = float(entry.get("request_time") or 0) - sum(
+                float(t) for t in re.split(r"[,:] ", entry.get("upstream_response_time") or "0")
+                if t.replace(".", "", 1).isdigit())
+        except (ValueError, AttributeError):
+            continue
+        if "," in entry.get("upstream_addr", "") or waited >= 0.3:
+            found.append(record)
+    return "\nnginx: answers with a retry or a wait before the upstream:\n" + "\n".join(found[-15:])
 
 
 def _burst(d: Deployment, model: str, count: int) -> list[int]:
