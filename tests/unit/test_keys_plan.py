@@ -147,8 +147,11 @@ def test_master_plan_says_the_stacks_prometheus_meets_401s_while_replicas_roll(
     said = [s for s in plan_rotation(metrics, kind="master", variable="LITELLM_MASTER_KEY",
                                      env_file=Path(".env")).steps if "LiteLLMProxyDown" in s]
     assert len(said) == 1 and "401" in said[0]
+    write("configs/environments/l.yaml", "layers: [../base.yaml]\nstack: {metrics: true}\n")
+    local = load_environment(Path("configs"), "l")  # it scrapes per request, with the new key
     for spec, kind, variable in ((plain, "master", "LITELLM_MASTER_KEY"),
-                                 (metrics, "provider", "OPENAI_API_KEY")):
+                                 (metrics, "provider", "OPENAI_API_KEY"),
+                                 (local, "master", "LITELLM_MASTER_KEY")):
         steps = plan_rotation(spec, kind=kind, variable=variable, env_file=Path(".env")).steps
         assert not [s for s in steps if "Prometheus" in s], (kind, steps)
 

@@ -107,7 +107,7 @@ def _write_step(kind: str, variable: str, env_file: Path) -> str:
 def _scrape_step(spec: Spec, kind: str) -> tuple[str, ...]:
     """Said before, as the 401s clients may meet are: Prometheus holds one master key too, and
     the replicas change theirs one at a time (LiteLLM has a single master key, no overlap)."""
-    if kind != "master" or not spec.stack.metrics or spec.stack.runtime == "local":
+    if kind != "master" or not spec.stack.metrics or not target_of(spec).runs_compose_services:
         return ()
     return ("while the replicas roll over, Prometheus (it scrapes /metrics with the master key) "
             "gets 401 from the ones holding the other key: up == 0 for them, so "
