@@ -231,12 +231,13 @@ def _own_prometheus_scrapes(d: Deployment) -> str | None:
                    if t["labels"].get("job") == "litellm"]
         # Swarm's DNS may still list a task that has exited for a while: what must be up is
         # every running task (by its overlay address); compose names each replica.
-        tasks = _swarm_task_addresses(facts["stack"]) if "stack" in facts else None
         up = {host for host, health, _ in targets if health == "up"}
-        if (tasks is None and len(targets) == replicas and len(up) == replicas) or (
-                tasks is not None and len(tasks) == replicas and all(t & up for t in tasks)):
-            known = set().union(*tasks) if tasks else set()
-            extra = [t for t in targets if tasks is not None and t[0] not in known]
+        if "stack" not in facts:
+            if len(targets) == replicas and len(up) == replicas:
+                return "every replica up"
+        elif len(tasks := _swarm_task_addresses(facts["stack"])) == replicas and all(
+                task & up for task in tasks):
+            extra = [t for t in targets if not any(t[0] in task for task in tasks)]
             if extra:
                 print(f"\n{d.target.name}: Prometheus also scrapes {extra} (not a running task)")
             return "every replica up"

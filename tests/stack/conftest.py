@@ -11,7 +11,6 @@ import contextlib
 import dataclasses
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ from llmproxy_ops.ops.certs import CERT_FILE, create_self_signed
 from llmproxy_ops.pipeline import Target, render_target
 from llmproxy_ops.render.compose import COMPOSE_FILE
 from llmproxy_ops.targets.compose.project import parse_ps
-from tests.conftest import REPO
+from tests.project_folder import write_project
 
 # Ryuk's image cannot be pulled here; the fixture tears the stack down itself.
 os.environ["TESTCONTAINERS_RYUK_DISABLED"] = "true"
@@ -92,14 +91,8 @@ def _write_project(root: Path) -> str:
         "POSTGRES_PASSWORD": secrets.token_urlsafe(24),
         "FAKE_PROVIDER_KEY": f"fake-{secrets.token_hex(8)}",
     }
-    env_file = root / ".env"
-    env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()), encoding="utf-8")
-    env_file.chmod(0o600)
-    shutil.copy(REPO / ".env.example", root / ".env.example")
+    write_project(root, GATE_ENV, GATE_LAYER, env)
     create_self_signed(root / "certs", ["localhost", "127.0.0.1"])
-    shutil.copytree(REPO / "configs", root / "configs")
-    layer = root / "configs" / "environments" / f"{GATE_ENV}.yaml"
-    layer.write_text(GATE_LAYER, encoding="utf-8")
     return key
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import subprocess
 from collections.abc import Iterator
 
@@ -17,7 +16,8 @@ import pytest
 
 from llmproxy_ops.pipeline import Target, runtime_for, start_target
 from tests import guard_load
-from tests.conftest import REPO, free_port
+from tests.conftest import free_port
+from tests.project_folder import write_project
 
 pytestmark = pytest.mark.stack
 
@@ -49,14 +49,8 @@ stack:
 def replica(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The running litellm container of the project, `up` as a user does it."""
     root = tmp_path_factory.mktemp("guard")
-    shutil.copytree(REPO / "configs", root / "configs")
-    layer = LAYER.replace("@PORT@", str(free_port()))
-    (root / f"configs/environments/{ENV}.yaml").write_text(layer, encoding="utf-8")
-    env_file = root / ".env"
-    env_file.write_text(f"LITELLM_MASTER_KEY={MASTER}\nFAKE_PROVIDER_KEY=fake-guard-0123\n",
-                        encoding="utf-8")
-    env_file.chmod(0o600)
-    shutil.copy(REPO / ".env.example", root / ".env.example")
+    write_project(root, ENV, LAYER.replace("@PORT@", str(free_port())),
+                  {"LITELLM_MASTER_KEY": MASTER, "FAKE_PROVIDER_KEY": "fake-guard-0123"})
     with contextlib.chdir(root):
         runtime = runtime_for(Target(env=ENV))[1]
         runtime.stop(volumes=True)  # a crashed earlier run

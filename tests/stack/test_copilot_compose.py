@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -20,7 +19,8 @@ from typer.testing import CliRunner
 from llmproxy_ops.cli.main import app
 from llmproxy_ops.pipeline import Target, runtime_for, start_target
 from llmproxy_ops.targets.compose.project import ComposeRuntime
-from tests.conftest import REPO, free_port
+from tests.conftest import free_port
+from tests.project_folder import write_project
 
 pytestmark = pytest.mark.stack
 
@@ -102,18 +102,14 @@ def _ops(*args: str) -> object:
 
 def test_copilot_login_survives_a_replica_recreate(docker_engine, tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    shutil.copytree(REPO / "configs", tmp_path / "configs")
     port = _free_pair()
-    (tmp_path / f"configs/environments/{ENV}.yaml").write_text(LAYER.replace("@PORT@", str(port)))
     env = {
         "LITELLM_MASTER_KEY": MASTER,
         "FAKE_PROVIDER_KEY": "fake-key-0123",
         "REDIS_PASSWORD": "redis-copilot-0123456789",  # 2 replicas share rate limits
         "OLLAMA_API_BASE": FAKE,
     }
-    (tmp_path / ".env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
-    (tmp_path / ".env").chmod(0o600)
-    shutil.copy(REPO / ".env.example", tmp_path / ".env.example")
+    write_project(tmp_path, ENV, LAYER.replace("@PORT@", str(port)), env)
     target = Target(env=ENV)
     runtime = runtime_for(target)[1]
     assert runtime.kind == "compose"
