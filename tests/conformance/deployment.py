@@ -10,6 +10,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,12 +26,20 @@ from tests.conftest import REPO
 
 CLI = Path(sys.executable).parent / "llmproxy-ops"
 CLI_TIMEOUT_S = 900.0
+# Verbs that send no request to a model group. Every other one may: a smoke test (which
+# `apply`, `keys rotate` and `backup restore` run too) asks every group once, and its rpm
+# check bursts a limited group to its limit.
+ASKS_NO_GROUP = frozenset({"init", "certs", "up", "status", "render", "validate", "down",
+                           "logs"})
 
 
 @dataclass
 class Deployment:
     target: TargetConfig
     root: Path  # the project folder: configs/, .env, certs/, build/, .run/
+    # when the last command that may have asked the model groups ended (time.time()): an rpm
+    # counter of the UTC minute it ended in may hold its requests
+    asked_groups_at: float | None = None
 
     @classmethod
     def create(cls, target: TargetConfig, root: Path) -> Deployment:
@@ -58,8 +67,12 @@ class Deployment:
         """`llmproxy-ops ARGS` in the project folder; with `check`, exit 0 or the output says
         why not."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("LLMPROXY_")}
-        done = subprocess.run([str(CLI), *args], cwd=self.root, capture_output=True, text=True,
-                              timeout=timeout, env={**env, "COLUMNS": "200"})
+        try:
+            done = subprocess.run([str(CLI), *args], cwd=self.root, capture_output=True,
+                                  text=True, timeout=timeout, env={**env, "COLUMNS": "200"})
+        finally:
+            if args and args[0] not in ASKS_NO_GROUP:
+                self.asked_groups_at = time.time()
         if check and done.returncode != 0:
             raise AssertionError(f"llmproxy-ops {' '.join(args)}: exit {done.returncode}\n"
                                  f"{done.stdout[-6000:]}\n{done.stderr[-3000:]}")

@@ -30,11 +30,14 @@ COMPOSE_CONTROL = ("the rendered redis service is compose's and swarm's alike (r
 NO_DATABASE = ("the local runtime runs LiteLLM without a database (Prisma's engines cannot be "
                "downloaded here, ENVIRONMENT.md); nothing to back up")
 
-# Groups the load scenarios use, besides what the environment ships: `load` has no rpm (the
+# Groups the scenarios use, besides what the environment ships: `load` has no rpm (the
 # shipped mock groups allow 60 requests a minute, the load sends several a second), `long`
 # streams 20 chunks a second apart (the fake provider's drip trigger): a stream that is in
 # flight when a change begins and must arrive whole.
 LONG_CHUNKS, LONG_CHUNK_MS = 20, 1000
+# `limited`: the exact-rpm scenario's group; a burst of LIMITED_RPM + 4 meets exactly this
+# many 200s
+LIMITED_RPM = 8
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,10 @@ class TargetConfig:
         return {"model_name": name, "litellm_params": {**self.upstream, "model": f"openai/{model}"}}
 
     def load_groups(self) -> list[dict[str, Any]]:
-        return [self.group("load"), self.group("long", f"drip-{LONG_CHUNKS}x{LONG_CHUNK_MS}")]
+        limited = self.group("limited")
+        limited["litellm_params"]["rpm"] = LIMITED_RPM
+        return [self.group("load"), self.group("long", f"drip-{LONG_CHUNKS}x{LONG_CHUNK_MS}"),
+                limited]
 
 
 LOCAL_UPSTREAM = {"api_base": "os.environ/FAKE_PROVIDER_OPENAI_BASE", "api_key": "dummy"}

@@ -2,8 +2,8 @@
 
 Each scenario is written once and runs against every target configuration of targets.py
 (local with 1 worker: the dev environment exactly as shipped; local with 2; compose with 1
-and 2 replicas), through the CLI as a user runs it, in this order: start, status, smoke,
-the groups the load needs, exact rate limits, a change under load, a failing change, a
+and 2 replicas), through the CLI as a user runs it, in this order: start, status, the
+groups the scenarios need, exact rate limits, smoke, a change under load, a failing change, a
 master-key rotation under load, a backup round trip, and `down`.
 """
 
@@ -29,6 +29,7 @@ from tests import prometheus_in_container as prom
 from tests.conformance.deployment import Deployment
 from tests.conformance.targets import (
     DOCKER,
+    LIMITED_RPM,
     LONG_CHUNK_MS,
     LONG_CHUNKS,
     PROCESS,
@@ -41,7 +42,7 @@ from tests.k8s_tools import kubectl_path
 STATUS_KEYS = {"env", "runtime", "running", "healthy", "url", "build", "drift", "note",
                "units", "facts", "traffic"}
 UNIT_KEYS = {"name", "state", "health", "url", "detail", "restarts", "last_exit", "workers"}
-LIMITED_RPM = 8  # the `limited` group: a burst of LIMITED_RPM + 4 meets exactly this many 200s
+BURST_ROOM_S = 15.0  # a burst begins no later than this before a minute ends
 
 
 def test_start(deployment: Deployment) -> None:
@@ -80,6 +81,33 @@ def test_status_has_one_shape(deployment: Deployment) -> None:
     assert text.startswith(f"{deployment.target.env}: running on {st['runtime']}, healthy")
 
 
+def test_the_load_groups_are_applied(deployment: Deployment) -> None:
+    """The scenarios' groups (targets.py): the shipped dev environment gets them by the step
+    a new user takes next, an `apply` of an edited environment file; the layered targets
+    have them from the start."""
+    d = deployment
+    if "load" not in d.models():
+        d.edit(lambda doc: doc.setdefault("model_list", []).extend(d.target.load_groups()))
+        applied = d.env_cli("apply")
+        assert f"applied: {d.target.env} now runs build 0002" in applied.stdout, applied.stdout
+    assert {"load", "long", "limited"} <= d.models()
+
+
+def test_rate_limit_admits_exactly_rpm(deployment: Deployment) -> None:
+    """A burst in a UTC minute (LiteLLM's counting window) in which nothing else asked the
+    group: exactly `rpm` answers, then 429s, however many processes serve (their counters
+    are shared through Redis). Run before the smoke scenario, whose rpm check spends the
+    group's minute: a layered target bursts at once, the shipped one after its `apply`."""
+    d = deployment
+    _fresh_minute(d)
+    minute = datetime.now(UTC).minute
+    statuses = _burst(d, "limited", LIMITED_RPM + 4)
+    if datetime.now(UTC).minute != minute:  # straddled a minute: counting began again
+        _fresh_minute(d)
+        statuses = _burst(d, "limited", LIMITED_RPM + 4)
+    assert statuses == [200] * LIMITED_RPM + [429] * 4, (d.target.processes, statuses)
+
+
 def test_smoke(deployment: Deployment) -> None:
     """Chat, SSE chat, the Messages route for Anthropic groups, both rejections as 401, and
     an enforced rpm met by a 429: `smoke-test` on the environment as configured."""
@@ -91,36 +119,6 @@ def test_smoke(deployment: Deployment) -> None:
     for name in ("auth: missing key rejected", "auth: wrong key rejected"):
         check = next(c for c in report["checks"] if c["name"] == name)
         assert check["detail"].startswith("rejected with HTTP 401"), check
-
-
-def test_the_load_groups_are_applied(deployment: Deployment) -> None:
-    """The load scenarios' groups (targets.py): the shipped dev environment gets them by the
-    step a new user takes next, an `apply` of an edited environment file; the layered
-    targets have them from the start."""
-    d = deployment
-    if "load" not in d.models():
-        d.edit(lambda doc: doc.setdefault("model_list", []).extend(
-            [*d.target.load_groups(), _limited(d)]))
-        applied = d.env_cli("apply")
-        assert f"applied: {d.target.env} now runs build 0002" in applied.stdout, applied.stdout
-    elif "limited" not in d.models():
-        d.edit(lambda doc: doc.setdefault("model_list", []).append(_limited(d)))
-        d.env_cli("apply")
-    assert {"load", "long", "limited"} <= d.models()
-
-
-def test_rate_limit_admits_exactly_rpm(deployment: Deployment) -> None:
-    """A burst at the start of a UTC minute (LiteLLM's counting window; the rollouts'
-    smoke tests asked this group already): exactly `rpm` answers, then 429s, however many
-    processes serve (their counters are shared through Redis)."""
-    d = deployment
-    _next_minute()
-    minute = datetime.now(UTC).minute
-    statuses = _burst(d, "limited", LIMITED_RPM + 4)
-    if datetime.now(UTC).minute != minute:  # straddled a minute: counting began again
-        _next_minute()
-        statuses = _burst(d, "limited", LIMITED_RPM + 4)
-    assert statuses == [200] * LIMITED_RPM + [429] * 4, (d.target.processes, statuses)
 
 
 @pytest.mark.measured
@@ -288,7 +286,10 @@ def test_rpm_without_shared_counters_over_admits(deployment: Deployment) -> None
     d = deployment
     d.edit(lambda doc: doc["stack"]["compose"].update(redis={"enabled": False}))
     d.env_cli("apply")
-    _next_minute()
+    # no fresh minute needed: with Redis off the apply's smoke test has no rpm check (each
+    # process counts alone: the limit is unknowable) and asks `limited` once, which leaves
+    # the processes more than rpm to admit; the burst must only fit in its minute
+    _minute_with_room()
     statuses = _burst(d, "limited", d.target.processes * LIMITED_RPM + 4)
     admitted = statuses.count(200)
     print(f"\n{d.target.name} rpm {LIMITED_RPM} without Redis: {admitted} admitted: {statuses}")
@@ -329,12 +330,6 @@ def test_render(deployment: Deployment) -> None:
 
 
 # ---- helpers -------------------------------------------------------------------------------
-
-
-def _limited(d: Deployment) -> dict[str, Any]:
-    group = d.target.group("limited")
-    group["litellm_params"]["rpm"] = LIMITED_RPM
-    return group
 
 
 def _under_load(d: Deployment, action: Callable[[], Any], *, long: bool = True,
@@ -404,15 +399,31 @@ def _slow_through_nginx(d: Deployment) -> str:
 def _burst(d: Deployment, model: str, count: int) -> list[int]:
     headers = {"Authorization": f"Bearer {d.key()}"}
     body = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
-    with httpx.Client(base_url=d.url, verify=d.verify, timeout=60) as client:
-        return [client.post("/v1/chat/completions", json=body, headers=headers).status_code
-                for _ in range(count)]
+    try:
+        with httpx.Client(base_url=d.url, verify=d.verify, timeout=60) as client:
+            return [client.post("/v1/chat/completions", json=body, headers=headers).status_code
+                    for _ in range(count)]
+    finally:
+        d.asked_groups_at = time.time()
 
 
-def _next_minute() -> None:
-    """Wait for the next UTC minute (plus a second of margin for clocks and queues)."""
-    now = datetime.now(UTC)
-    time.sleep(60 - now.second - now.microsecond / 1e6 + 1.0)
+def _fresh_minute(d: Deployment) -> None:
+    """Wait, if need be, for a UTC minute whose rpm counters hold none of the requests of the
+    deployment's earlier commands (a smoke test asks every group), with BURST_ROOM_S left in
+    it for a burst (a second of margin for clocks and queues)."""
+    now = time.time()
+    minute_began = now - now % 60
+    asked = d.asked_groups_at
+    if asked is not None and asked >= minute_began - 1.0:
+        time.sleep(60 - now % 60 + 1.0)
+    _minute_with_room()
+
+
+def _minute_with_room() -> None:
+    """Wait for the next UTC minute when fewer than BURST_ROOM_S are left in this one."""
+    left = 60 - time.time() % 60
+    if left < BURST_ROOM_S:
+        time.sleep(left + 1.0)
 
 
 def _models_status(d: Deployment, key: str) -> int:

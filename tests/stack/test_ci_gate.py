@@ -69,6 +69,54 @@ def chat(stack: GateStack, model: str, content: str, **extra: object) -> dict[st
     return {"model": model, "messages": [{"role": "user", "content": content}], **extra}
 
 
+# ---- streaming ------------------------------------------------------------------------------
+
+
+def stream_arrivals(stack: GateStack) -> tuple[int, list[float]]:
+    """Status and arrival times (s) of each `data:` chunk of a fake-openai stream via nginx."""
+    payload = chat(stack, "fake-openai", "Stream, please.", stream=True)
+    arrivals: list[float] = []
+    with client(stack) as http:
+        t0 = time.monotonic()
+        with http.stream(
+            "POST", f"{stack.https_url}/v1/chat/completions", json=payload, headers=auth(stack)
+        ) as response:
+            if response.status_code != 200:
+                response.read()
+                return response.status_code, []
+            for line in response.iter_lines():
+                if line.startswith("data:") and line[5:].strip() != "[DONE]":
+                    arrivals.append(time.monotonic() - t0)
+    return 200, arrivals
+
+
+def wait_for_next_minute() -> None:
+    # LiteLLM counts rpm per UTC wall-clock minute. This test runs before the smoke test
+    # (whose rpm check spends fake-openai's 5 requests of its minute); a 429 means something
+    # spent them anyway: the next minute has them again.
+    time.sleep(60 - time.time() % 60 + 1.0)
+
+
+def test_sse_chunks_arrive_incrementally_through_nginx(ci_stack: GateStack) -> None:
+    admin = fake_admin(ci_stack)
+    knobs = httpx.post(
+        f"{admin}/config", json={"chunks": CHUNKS, "chunk_delay_ms": CHUNK_DELAY_MS}, timeout=10
+    ).json()
+    assert (knobs["chunks"], knobs["chunk_delay_ms"]) == (CHUNKS, CHUNK_DELAY_MS)
+    try:
+        status, arrivals = stream_arrivals(ci_stack)
+        if status == 429:  # LiteLLM's rpm for fake-openai, spent this minute
+            wait_for_next_minute()
+            status, arrivals = stream_arrivals(ci_stack)
+    finally:
+        httpx.post(f"{admin}/reset", timeout=10).raise_for_status()
+    assert status == 200
+    assert len(arrivals) >= CHUNKS
+    # Buffered by nginx, every chunk would arrive together after the last one was sent.
+    spread = (CHUNKS - 2) * CHUNK_DELAY_MS / 1000
+    assert arrivals[0] < arrivals[-1] - spread, arrivals
+
+
 # ---- the smoke test --------------------------------------------------------------------------
 
 
@@ -98,53 +146,6 @@ def test_smoke_passes_for_every_model_group_through_nginx(ci_stack: GateStack) -
         "rpm: fake-openai",
         "rpm: mock-gpt",
     ]
-
-
-# ---- streaming ------------------------------------------------------------------------------
-
-
-def stream_arrivals(stack: GateStack) -> tuple[int, list[float]]:
-    """Status and arrival times (s) of each `data:` chunk of a fake-openai stream via nginx."""
-    payload = chat(stack, "fake-openai", "Stream, please.", stream=True)
-    arrivals: list[float] = []
-    with client(stack) as http:
-        t0 = time.monotonic()
-        with http.stream(
-            "POST", f"{stack.https_url}/v1/chat/completions", json=payload, headers=auth(stack)
-        ) as response:
-            if response.status_code != 200:
-                response.read()
-                return response.status_code, []
-            for line in response.iter_lines():
-                if line.startswith("data:") and line[5:].strip() != "[DONE]":
-                    arrivals.append(time.monotonic() - t0)
-    return 200, arrivals
-
-
-def wait_for_next_minute() -> None:
-    # LiteLLM counts rpm per UTC wall-clock minute; the smoke test has just used up
-    # fake-openai's 5 requests of this one.
-    time.sleep(60 - time.time() % 60 + 1.0)
-
-
-def test_sse_chunks_arrive_incrementally_through_nginx(ci_stack: GateStack) -> None:
-    admin = fake_admin(ci_stack)
-    knobs = httpx.post(
-        f"{admin}/config", json={"chunks": CHUNKS, "chunk_delay_ms": CHUNK_DELAY_MS}, timeout=10
-    ).json()
-    assert (knobs["chunks"], knobs["chunk_delay_ms"]) == (CHUNKS, CHUNK_DELAY_MS)
-    try:
-        status, arrivals = stream_arrivals(ci_stack)
-        if status == 429:  # LiteLLM's rpm for fake-openai, spent by the smoke test
-            wait_for_next_minute()
-            status, arrivals = stream_arrivals(ci_stack)
-    finally:
-        httpx.post(f"{admin}/reset", timeout=10).raise_for_status()
-    assert status == 200
-    assert len(arrivals) >= CHUNKS
-    # Buffered by nginx, every chunk would arrive together after the last one was sent.
-    spread = (CHUNKS - 2) * CHUNK_DELAY_MS / 1000
-    assert arrivals[0] < arrivals[-1] - spread, arrivals
 
 
 # ---- security headers on 200, 4xx/5xx rejections and 413 ------------------------------------
