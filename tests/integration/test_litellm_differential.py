@@ -159,7 +159,7 @@ def verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Verdict]:
     files = sorted(CORPUS.glob("*.yaml"))
     if not files:
         pytest.fail(f"corpus folder missing or empty: {CORPUS}")
-    return {v.name: v for v in differential.run(files, parallel=2, with_validate_config=True)}
+    return {v.name: v for v in differential.run(files, with_validate_config=True)}
 
 
 def _litellm_said(v: Verdict) -> str:
