@@ -286,6 +286,8 @@ def test_rpm_without_shared_counters_over_admits(deployment: Deployment) -> None
     d = deployment
     d.edit(lambda doc: doc["stack"]["compose"].update(redis={"enabled": False}))
     d.env_cli("apply")
+    # the apply took the Redis out of the stack, not only out of LiteLLM's config
+    assert "redis" not in {u["name"] for u in d.status()["units"]}, d.status()["units"]
     # no fresh minute needed: with Redis off the apply's smoke test has no rpm check (each
     # process counts alone: the limit is unknowable) and asks `limited` once, which leaves
     # the processes more than rpm to admit; the burst must only fit in its minute

@@ -347,6 +347,21 @@ def test_apply_starts_the_redis_a_new_build_adds(write, in_tmp):
     assert added_services(in_tmp / "missing.yml", running, skip=["litellm"]) == []
 
 
+def test_apply_removes_the_backing_services_a_new_build_drops(write, in_tmp):
+    """Redis switched off (or metrics: Prometheus) leaves the stack at the end of the
+    rollout; replicas and nginx are the rollout's own, and an unreadable file drops nothing."""
+    from llmproxy_ops.targets.compose.runtime import dropped_services
+
+    path = in_tmp / "docker-compose.yml"
+    path.write_text(yaml.safe_dump(_enforced(write)[0]), encoding="utf-8")
+    defined = set(yaml.safe_load(path.read_text(encoding="utf-8"))["services"])
+    assert "redis" in defined
+    running = defined | {"prometheus", "litellm-1", "litellm-2"}
+    assert dropped_services(path, running) == ["prometheus"]
+    assert dropped_services(path, defined) == []
+    assert dropped_services(in_tmp / "missing.yml", running) == []
+
+
 def _render_metrics(write, compose: str = "{}") -> tuple[dict, dict[str, str]]:
     body = BASE.replace("  workers: 2\n", "  workers: 2\n  metrics: true\n")
     spec = load_files([write("x.yaml", body + "    " + compose + "\n")])

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 from functools import cached_property
 from pathlib import Path
@@ -61,6 +62,8 @@ _CLIENT_SLACK_S = 120.0
 
 
 PROMETHEUS = "prometheus"  # the stack's own, with stack.metrics (render/compose.py)
+# the service of one replica (litellm) or of each of several (litellm-1, litellm-2, ...)
+_LITELLM_SERVICE = re.compile(r"litellm(-[0-9]+)?")
 
 
 class ComposeEnvRuntime:
@@ -169,6 +172,15 @@ class ComposeEnvRuntime:
             # serves no client; its samples stay in its volume.
             out.steps.append(timed("recreate prometheus (the key and targets of the new build)",
                                    lambda: self._recreate(compose, PROMETHEUS)))
+        dropped = [] if out.failed else dropped_services(
+            Path(build.dir) / COMPOSE_FILE, {s.name for s in self.compose.status().services})
+        if dropped:
+            # Last, once no replica runs a build that uses them (a rollback starts them
+            # again, as added services); their volumes are kept.
+            out.steps.append(timed(f"remove the services the new build drops: "
+                                   f"{', '.join(dropped)}",
+                                   lambda: self._retire([i for name in dropped
+                                                         for i in self.container_ids(name)])))
         return out
 
     # ---- rollout steps -----------------------------------------------------------------------
@@ -422,6 +434,17 @@ def added_services(compose_file: Path, existing: set[str], *, skip: list[str]) -
     """
     names = build_services(compose_file)
     return [n for n in names if n not in existing and n not in (*skip, "nginx")]
+
+
+def dropped_services(compose_file: Path, existing: set[str]) -> list[str]:
+    """Backing services the running project has that a build's compose file no longer
+    defines (Redis switched off; Prometheus with stack.metrics off). LiteLLM's replicas and
+    nginx are the rollout's own; a file that cannot be read drops nothing."""
+    names = build_services(compose_file)
+    if not names:
+        return []
+    return sorted(n for n in existing
+                  if n not in names and n != "nginx" and not _LITELLM_SERVICE.fullmatch(n))
 
 
 def _label(compose: ComposeRuntime) -> str:
